@@ -1,0 +1,74 @@
+# Helpers shared by all rule files: config validation, paths, target lists. No rules here.
+import os
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+
+sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
+from shortcut.spec import DataError, DatasetSpec  # noqa: E402
+
+SPEC = DatasetSpec.from_config(config)
+try:
+    SPEC.check()
+except DataError as exc:
+    raise WorkflowError(str(exc)) from None
+
+RESULTS = f"results/{config['dataset']}"
+if config.get("demo") and config.get("data"):
+    raise WorkflowError(
+        "config: both 'demo' and 'data' are set; to run on your CSVs set 'demo: null' beside 'data'"
+    )
+if not config.get("demo") and not config.get("data"):
+    raise WorkflowError("config: set 'data.train' (and optionally 'data.test'), or 'demo' for synthetic data")
+# The demo CSVs are generated under results/, never at a user-given path: inputs are never outputs.
+DATA = {"train": f"{RESULTS}/raw/train.csv", "test": f"{RESULTS}/raw/test.csv"} if config.get("demo") else config["data"]
+PARTS = ["train", "test"]
+FEATURE_SETS_ALL = ["all"] + [f"drop-{f}" for f in SPEC.features]
+
+
+wildcard_constraints:
+    part="train|test",
+    fs="all|drop-[^/]+",
+
+
+def lib(*modules):
+    """Library source files a rule imports: declared as inputs so a code change reruns the rule."""
+    names = ("__init__", "io", "runner", *modules)
+    return [workflow.source_path(f"../scripts/shortcut/{name}.py") for name in names]
+
+
+def raw_csv(part):
+    """Raw CSV a clean job reads. Without a test CSV, the test rows are held out of the train CSV."""
+    test = DATA.get("test")
+    return DATA["train"] if part == "train" or not test else test
+
+
+def dataset_params(stage):
+    """The config keys a data job reads: only these changing reruns it."""
+    keys = ["target", "classes", "class_names", "features", "clean"]
+    if stage == "encode":
+        keys += ["impute", "log1p"]
+    return {key: config.get(key) for key in keys}
+
+
+def holdout_params():
+    """Holdout of test rows from the train CSV, used only when no test CSV is configured."""
+    if DATA.get("test"):
+        return None
+    return {"fraction": config["split"]["test_fraction"], "seed": config["split"]["seed"]}
+
+
+def data_targets():
+    return [
+        f"{RESULTS}/features/all/encoder.json",
+        f"{RESULTS}/features/all/test.parquet",
+        f"{RESULTS}/eda/summary.csv",
+    ]
+
+
+def all_targets():
+    return data_targets()

@@ -1,0 +1,94 @@
+# Data stage: raw CSV -> validated parquet -> encoded splits (+ EDA).
+
+
+if config["demo"]:
+
+    rule generate_demo:
+        output:
+            train=DATA["train"],
+            test=DATA["test"],
+        params:
+            demo=config["demo"],
+        log:
+            f"{RESULTS}/logs/generate_demo.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/generate_demo.tsv"
+        input:
+            lib("demo"),
+        script:
+            "../scripts/generate_demo.py"
+
+
+rule clean:
+    input:
+        lib("data", "spec"),
+        csv=lambda w: raw_csv(w.part),
+    output:
+        parquet=f"{RESULTS}/clean/{{part}}.parquet",
+        audit=f"{RESULTS}/clean/{{part}}_audit.json",
+    params:
+        dataset=dataset_params("clean"),
+        holdout=lambda w: holdout_params(),
+    log:
+        f"{RESULTS}/logs/clean/{{part}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/clean/{{part}}.tsv"
+    script:
+        "../scripts/clean.py"
+
+
+rule fit_encoder:
+    input:
+        lib("data", "spec"),
+        clean=f"{RESULTS}/clean/train.parquet",
+    output:
+        encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
+        train=f"{RESULTS}/features/{{fs}}/train.parquet",
+        val=f"{RESULTS}/features/{{fs}}/val.parquet",
+    params:
+        dataset=dataset_params("encode"),
+        split=config["split"],
+    log:
+        f"{RESULTS}/logs/fit_encoder/{{fs}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fit_encoder/{{fs}}.tsv"
+    script:
+        "../scripts/fit_encoder.py"
+
+
+rule apply_encoder:
+    input:
+        lib("data", "spec"),
+        clean=f"{RESULTS}/clean/test.parquet",
+        encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
+    output:
+        test=f"{RESULTS}/features/{{fs}}/test.parquet",
+        audit=f"{RESULTS}/features/{{fs}}/test_audit.json",
+    log:
+        f"{RESULTS}/logs/apply_encoder/{{fs}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/apply_encoder/{{fs}}.tsv"
+    script:
+        "../scripts/apply_encoder.py"
+
+
+rule eda:
+    input:
+        lib("data", "spec", "eda"),
+        train=f"{RESULTS}/clean/train.parquet",
+        test=f"{RESULTS}/clean/test.parquet",
+    output:
+        classes=f"{RESULTS}/eda/class_distribution.csv",
+        association=f"{RESULTS}/eda/target_association.csv",
+        summary=f"{RESULTS}/eda/summary.csv",
+        classes_png=report(f"{RESULTS}/eda/class_distribution.png", caption="../report/eda_classes.rst", category="Data"),
+        boxplots_png=report(f"{RESULTS}/eda/boxplots.png", caption="../report/eda_boxplots.rst", category="Data"),
+        association_png=report(f"{RESULTS}/eda/target_association.png", caption="../report/eda_association.rst", category="Data"),
+    params:
+        dataset=dataset_params("clean"),
+    log:
+        f"{RESULTS}/logs/eda.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/eda.tsv"
+    script:
+        "../scripts/eda.py"

@@ -1,0 +1,367 @@
+"""Reading, validating and cleaning raw CSVs; the train-only encoder and its application.
+
+Design rule that makes the course assignment's bug (test features scaled with statistics of
+already-normalised training data) impossible by construction: an :class:`Encoder` is a plain
+value fitted from the *raw cleaned* training partition by :func:`fit_encoder`, written to
+``encoder.json``, and :func:`transform` is the only way features are produced, for every split,
+from raw cleaned values. Nothing re-fits on transformed data, and validation and test rows are
+never passed to :func:`fit_encoder`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from .spec import DataError, DatasetSpec
+
+NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+TARGET = "target"  # name of the class-index column in every cleaned and encoded table
+
+
+# ---------------------------------------------------------------------------------------------
+# reading and cleaning
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_header(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    with open(path, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh), None)
+    if not header or all(not h.strip() for h in header):
+        raise DataError(f"{path}: file has no header line")
+    return [h.strip() for h in header]
+
+
+def _check_header(path: Path, header: list[str], spec: DatasetSpec) -> None:
+    seen = set()
+    for i, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataError(f"{path}: column '{name}' appears more than once in the header (column {i})")
+        seen.add(name)
+    for col in (spec.target,) + spec.features:
+        if col not in seen:
+            raise DataError(f"{path}: column '{col}' required by the config is missing (header: {', '.join(header)})")
+
+
+def _first_row(mask: np.ndarray) -> int:
+    """1-based data-row number (line number minus the header) of the first True."""
+    return int(np.flatnonzero(mask)[0]) + 1
+
+
+def read_raw(path: str | os.PathLike, spec: DatasetSpec) -> pa.Table:
+    """Read the configured columns of a CSV as strings (empty text is null)."""
+    path = Path(path)
+    header = _read_header(path)
+    _check_header(path, header, spec)
+    wanted = [spec.target, *spec.features]
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                include_columns=wanted,
+                strings_can_be_null=True,
+                null_values=NULL_VALUES,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
+    if table.num_rows == 0:
+        raise DataError(f"{path}: file has a header but no data rows")
+    return table
+
+
+def _numeric_column(path: Path, name: str, arr: pa.ChunkedArray, tolerance: float) -> tuple[np.ndarray, dict]:
+    stripped = pc.utf8_trim_whitespace(arr)
+    present = pc.is_valid(stripped).to_numpy(zero_copy_only=False)
+    valid = pc.fill_null(pc.match_substring_regex(stripped, _NUMBER), False).to_numpy(zero_copy_only=False)
+    bad = present & ~valid
+    n_bad = int(bad.sum())
+    n = len(arr)
+    audit = {"missing": int((~present).sum()), "coerced_to_missing": n_bad}
+    if n_bad:
+        row = _first_row(bad)
+        value = stripped[row - 1].as_py()
+        audit["first_coerced_row"] = row
+        if n_bad > tolerance * n:
+            raise DataError(
+                f"{path}: column '{name}', row {row}: non-numeric value {value!r} "
+                f"({n_bad} of {n} cells not numeric, above the tolerance clean.max_coerced_fraction={tolerance})"
+            )
+    cleaned = pc.if_else(pa.chunked_array([valid]), stripped, pa.scalar(None, pa.string()))
+    values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    nonfinite = np.isfinite(values) | np.isnan(values)
+    if not nonfinite.all():  # 'inf' does not match the pattern, but guard anyway
+        raise DataError(f"{path}: column '{name}', row {_first_row(~nonfinite)}: infinite value")
+    return values, audit
+
+
+def _label_column(path: Path, name: str, arr: pa.ChunkedArray, classes: tuple) -> np.ndarray:
+    text = pc.utf8_trim_whitespace(arr).to_numpy(zero_copy_only=False)
+    missing = pd.isna(text)
+    if missing.any():
+        raise DataError(f"{path}: column '{name}', row {_first_row(missing)}: label is missing")
+    lookup = {}
+    for index, label in enumerate(classes):
+        lookup[str(label)] = index
+        if isinstance(label, (int, float)) and not isinstance(label, bool):
+            lookup[repr(float(label))] = index  # '2.0' is class 2
+    codes = pd.Series(text, dtype=object).map(lookup)
+    unknown = codes.isna().to_numpy()
+    if unknown.any():
+        row = _first_row(unknown)
+        raise DataError(
+            f"{path}: column '{name}', row {row}: label {text[row - 1]!r} is not one of the declared classes "
+            f"{list(classes)}"
+        )
+    return codes.to_numpy(dtype=np.int64)
+
+
+def clean_table(path: str | os.PathLike, spec: DatasetSpec) -> tuple[pd.DataFrame, dict]:
+    """Raw CSV -> typed DataFrame (categoricals as strings, numerics float64, target class index).
+
+    Returns the frame and an audit of every missing and coerced cell per column.
+    """
+    path = Path(path)
+    table = read_raw(path, spec)
+    n = table.num_rows
+    columns: dict[str, object] = {}
+    audit_cols: dict[str, dict] = {}
+    for name in spec.categorical:
+        arr = pc.utf8_trim_whitespace(table[name])
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        columns[name] = arr.to_pandas(types_mapper=None).astype(object)
+        missing = int(arr.null_count)
+        audit_cols[name] = {"missing": missing, "coerced_to_missing": 0, "levels": _level_counts(arr)}
+    for name in spec.numeric:
+        values, audit = _numeric_column(path, name, table[name], spec.max_coerced_fraction)
+        columns[name] = values
+        audit_cols[name] = audit
+    for name in spec.features:
+        if audit_cols[name]["missing"] + audit_cols[name]["coerced_to_missing"] == n:
+            raise DataError(f"{path}: column '{name}' is entirely empty ({n} rows, no value)")
+    labels = _label_column(path, spec.target, table[spec.target], spec.classes)
+    frame = pd.DataFrame({name: columns[name] for name in spec.features})
+    for name in spec.categorical:
+        frame[name] = frame[name].astype(pd.StringDtype(na_value=np.nan))
+    frame[TARGET] = labels
+    audit = {
+        "file": str(path),
+        "sha256": file_sha256(path),
+        "rows": n,
+        "columns": audit_cols,
+        "missing_cells": sum(c["missing"] for c in audit_cols.values()),
+        "coerced_cells": sum(c["coerced_to_missing"] for c in audit_cols.values()),
+        "label_counts": {str(spec.classes[k]): int(c) for k, c in enumerate(np.bincount(labels, minlength=len(spec.classes)))},
+    }
+    return frame, audit
+
+
+def _level_counts(arr: pa.ChunkedArray) -> dict[str, int]:
+    counts = pc.value_counts(arr.drop_null()).to_pylist() if arr.null_count < len(arr) else []
+    return {item["values"]: int(item["counts"]) for item in sorted(counts, key=lambda d: d["values"])}
+
+
+def clean_part(path, spec: DatasetSpec, part: str, holdout: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    """Clean the CSV of one part (``train`` or ``test``).
+
+    ``holdout`` ({"fraction", "seed"}) is given when there is no test CSV: then ``path`` is the
+    train CSV and the test part is a stratified, seeded share of its rows (the train part the rest).
+    Row numbers stay those of the file, so every error and audit entry points at a real line.
+    """
+    frame, audit = clean_table(path, spec)
+    frame.insert(0, "row", np.arange(1, len(frame) + 1, dtype=np.int64))
+    if holdout:
+        test_rows = stratified_split(frame[TARGET].to_numpy(), holdout["fraction"], holdout["seed"])
+        keep = test_rows if part == "test" else ~test_rows
+        frame = frame.loc[keep].reset_index(drop=True)
+        audit["holdout"] = {"part": part, "rows_kept": int(keep.sum()), **holdout}
+    return frame, audit
+
+
+# ---------------------------------------------------------------------------------------------
+# split and encoder
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int, stratify: bool = True) -> np.ndarray:
+    """Boolean mask of validation rows: per class (or overall) a seeded random ``fraction``."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(labels.size, dtype=bool)
+    groups = [np.flatnonzero(labels == k) for k in np.unique(labels)] if stratify else [np.arange(labels.size)]
+    for rows in groups:
+        take = int(round(fraction * rows.size))
+        mask[rng.permutation(rows)[:take]] = True
+    return mask
+
+
+def feature_set_features(spec: DatasetSpec, feature_set: str) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) source features of a feature set: ``all`` or ``drop-<feature>``."""
+    if feature_set == "all":
+        dropped = None
+    elif feature_set.startswith("drop-") and feature_set[5:] in spec.features:
+        dropped = feature_set[5:]
+    else:
+        raise DataError(f"feature set '{feature_set}': expected 'all' or 'drop-<feature>' with one of {list(spec.features)}")
+    return [c for c in spec.categorical if c != dropped], [c for c in spec.numeric if c != dropped]
+
+
+def _impute_value(values, rule: dict, kind: str, column: str):
+    strategy = rule["strategy"]
+    if strategy == "constant":
+        return rule["value"] if kind == "categorical" else float(rule["value"])
+    present = values.dropna()
+    if present.empty:
+        raise DataError(f"column '{column}': no value in the training partition to impute from")
+    if strategy == "mode":
+        counts = present.value_counts()
+        top = counts[counts == counts.max()].index
+        return sorted(top)[0] if kind == "categorical" else float(min(top))
+    if kind == "categorical":
+        raise DataError(f"column '{column}': imputation '{strategy}' needs a numeric column")
+    return float(present.median() if strategy == "median" else present.mean())
+
+
+def fit_encoder(train: pd.DataFrame, spec: DatasetSpec, feature_set: str) -> dict:
+    """Fit every statistic on ``train`` (the training partition only). Returns a JSON-able encoder."""
+    categorical, numeric = feature_set_features(spec, feature_set)
+    enc_cat, enc_num, columns, sources = {}, {}, [], []
+    for col in categorical:
+        fill = _impute_value(train[col], spec.impute[col], "categorical", col)
+        levels = sorted(set(train[col].dropna().unique().tolist()) | {fill})
+        enc_cat[col] = {"impute": spec.impute[col]["strategy"], "fill": fill, "levels": levels}
+        for level in levels:
+            columns.append(f"{col}={level}")
+            sources.append(col)
+    for col in numeric:
+        fill = _impute_value(train[col], spec.impute[col], "numeric", col)
+        values = train[col].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        values[np.isnan(values)] = fill
+        log = col in spec.log1p
+        if log:
+            if values.min() <= -1:
+                raise DataError(f"column '{col}': log1p needs values > -1 (min {values.min()})")
+            values = np.log1p(values)
+        mean = float(values.mean())
+        std = float(values.std())
+        enc_num[col] = {
+            "impute": spec.impute[col]["strategy"],
+            "fill": fill,
+            "log1p": log,
+            "mean": mean,
+            "std": std if std > 0 and math.isfinite(std) else 1.0,
+        }
+        columns.append(col)
+        sources.append(col)
+    return {
+        "feature_set": feature_set,
+        "categorical": enc_cat,
+        "numeric": enc_num,
+        "columns": columns,
+        "sources": sources,
+        "n_fit_rows": int(len(train)),
+    }
+
+
+def transform(frame: pd.DataFrame, encoder: dict, dtype=np.float32) -> tuple[np.ndarray, dict]:
+    """Apply a fitted encoder to raw cleaned rows. Returns the matrix and counts of imputed/unseen cells."""
+    n = len(frame)
+    out = np.zeros((n, len(encoder["columns"])), dtype=dtype)
+    report = {"imputed": {}, "unseen_levels": {}}
+    j = 0
+    for col, enc in encoder["categorical"].items():
+        values = frame[col]
+        missing = values.isna().to_numpy()
+        report["imputed"][col] = int(missing.sum())
+        filled = values.fillna(enc["fill"]) if missing.any() else values
+        codes = pd.Categorical(filled, categories=enc["levels"]).codes
+        unseen = codes < 0
+        if unseen.any():
+            levels = filled[unseen].value_counts()
+            report["unseen_levels"][col] = {str(k): int(v) for k, v in sorted(levels.items())}
+        rows = np.flatnonzero(~unseen)
+        out[rows, j + codes[rows]] = 1
+        j += len(enc["levels"])
+    for col, enc in encoder["numeric"].items():
+        values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        missing = np.isnan(values)
+        report["imputed"][col] = int(missing.sum())
+        values[missing] = enc["fill"]
+        if enc["log1p"]:
+            values = np.log1p(np.maximum(values, -1 + 1e-12))
+        out[:, j] = (values - enc["mean"]) / enc["std"]
+        j += 1
+    return out, report
+
+
+def encoded_frame(matrix: np.ndarray, labels: np.ndarray, rows: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """Encoded split as a DataFrame: feature columns, then ``target`` and the source ``row`` number."""
+    frame = pd.DataFrame(matrix, columns=columns, copy=False)
+    frame[TARGET] = np.asarray(labels, dtype=np.int64)
+    frame["row"] = np.asarray(rows, dtype=np.int64)
+    return frame
+
+
+def split_xy(frame: pd.DataFrame, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Feature matrix and labels of an encoded split (copies: pandas may hand out read-only views)."""
+    features = [c for c in frame.columns if c not in (TARGET, "row")]
+    X = np.ascontiguousarray(frame[features].to_numpy(dtype=dtype), dtype=dtype)
+    return X.copy() if not X.flags.writeable else X, frame[TARGET].to_numpy(dtype=np.int64).copy()
+
+
+def encode_train(clean: pd.DataFrame, spec: DatasetSpec, feature_set: str, split: dict):
+    """Split the cleaned training rows, fit the encoder on the training partition, encode both.
+
+    Returns ``(encoder, train_frame, val_frame)``. The encoder records the split it was fitted on.
+    """
+    labels = clean[TARGET].to_numpy()
+    is_val = stratified_split(labels, split["val_fraction"], split["seed"], split.get("stratify", True))
+    fit_rows = clean.loc[~is_val].reset_index(drop=True)
+    val_rows = clean.loc[is_val].reset_index(drop=True)
+    encoder = fit_encoder(fit_rows, spec, feature_set)
+    frames, reports = [], {}
+    for name, rows in (("train", fit_rows), ("val", val_rows)):
+        matrix, reports[name] = transform(rows, encoder)
+        frames.append(encoded_frame(matrix, rows[TARGET], rows["row"], encoder["columns"]))
+    k = len(spec.classes)
+    encoder["split"] = {
+        **split,
+        "n_train": int(len(fit_rows)),
+        "n_val": int(len(val_rows)),
+        "class_counts_train": np.bincount(fit_rows[TARGET], minlength=k).tolist(),
+        "class_counts_val": np.bincount(val_rows[TARGET], minlength=k).tolist(),
+    }
+    encoder["val_report"] = reports["val"]
+    return encoder, frames[0], frames[1]
+
+
+def encode_rows(clean: pd.DataFrame, encoder: dict) -> tuple[pd.DataFrame, dict]:
+    """Apply a fitted encoder unchanged to other rows (the test file). Returns frame and audit."""
+    matrix, report = transform(clean, encoder)
+    frame = encoded_frame(matrix, clean[TARGET], clean["row"], encoder["columns"])
+    report["rows"] = int(len(clean))
+    report["unseen_level_rows"] = int(sum(sum(v.values()) for v in report["unseen_levels"].values()))
+    return frame, report

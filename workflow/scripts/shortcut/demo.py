@@ -1,0 +1,144 @@
+"""Synthetic NYC-listings-like data with a planted shortcut, so the default run needs no download.
+
+The generator is written from published summary statistics of the course assignment's data
+(class shares, per-class category mixes, per-class quantiles of the numeric columns, missing
+rates), not from its rows. Like the real data, one column (``amenity_score``) nearly
+determines the class in the training file and is uniform noise in the test file; every other
+column has the same class-conditional distribution in both files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CLASS_SHARES = np.array([0.135, 0.563, 0.238, 0.064])
+CLASS_NAMES = ["Budget", "Mid-range", "Premium", "Luxury"]
+
+ROOM_TYPES = ["Entire home/apt", "Private room", "Shared room"]
+# P(room_type | class), rows = class
+ROOM_GIVEN_CLASS = np.array(
+    [
+        [0.028, 0.871, 0.101],
+        [0.428, 0.556, 0.016],
+        [0.906, 0.090, 0.004],
+        [0.898, 0.096, 0.006],
+    ]
+)
+BOROUGHS = ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]
+# P(neighbourhood_group | class)
+BOROUGH_GIVEN_CLASS = np.array(
+    [
+        [0.057, 0.546, 0.157, 0.225, 0.015],
+        [0.023, 0.448, 0.393, 0.128, 0.008],
+        [0.005, 0.301, 0.641, 0.050, 0.003],
+        [0.007, 0.228, 0.732, 0.031, 0.002],
+    ]
+)
+# amenity_score in train: per-class truncated normal (mean, sd, low, high)
+AMENITY_TRAIN = [(22.7, 7.2, 10, 35), (46.9, 10.4, 28, 68), (70.8, 8.3, 55, 88), (87.0, 6.1, 75, 99)]
+AMENITY_RANGE = (10.0, 99.0)
+REVIEWS_ZERO = np.array([0.19, 0.17, 0.21, 0.32])
+REVIEWS_MEAN = np.array([25.0, 31.0, 27.0, 21.0])
+AVAIL_ZERO = np.array([0.39, 0.38, 0.32, 0.22])
+AVAIL_SHAPE = np.array([0.9, 0.85, 1.0, 1.5])  # Beta(a, 1) tilt of the non-zero days
+NIGHTS_MU = np.array([0.75, 0.6, 0.85, 0.85])  # log-scale location of (nights - 1)
+# missing-cell rates of the real training file; its test file has none
+MISSING_TRAIN = {
+    "neighbourhood_group": 0.0203,
+    "room_type": 0.0148,
+    "minimum_nights": 0.0320,
+    "amenity_score": 0.0222,
+    "number_of_reviews": 0.0272,
+    "availability_365": 0.0144,
+}
+COLUMNS = [
+    "neighbourhood_group",
+    "room_type",
+    "minimum_nights",
+    "amenity_score",
+    "number_of_reviews",
+    "availability_365",
+    "price_class",
+]
+
+
+def _categorical(rng: np.random.Generator, labels: np.ndarray, table: np.ndarray, levels) -> np.ndarray:
+    """Draw one level per row from the row's class-conditional distribution (vectorised)."""
+    cdf = np.cumsum(table, axis=1)
+    cdf /= cdf[:, -1:]
+    u = rng.random(labels.size)
+    idx = (u[:, None] > cdf[labels]).sum(axis=1)
+    return np.asarray(levels, dtype=object)[idx]
+
+
+def _truncated_normal(rng, mean, sd, low, high, size):
+    out = rng.normal(mean, sd, size)
+    bad = (out < low) | (out > high)
+    while bad.any():
+        out[bad] = rng.normal(mean, sd, int(bad.sum()))
+        bad = (out < low) | (out > high)
+    return out
+
+
+def _amenity(rng, labels: np.ndarray, shortcut: bool) -> np.ndarray:
+    if not shortcut:
+        return np.round(rng.uniform(*AMENITY_RANGE, labels.size), 1)
+    out = np.empty(labels.size)
+    for k, (mean, sd, low, high) in enumerate(AMENITY_TRAIN):
+        rows = labels == k
+        out[rows] = _truncated_normal(rng, mean, sd, low, high, int(rows.sum()))
+    return np.round(out, 1)
+
+
+def _numerics(rng, labels: np.ndarray) -> dict[str, np.ndarray]:
+    n = labels.size
+    nights = 1 + np.floor(rng.lognormal(NIGHTS_MU[labels], 1.25))
+    monthly = rng.random(n) < 0.06
+    nights[monthly] = 30
+    nights = np.minimum(nights, 1250)
+    reviews = rng.negative_binomial(0.55, 0.55 / (0.55 + REVIEWS_MEAN[labels]))
+    reviews = np.where(rng.random(n) < REVIEWS_ZERO[labels], 0, np.minimum(reviews, 629)).astype(float)
+    days = np.ceil(365 * rng.beta(AVAIL_SHAPE[labels], 1.0))
+    avail = np.where(rng.random(n) < AVAIL_ZERO[labels], 0.0, np.clip(days, 1, 365))
+    return {"minimum_nights": nights, "number_of_reviews": reviews, "availability_365": avail}
+
+
+def make_split(n_rows: int, seed: int, shortcut: bool, missing: bool) -> pd.DataFrame:
+    """One file's worth of rows. ``shortcut``: amenity_score tracks the class (train) or is noise (test)."""
+    rng = np.random.default_rng(seed)
+    counts = np.floor(CLASS_SHARES * n_rows).astype(int)
+    counts[1] += n_rows - counts.sum()
+    labels = rng.permutation(np.repeat(np.arange(len(CLASS_SHARES)), counts))
+    df = pd.DataFrame(
+        {
+            "neighbourhood_group": _categorical(rng, labels, BOROUGH_GIVEN_CLASS, BOROUGHS),
+            "room_type": _categorical(rng, labels, ROOM_GIVEN_CLASS, ROOM_TYPES),
+        }
+    )
+    numerics = _numerics(rng, labels)
+    df["minimum_nights"] = numerics["minimum_nights"]
+    df["amenity_score"] = _amenity(rng, labels, shortcut)
+    df["number_of_reviews"] = numerics["number_of_reviews"]
+    df["availability_365"] = numerics["availability_365"]
+    df["price_class"] = labels
+    if missing:
+        for column, rate in MISSING_TRAIN.items():
+            df.loc[rng.random(n_rows) < rate, column] = None
+    return df[COLUMNS]
+
+
+def generate(n_train: int = 41_348, n_test: int = 7_297, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train rows (shortcut planted, with missing cells) and test rows (shortcut is noise, complete)."""
+    train = make_split(n_train, seed, shortcut=True, missing=True)
+    test = make_split(n_test, seed + 1, shortcut=False, missing=False)
+    return train, test
+
+
+def to_csv_text(df: pd.DataFrame, integers: bool) -> str:
+    """CSV text as the real files are written: train numerics as floats ('2.0'), test as integers."""
+    out = df.copy()
+    if integers:
+        for column in ("minimum_nights", "number_of_reviews", "availability_365"):
+            out[column] = out[column].astype("Int64")
+    return out.to_csv(index=False, lineterminator="\n")

@@ -1,0 +1,129 @@
+"""Exploratory tables and figures of the cleaned train and test files, side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .data import TARGET, DatasetSpec
+
+
+def class_distribution(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd.DataFrame:
+    rows = []
+    for part, frame in frames.items():
+        counts = np.bincount(frame[TARGET].to_numpy(), minlength=len(spec.classes))
+        for k, count in enumerate(counts):
+            rows.append(
+                {"part": part, "class": str(spec.classes[k]), "name": spec.class_names[k],
+                 "count": int(count), "share": count / counts.sum()}
+            )
+    return pd.DataFrame(rows)
+
+
+def _cramers_v(x: pd.Series, y: np.ndarray) -> float:
+    table = pd.crosstab(x.fillna("<missing>").to_numpy(), y).to_numpy(dtype=np.float64)
+    if min(table.shape) < 2:
+        return 0.0
+    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
+    chi2 = ((table - expected) ** 2 / expected).sum()
+    return float(np.sqrt(chi2 / table.sum() / (min(table.shape) - 1)))
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    keep = ~np.isnan(x)
+    if keep.sum() < 3 or np.ptp(x[keep]) == 0:
+        return 0.0
+    return float(spearmanr(x[keep], y[keep]).statistic)
+
+
+def target_association(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd.DataFrame:
+    """Per feature and part: Spearman's rho with the class index (numeric) or Cramér's V (categorical)."""
+    rows = []
+    for part, frame in frames.items():
+        y = frame[TARGET].to_numpy()
+        for col in spec.numeric:
+            rows.append({"part": part, "feature": col, "measure": "spearman_rho",
+                         "value": _spearman(frame[col].to_numpy(dtype=np.float64, na_value=np.nan), y)})
+        for col in spec.categorical:
+            rows.append({"part": part, "feature": col, "measure": "cramers_v", "value": _cramers_v(frame[col], y)})
+    return pd.DataFrame(rows)
+
+
+def numeric_summary(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd.DataFrame:
+    """Per part, class and numeric feature: count, missing, mean and quartiles (the box plots' numbers)."""
+    rows = []
+    for part, frame in frames.items():
+        for col in spec.numeric:
+            for k in range(len(spec.classes)):
+                values = frame.loc[frame[TARGET] == k, col].to_numpy(dtype=np.float64, na_value=np.nan)
+                present = values[~np.isnan(values)]
+                q = np.quantile(present, [0.25, 0.5, 0.75]) if present.size else [np.nan] * 3
+                rows.append({"part": part, "feature": col, "class": str(spec.classes[k]),
+                             "count": int(present.size), "missing": int(values.size - present.size),
+                             "mean": float(present.mean()) if present.size else np.nan,
+                             "q25": q[0], "median": q[1], "q75": q[2]})
+    return pd.DataFrame(rows)
+
+
+def plot_class_distribution(dist: pd.DataFrame, spec: DatasetSpec):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    parts = list(dict.fromkeys(dist["part"]))
+    width = 0.8 / len(parts)
+    x = np.arange(len(spec.classes))
+    for i, part in enumerate(parts):
+        share = dist.loc[dist["part"] == part, "share"].to_numpy()
+        ax.bar(x + i * width - 0.4 + width / 2, share, width, label=part)
+    ax.set_xticks(x, [f"{n}\n({c})" for c, n in zip(spec.classes, spec.class_names)])
+    ax.set_ylabel("share of rows")
+    ax.set_title("Class distribution")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_boxplots(frames: dict[str, pd.DataFrame], spec: DatasetSpec):
+    import matplotlib.pyplot as plt
+
+    parts = list(frames)
+    n = max(len(spec.numeric), 1)
+    fig, axes = plt.subplots(n, len(parts), figsize=(4.2 * len(parts), 2.6 * n), squeeze=False, sharey="row")
+    for i, col in enumerate(spec.numeric):
+        for j, part in enumerate(parts):
+            frame = frames[part]
+            data = [
+                frame.loc[frame[TARGET] == k, col].dropna().to_numpy(dtype=np.float64)
+                for k in range(len(spec.classes))
+            ]
+            ax = axes[i][j]
+            ax.boxplot(data, showfliers=False)
+            ax.set_xticks(range(1, len(spec.classes) + 1), [str(c) for c in spec.classes])
+            ax.set_title(f"{col} — {part}", fontsize=9)
+            if col in spec.log1p:
+                ax.set_yscale("symlog")
+    fig.supxlabel("class")
+    fig.tight_layout()
+    return fig
+
+
+def plot_association(assoc: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    parts = list(dict.fromkeys(assoc["part"]))
+    features = list(dict.fromkeys(assoc["feature"]))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(features) + 1.4))
+    y = np.arange(len(features))
+    height = 0.8 / len(parts)
+    for i, part in enumerate(parts):
+        sub = assoc[assoc["part"] == part].set_index("feature").loc[features]
+        ax.barh(y + i * height - 0.4 + height / 2, sub["value"], height, label=part)
+    ax.set_yticks(y, [f"{f} ({m})" for f, m in zip(features, assoc.drop_duplicates("feature")["measure"])])
+    ax.axvline(0, color="black", lw=0.6)
+    ax.invert_yaxis()
+    ax.set_xlabel("association with the class (Spearman rho / Cramér's V)")
+    ax.legend()
+    fig.tight_layout()
+    return fig

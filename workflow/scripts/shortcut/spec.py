@@ -1,0 +1,73 @@
+"""Dataset roles from the config, and the error type for bad input.
+
+Kept free of heavy imports: the Snakefile imports it at parse time to check the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class DataError(ValueError):
+    """Bad input: the message is one line naming the file, column and row where it can."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """The roles of a dataset's columns, taken from the validated config."""
+
+    target: str
+    classes: tuple
+    class_names: tuple
+    categorical: tuple[str, ...]
+    numeric: tuple[str, ...]
+    impute: dict = field(default_factory=dict)  # column -> {"strategy": ..., "value": ...}
+    log1p: tuple[str, ...] = ()
+    max_coerced_fraction: float = 0.01
+
+    @classmethod
+    def from_config(cls, config: dict) -> "DatasetSpec":
+        feats = config["features"]
+        imp = config.get("impute", {})
+        impute = {}
+        for column in feats.get("categorical", []):
+            impute[column] = {"strategy": imp.get("categorical", "mode")}
+        for column in feats.get("numeric", []):
+            impute[column] = {"strategy": imp.get("numeric", "median")}
+        for column, rule in imp.get("columns", {}).items():
+            impute[column] = dict(rule)
+        classes = tuple(config["classes"])
+        names = tuple(config.get("class_names") or [str(c) for c in classes])
+        return cls(
+            target=config["target"],
+            classes=classes,
+            class_names=names,
+            categorical=tuple(feats.get("categorical", [])),
+            numeric=tuple(feats.get("numeric", [])),
+            impute=impute,
+            log1p=tuple(config.get("log1p", [])),
+            max_coerced_fraction=float(config.get("clean", {}).get("max_coerced_fraction", 0.01)),
+        )
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.categorical + self.numeric
+
+    def check(self) -> None:
+        """Consistency of the roles themselves (the schema checks types)."""
+        seen = {}
+        for role, cols in (("categorical", self.categorical), ("numeric", self.numeric), ("target", (self.target,))):
+            for col in cols:
+                if col in seen:
+                    raise DataError(f"config: column '{col}' is listed as both {seen[col]} and {role}")
+                seen[col] = role
+        for col in list(self.impute) + list(self.log1p):
+            if col not in seen or col == self.target:
+                raise DataError(f"config: '{col}' in impute/log1p is not a feature column")
+        for col in self.log1p:
+            if col not in self.numeric:
+                raise DataError(f"config: log1p column '{col}' is not numeric")
+        if len(set(map(str, self.classes))) != len(self.classes):
+            raise DataError("config: 'classes' has duplicates")
+        if len(self.class_names) != len(self.classes):
+            raise DataError("config: 'class_names' must have one name per class")
