@@ -6,10 +6,17 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    part="train|test",
+    fs="all|drop-[^/]+",
+
+
 include: "workflow/rules/data.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -1,4 +1,4 @@
-# Helpers shared by all rule files: config validation, paths, target lists. No rules here.
+# Helpers shared by the workflow: config validation, paths, target lists (no rules in this file).
 import os
 import sys
 
@@ -23,20 +23,24 @@ if config.get("demo") and config.get("data"):
         "config: both 'demo' and 'data' are set; to run on your CSVs set 'demo: null' beside 'data'"
     )
 if not config.get("demo") and not config.get("data"):
-    raise WorkflowError("config: set 'data.train' (and optionally 'data.test'), or 'demo' for synthetic data")
+    raise WorkflowError(
+        "config: set 'data.train' (and optionally 'data.test'), or 'demo' for synthetic data"
+    )
 # The demo CSVs are generated under results/, never at a user-given path: inputs are never outputs.
-DATA = {"train": f"{RESULTS}/raw/train.csv", "test": f"{RESULTS}/raw/test.csv"} if config.get("demo") else config["data"]
+DATA = (
+    {"train": f"{RESULTS}/raw/train.csv", "test": f"{RESULTS}/raw/test.csv"}
+    if config.get("demo")
+    else config["data"]
+)
 PARTS = ["train", "test"]
 FEATURE_SETS_ALL = ["all"] + [f"drop-{f}" for f in SPEC.features]
 
 
-wildcard_constraints:
-    part="train|test",
-    fs="all|drop-[^/]+",
+CONDA_ENV = "../../environment.yml"
 
 
 def lib(*modules):
-    """Library source files a rule imports: declared as inputs so a code change reruns the rule."""
+    """Library source files a job imports, declared as inputs so a code change reruns the job."""
     names = ("__init__", "io", "runner", *modules)
     return [workflow.source_path(f"../scripts/shortcut/{name}.py") for name in names]
 
@@ -59,7 +63,10 @@ def holdout_params():
     """Holdout of test rows from the train CSV, used only when no test CSV is configured."""
     if DATA.get("test"):
         return None
-    return {"fraction": config["split"]["test_fraction"], "seed": config["split"]["seed"]}
+    return {
+        "fraction": config["split"]["test_fraction"],
+        "seed": config["split"]["seed"],
+    }
 
 
 def data_targets():

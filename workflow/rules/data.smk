@@ -4,17 +4,19 @@
 if config["demo"]:
 
     rule generate_demo:
+        input:
+            lib("demo"),
         output:
             train=DATA["train"],
             test=DATA["test"],
-        params:
-            demo=config["demo"],
         log:
             f"{RESULTS}/logs/generate_demo.log",
         benchmark:
             f"{RESULTS}/benchmarks/generate_demo.tsv"
-        input:
-            lib("demo"),
+        conda:
+            CONDA_ENV
+        params:
+            demo=config["demo"],
         script:
             "../scripts/generate_demo.py"
 
@@ -26,13 +28,15 @@ rule clean:
     output:
         parquet=f"{RESULTS}/clean/{{part}}.parquet",
         audit=f"{RESULTS}/clean/{{part}}_audit.json",
-    params:
-        dataset=dataset_params("clean"),
-        holdout=lambda w: holdout_params(),
     log:
         f"{RESULTS}/logs/clean/{{part}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/clean/{{part}}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        dataset=dataset_params("clean"),
+        holdout=lambda w: holdout_params(),
     script:
         "../scripts/clean.py"
 
@@ -45,13 +49,15 @@ rule fit_encoder:
         encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
         train=f"{RESULTS}/features/{{fs}}/train.parquet",
         val=f"{RESULTS}/features/{{fs}}/val.parquet",
-    params:
-        dataset=dataset_params("encode"),
-        split=config["split"],
     log:
         f"{RESULTS}/logs/fit_encoder/{{fs}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/fit_encoder/{{fs}}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        dataset=dataset_params("encode"),
+        split=config["split"],
     script:
         "../scripts/fit_encoder.py"
 
@@ -68,6 +74,8 @@ rule apply_encoder:
         f"{RESULTS}/logs/apply_encoder/{{fs}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/apply_encoder/{{fs}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/apply_encoder.py"
 
@@ -81,14 +89,28 @@ rule eda:
         classes=f"{RESULTS}/eda/class_distribution.csv",
         association=f"{RESULTS}/eda/target_association.csv",
         summary=f"{RESULTS}/eda/summary.csv",
-        classes_png=report(f"{RESULTS}/eda/class_distribution.png", caption="../report/eda_classes.rst", category="Data"),
-        boxplots_png=report(f"{RESULTS}/eda/boxplots.png", caption="../report/eda_boxplots.rst", category="Data"),
-        association_png=report(f"{RESULTS}/eda/target_association.png", caption="../report/eda_association.rst", category="Data"),
-    params:
-        dataset=dataset_params("clean"),
+        classes_png=report(
+            f"{RESULTS}/eda/class_distribution.png",
+            caption="../report/eda_classes.rst",
+            category="Data",
+        ),
+        boxplots_png=report(
+            f"{RESULTS}/eda/boxplots.png",
+            caption="../report/eda_boxplots.rst",
+            category="Data",
+        ),
+        association_png=report(
+            f"{RESULTS}/eda/target_association.png",
+            caption="../report/eda_association.rst",
+            category="Data",
+        ),
     log:
         f"{RESULTS}/logs/eda.log",
     benchmark:
         f"{RESULTS}/benchmarks/eda.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        dataset=dataset_params("clean"),
     script:
         "../scripts/eda.py"

@@ -297,7 +297,7 @@ def transform(frame: pd.DataFrame, encoder: dict, dtype=np.float32) -> tuple[np.
         missing = values.isna().to_numpy()
         report["imputed"][col] = int(missing.sum())
         filled = values.fillna(enc["fill"]) if missing.any() else values
-        codes = pd.Categorical(filled, categories=enc["levels"]).codes
+        codes = pd.Index(enc["levels"]).get_indexer(filled.to_numpy())
         unseen = codes < 0
         if unseen.any():
             levels = filled[unseen].value_counts()

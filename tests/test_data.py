@@ -1,0 +1,252 @@
+"""Cleaning, validation and the train-only encoder (library level)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shortcut import data, demo, io
+from shortcut.data import TARGET, DataError, DatasetSpec
+
+CONFIG = {
+    "target": "price_class",
+    "classes": [0, 1, 2, 3],
+    "class_names": ["Budget", "Mid-range", "Premium", "Luxury"],
+    "features": {
+        "categorical": ["neighbourhood_group", "room_type"],
+        "numeric": ["minimum_nights", "amenity_score", "number_of_reviews", "availability_365"],
+    },
+    "impute": {
+        "categorical": "mode",
+        "numeric": "median",
+        "columns": {"number_of_reviews": {"strategy": "constant", "value": 0}},
+    },
+    "log1p": ["minimum_nights"],
+    "clean": {"max_coerced_fraction": 0.01},
+}
+SPLIT = {"val_fraction": 0.2, "seed": 42, "stratify": True}
+
+
+@pytest.fixture(scope="module")
+def spec() -> DatasetSpec:
+    return DatasetSpec.from_config(CONFIG)
+
+
+@pytest.fixture(scope="module")
+def demo_frames():
+    return demo.generate(n_train=3000, n_test=800, seed=3)
+
+
+@pytest.fixture
+def train_csv(tmp_path, demo_frames):
+    path = tmp_path / "train.csv"
+    path.write_text(demo.to_csv_text(demo_frames[0], integers=False))
+    return path
+
+
+def write(tmp_path, text: str, name="bad.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+HEADER = "neighbourhood_group,room_type,minimum_nights,amenity_score,number_of_reviews,availability_365,price_class\n"
+GOOD = "Manhattan,Private room,2,50.1,3,100,1\n"
+
+
+# --- bad input: one clear line naming file, column and row ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (None, "file not found"),
+        ("", "file is empty"),
+        (HEADER, "no data rows"),
+        (HEADER.replace(",room_type", "") + "Manhattan,2,50,3,100,1\n", "column 'room_type' required by the config is missing"),
+        (HEADER.replace("room_type", "room_type,room_type") + GOOD.replace("Private room", "Private room,x"), "'room_type' appears more than once"),
+        (HEADER + GOOD + "Brooklyn,Private room,2,50,3,100,7\n", "column 'price_class', row 2: label '7' is not one of the declared classes"),
+        (HEADER + GOOD + "Brooklyn,Private room,2,50,3,100,\n", "column 'price_class', row 2: label is missing"),
+        (HEADER + GOOD + "Brooklyn,Private room,two,50,3,100,1\n", "column 'minimum_nights', row 2: non-numeric value 'two'"),
+        (HEADER + "Brooklyn,,2,50,3,100,1\n" + "Queens,,3,50,3,100,2\n", "column 'room_type' is entirely empty"),
+    ],
+    ids=["missing-file", "empty-file", "header-only", "missing-column", "duplicate-column", "bad-label",
+         "missing-label", "non-numeric", "empty-column"],
+)
+def test_bad_input_is_one_line_naming_file_column_row(tmp_path, spec, text, expected):
+    path = tmp_path / "bad.csv" if text is None else write(tmp_path, text)
+    with pytest.raises(DataError) as err:
+        data.clean_table(path, spec)
+    message = str(err.value)
+    assert expected in message
+    assert str(path) in message
+    assert "\n" not in message
+
+
+def test_non_numeric_below_tolerance_is_coerced_and_audited(tmp_path, spec):
+    rows = [GOOD] * 199 + ["Brooklyn,Private room,n/a?,50,3,100,1\n"]
+    path = write(tmp_path, HEADER + "".join(rows))
+    frame, audit = data.clean_table(path, spec)
+    assert np.isnan(frame["minimum_nights"].iloc[-1])
+    assert audit["columns"]["minimum_nights"] == {"missing": 0, "coerced_to_missing": 1, "first_coerced_row": 200}
+    assert audit["coerced_cells"] == 1
+
+
+def test_empty_text_is_missing_not_a_category(tmp_path, spec):
+    path = write(tmp_path, HEADER + GOOD + ",  ,2,50,,100,1\n" + '"",Private room,2,50,3,100,2\n')
+    frame, audit = data.clean_table(path, spec)
+    assert frame["neighbourhood_group"].isna().sum() == 2
+    assert frame["room_type"].isna().sum() == 1
+    assert set(audit["columns"]["neighbourhood_group"]["levels"]) == {"Manhattan"}
+    assert audit["columns"]["number_of_reviews"]["missing"] == 1
+    assert audit["missing_cells"] == 4
+
+
+def test_float_written_labels_and_types(tmp_path, spec):
+    path = write(tmp_path, HEADER + GOOD.replace(",1\n", ",1.0\n") + GOOD.replace(",1\n", ",3\n"))
+    frame, _ = data.clean_table(path, spec)
+    assert frame[TARGET].tolist() == [1, 3]
+    assert frame["minimum_nights"].dtype == np.float64
+
+
+def test_audit_counts_missing_cells_of_demo(train_csv, spec, demo_frames):
+    frame, audit = data.clean_table(train_csv, spec)
+    for column in spec.features:
+        assert audit["columns"][column]["missing"] == int(demo_frames[0][column].isna().sum())
+    assert audit["rows"] == len(demo_frames[0])
+    assert sum(audit["label_counts"].values()) == len(frame)
+
+
+# --- split and encoder: fitted on the training partition only ---------------------------------
+
+
+def test_split_is_stratified_and_seeded():
+    labels = np.repeat([0, 1, 2, 3], [135, 563, 238, 64])
+    mask = data.stratified_split(labels, 0.2, seed=5)
+    for k, n in zip(range(4), [135, 563, 238, 64]):
+        assert mask[labels == k].sum() == round(0.2 * n)
+    assert np.array_equal(mask, data.stratified_split(labels, 0.2, seed=5))
+    assert not np.array_equal(mask, data.stratified_split(labels, 0.2, seed=6))
+
+
+def _clean(train_csv, spec):
+    frame, _ = data.clean_part(train_csv, spec, "train")
+    return frame
+
+
+def test_encoder_ignores_validation_rows(train_csv, spec):
+    clean = _clean(train_csv, spec)
+    encoder, _, _ = data.encode_train(clean, spec, "all", SPLIT)
+    is_val = data.stratified_split(clean[TARGET].to_numpy(), SPLIT["val_fraction"], SPLIT["seed"])
+    perturbed = clean.copy()
+    perturbed.loc[is_val, "availability_365"] = 1e6
+    perturbed.loc[is_val, "amenity_score"] = np.nan
+    perturbed.loc[is_val, "room_type"] = "Castle"
+    again, _, val = data.encode_train(perturbed, spec, "all", SPLIT)
+    encoder.pop("val_report"), again.pop("val_report")
+    assert io.to_json_text(again) == io.to_json_text(encoder)
+    # Negative control: the same perturbation on training-partition rows does change the encoder.
+    control = clean.copy()
+    control.loc[~is_val, "availability_365"] = 1e6
+    changed, _, _ = data.encode_train(control, spec, "all", SPLIT)
+    assert changed["numeric"]["availability_365"] != encoder["numeric"]["availability_365"]
+    assert (val.filter(like="room_type=").sum(axis=1) == 0).sum() == is_val.sum()  # unseen -> all zero
+
+
+def test_statistics_are_those_of_the_training_partition(train_csv, spec):
+    clean = _clean(train_csv, spec)
+    encoder, train, val = data.encode_train(clean, spec, "all", SPLIT)
+    # Standardised training columns have mean 0 and std 1; validation columns do not exactly.
+    for column in spec.numeric:
+        assert abs(train[column].mean()) < 1e-5 and abs(train[column].std(ddof=0) - 1) < 1e-4
+    assert abs(val["availability_365"].mean()) > 1e-5
+    is_val = data.stratified_split(clean[TARGET].to_numpy(), 0.2, 42)
+    fit_rows = clean.loc[~is_val]
+    assert encoder["numeric"]["minimum_nights"]["fill"] == fit_rows["minimum_nights"].median()
+    assert encoder["numeric"]["number_of_reviews"]["fill"] == 0.0
+    mode = fit_rows["room_type"].value_counts().idxmax()
+    assert encoder["categorical"]["room_type"]["fill"] == mode
+    assert encoder["split"]["n_train"] == len(fit_rows) and encoder["split"]["n_val"] == int(is_val.sum())
+
+
+def test_transform_is_the_raw_pipeline_not_a_refit(spec):
+    """The assignment's bug: scaling test rows with statistics of already-normalised data."""
+    rng = np.random.default_rng(0)
+    clean = pd.DataFrame({c: rng.normal(50, 10, 500) for c in spec.numeric})
+    for c in spec.categorical:
+        clean[c] = pd.Series(rng.choice(["a", "b"], 500), dtype="str")
+    clean[TARGET] = rng.integers(0, 4, 500)
+    encoder = data.fit_encoder(clean, spec, "all")
+    x, _ = data.transform(clean, encoder)
+    twice, _ = data.transform(clean, encoder)
+    assert np.array_equal(x, twice)
+    column = encoder["columns"].index("amenity_score")
+    expected = (clean["amenity_score"] - clean["amenity_score"].mean()) / clean["amenity_score"].std(ddof=0)
+    np.testing.assert_allclose(x[:, column], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_unseen_test_levels_are_zero_rows_and_counted(spec, train_csv):
+    clean = _clean(train_csv, spec)
+    encoder, _, _ = data.encode_train(clean, spec, "all", SPLIT)
+    test = clean.head(5).copy()
+    test["neighbourhood_group"] = pd.Series(["Mars", "Mars", "Venus", "Brooklyn", None], dtype="str")
+    frame, report = data.encode_rows(test, encoder)
+    onehot = frame.filter(like="neighbourhood_group=")
+    assert onehot.sum(axis=1).tolist() == [0, 0, 0, 1, 1]
+    assert report["unseen_levels"]["neighbourhood_group"] == {"Mars": 2, "Venus": 1}
+    assert report["unseen_level_rows"] == 3
+    assert report["imputed"]["neighbourhood_group"] == 1
+
+
+def test_zero_std_becomes_one(spec):
+    clean = pd.DataFrame({c: np.full(50, 3.0) for c in spec.numeric})
+    for c in spec.categorical:
+        clean[c] = pd.Series(["a"] * 50, dtype="str")
+    clean[TARGET] = np.arange(50) % 4
+    encoder = data.fit_encoder(clean, spec, "all")
+    assert encoder["numeric"]["amenity_score"]["std"] == 1.0
+    x, _ = data.transform(clean, encoder)
+    assert np.isfinite(x).all()
+
+
+def test_feature_sets(spec, train_csv):
+    clean = _clean(train_csv, spec)
+    encoder = data.fit_encoder(clean, spec, "drop-room_type")
+    assert not any(c.startswith("room_type") for c in encoder["columns"])
+    assert set(encoder["sources"]) == set(spec.features) - {"room_type"}
+    with pytest.raises(DataError, match="feature set 'drop-nope'"):
+        data.fit_encoder(clean, spec, "drop-nope")
+
+
+def test_encoder_maps_columns_to_sources(spec, train_csv):
+    encoder = data.fit_encoder(_clean(train_csv, spec), spec, "all")
+    assert len(encoder["columns"]) == len(encoder["sources"])
+    for column, source in zip(encoder["columns"], encoder["sources"]):
+        assert column == source or column.startswith(source + "=")
+
+
+def test_holdout_when_no_test_csv(train_csv, spec):
+    holdout = {"fraction": 0.15, "seed": 1}
+    train, _ = data.clean_part(train_csv, spec, "train", holdout)
+    test, audit = data.clean_part(train_csv, spec, "test", holdout)
+    assert set(train["row"]).isdisjoint(test["row"])
+    assert len(train) + len(test) == audit["rows"]
+
+
+def test_spec_check_rejects_conflicting_roles():
+    bad = dict(CONFIG, features={"categorical": ["room_type"], "numeric": ["room_type"]}, impute={}, log1p=[])
+    with pytest.raises(DataError, match="'room_type' is listed as both"):
+        DatasetSpec.from_config(bad).check()
+
+
+def test_demo_generator_is_deterministic_and_plants_the_shortcut():
+    a_train, a_test = demo.generate(2000, 500, seed=11)
+    b_train, _ = demo.generate(2000, 500, seed=11)
+    assert demo.to_csv_text(a_train, False) == demo.to_csv_text(b_train, False)
+    assert a_test.isna().sum().sum() == 0 and a_train.isna().sum().sum() > 0
+    share = np.bincount(a_train["price_class"], minlength=4) / 2000
+    np.testing.assert_allclose(share, demo.CLASS_SHARES, atol=0.002)
+    rho_train = a_train[["amenity_score", "price_class"]].corr(method="spearman").iloc[0, 1]
+    rho_test = a_test[["amenity_score", "price_class"]].corr(method="spearman").iloc[0, 1]
+    assert rho_train > 0.8 and abs(rho_test) < 0.1
