@@ -1,0 +1,406 @@
+"""Gradient saliency of an ``shortcut.network.MLP`` (or anything honouring its contract).
+
+The model contract used here is small: ``model.forward(X) -> logits`` (caches the pass) and
+``model.backward(dlogits) -> dX`` called right after it, with ``dlogits`` of shape
+``(n, m, n_out)`` returning ``dX`` of shape ``(n, m, n_in)`` WITHOUT touching parameter
+gradients. Every quantity below is one forward plus one batched backward per chunk of rows
+(integrated gradients: one of each per interpolation step), so nothing is ever looped per row.
+Rows are processed in chunks of ``chunk_rows`` (default 65,536): intermediate memory is
+bounded by the chunk, whatever the number of rows; only the ``(n, d)`` outputs grow with n.
+
+Numerics: probabilities are recomputed from the logits in float64 (stable softmax), the
+backward runs in the model's own dtype, and every result is returned as float64; integrals
+over interpolation steps and the per-feature / per-column means are accumulated in float64.
+
+Sign conventions: all per-row values are SIGNED. Absolute values are taken only when
+summarising (``summarize_by_column`` / ``summarize_by_feature``).
+
+Quantities (n rows, d encoded input columns, k classes)
+-------------------------------------------------------
+* ``loss_gradient``: dL_i/dx_i of the row's own cross-entropy at its TRUE label,
+  ``L_i = -log softmax(z(x_i))[y_i]`` (not divided by n).
+* ``class_jacobian``: ``J[i, c, j] = d f_c(x_i) / d x_ij`` with ``f = softmax`` probabilities
+  (``wrt="probability"``, the default) or the raw logits (``wrt="logit"``).
+* ``input_x_gradient``: ``(x - baseline) * d f_t / dx`` with f_t the target-class
+  PROBABILITY; ``baseline = 0`` gives the classic input x gradient, the training mean gives its
+  first-order (one-step) version of integrated gradients.
+* ``integrated_gradients``: ``(x - b) * integral_0^1 d f_t(b + a (x - b)) / dx da`` with f_t
+  the target-class probability, by the trapezoid rule on ``steps`` equal intervals
+  (``steps + 1`` gradient evaluations; ``rule="midpoint"`` for the Riemann midpoint sum).
+  Completeness (Sundararajan et al. 2017) says ``sum_j attr_ij = f_t(x_i) - f_t(b)``;
+  the returned ``gap_i = |sum_j attr_ij - (f_t(x_i) - f_t(b))|`` is the quadrature error,
+  which shrinks as O(1 / steps^2).
+
+Aggregation to source features
+------------------------------
+``sources[j]`` names the source feature of encoded column j (a one-hot column maps back to its
+categorical feature). A feature's per-row value is the SUM of its columns' signed per-row
+values, and only then is |.| taken. Rationale: attributions are additive (IG's completeness
+holds for any grouping of columns), so the sum is the attribution of the feature as a whole;
+for gradients it is the directional derivative along the feature's column group. Summing
+absolute values instead would count opposite-signed effects of one categorical's levels
+twice. For a one-hot block at most one column is active per row, so the row's sum is that
+level's attribution for attribution methods; for raw loss gradients it mixes the slopes of
+all levels, which is why ``loss_gradient`` is best read per column.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_CHUNK_ROWS = 65_536
+DEFAULT_IG_STEPS = 32
+METHODS = ("loss_gradient", "input_x_gradient", "integrated_gradients")
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def _softmax64(logits) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _chunks(n: int, chunk_rows: int):
+    if chunk_rows is None or chunk_rows <= 0:
+        chunk_rows = max(n, 1)
+    for start in range(0, n, chunk_rows):
+        yield slice(start, min(n, start + chunk_rows))
+
+
+def _as_2d(X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (rows, encoded columns), got shape {X.shape}")
+    return X
+
+
+def _targets(target_class, n: int) -> np.ndarray:
+    t = np.asarray(target_class)
+    if t.ndim == 0:
+        t = np.full(n, int(t), dtype=np.int64)
+    t = t.astype(np.int64, copy=False)
+    if t.shape != (n,):
+        raise ValueError(f"target_class must be an int or shape ({n},), got {t.shape}")
+    return t
+
+
+def _prob_grad_dlogits(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """d p_t / d z = p_t (e_t - p) for each row, shape (n, 1, k) (float64)."""
+    n, k = p.shape
+    pt = p[np.arange(n), t]
+    d = -pt[:, None] * p
+    d[np.arange(n), t] += pt
+    return d[:, None, :]
+
+
+def _backward(model, dlogits3: np.ndarray) -> np.ndarray:
+    """Batched input backward (n, m, k) -> (n, m, d) in float64."""
+    dtype = _model_dtype(model)
+    dX = model.backward(np.ascontiguousarray(dlogits3, dtype=dtype))
+    return np.asarray(dX, dtype=np.float64)
+
+
+def _model_dtype(model):
+    dt = getattr(model, "dtype", None)
+    try:
+        return np.dtype(dt) if dt is not None else np.dtype(np.float64)
+    except TypeError:
+        return np.dtype(np.float64)
+
+
+def _forward(model, X) -> np.ndarray:
+    return np.asarray(model.forward(np.ascontiguousarray(X, dtype=_model_dtype(model))))
+
+
+def _prob_and_grad(model, X, t) -> tuple[np.ndarray, np.ndarray]:
+    """(f_t(X) float64 (n,), d f_t / dX float64 (n, d)) in one forward + one backward."""
+    p = _softmax64(_forward(model, X))
+    g = _backward(model, _prob_grad_dlogits(p, t))[:, 0, :]
+    return p[np.arange(len(t)), t], g
+
+
+# ------------------------------------------------------------------------------- methods
+
+
+def loss_gradient(model, X, y, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
+    """Signed dL_i/dx_i, L_i = cross-entropy of row i at its true label ``y[i]``; (n, d) float64."""
+    X = _as_2d(X)
+    y = _targets(y, len(X))
+    out = np.empty(X.shape, dtype=np.float64)
+    for sl in _chunks(len(X), chunk_rows):
+        p = _softmax64(_forward(model, X[sl]))
+        d = p.copy()
+        d[np.arange(len(d)), y[sl]] -= 1.0  # dL/dz = p - onehot(y)
+        out[sl] = _backward(model, d[:, None, :])[:, 0, :]
+    return out
+
+
+def class_jacobian(model, X, wrt: str = "probability", chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
+    """Full per-class input Jacobian, shape (n, k, d), float64.
+
+    ``J[i, c, j] = d f_c(x_i) / d x_ij`` where ``f`` is the softmax probability vector
+    (``wrt="probability"``, default) or the logit vector (``wrt="logit"``). One forward and ONE
+    batched backward per chunk: the k cotangents of a row are stacked on the middle axis
+    (identity rows for logits; ``p_c (e_c - p)`` for probabilities).
+    """
+    if wrt not in ("probability", "logit"):
+        raise ValueError("wrt must be 'probability' or 'logit'")
+    X = _as_2d(X)
+    out = None
+    for sl in _chunks(len(X), chunk_rows):
+        logits = _forward(model, X[sl])
+        m, k = logits.shape
+        if wrt == "logit":
+            d = np.broadcast_to(np.eye(k), (m, k, k))
+        else:
+            p = _softmax64(logits)
+            # d p_c / d z_l = p_c (delta_cl - p_l)
+            d = p[:, :, None] * (np.eye(k)[None, :, :] - p[:, None, :])
+        J = _backward(model, d)
+        if out is None:
+            out = np.empty((len(X), k, X.shape[1]), dtype=np.float64)
+        out[sl] = J
+    if out is None:
+        out = np.empty((0, 0, X.shape[1]), dtype=np.float64)
+    return out
+
+
+def input_x_gradient(model, X, target_class, baseline=None,
+                     chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
+    """Signed ``(x - baseline) * d f_t(x) / dx``, f_t = probability of ``target_class``; (n, d).
+
+    ``target_class``: an int or a per-row (n,) array. ``baseline``: None (zeros: the classic
+    input x gradient) or a (d,) vector.
+    """
+    X = _as_2d(X)
+    t = _targets(target_class, len(X))
+    b = np.zeros(X.shape[1]) if baseline is None else np.asarray(baseline, dtype=np.float64)
+    out = np.empty(X.shape, dtype=np.float64)
+    for sl in _chunks(len(X), chunk_rows):
+        _, g = _prob_and_grad(model, X[sl], t[sl])
+        out[sl] = (np.asarray(X[sl], dtype=np.float64) - b) * g
+    return out
+
+
+def _ig_nodes(steps: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    if steps < 1:
+        raise ValueError("steps must be >= 1")
+    if rule == "trapezoid":
+        alphas = np.linspace(0.0, 1.0, steps + 1)
+        w = np.full(steps + 1, 1.0 / steps)
+        w[[0, -1]] *= 0.5
+    elif rule == "midpoint":
+        alphas = (np.arange(steps) + 0.5) / steps
+        w = np.full(steps, 1.0 / steps)
+    else:
+        raise ValueError("rule must be 'trapezoid' or 'midpoint'")
+    return alphas, w
+
+
+def integrated_gradients(model, X, target_class, baseline=None, steps: int = DEFAULT_IG_STEPS,
+                         chunk_rows: int = DEFAULT_CHUNK_ROWS, rule: str = "trapezoid"):
+    """Integrated gradients of the target-class probability; returns ``(attr, gap)``.
+
+    ``attr`` (n, d) float64 signed attributions; ``gap`` (n,) the completeness gap
+    ``|sum_j attr_ij - (f_t(x_i) - f_t(baseline))|``. ``baseline`` defaults to zeros; the
+    pipeline passes the training mean vector of the encoded inputs (for standardised columns
+    ~0). ``rule``: "trapezoid" (default; steps + 1 gradient evaluations) or "midpoint".
+    """
+    X = _as_2d(X)
+    n, dcols = X.shape
+    t = _targets(target_class, n)
+    b = np.zeros(dcols) if baseline is None else np.asarray(baseline, dtype=np.float64)
+    if b.shape != (dcols,):
+        raise ValueError(f"baseline must have shape ({dcols},), got {b.shape}")
+    alphas, weights = _ig_nodes(steps, rule)
+    attr = np.empty((n, dcols), dtype=np.float64)
+    gap = np.empty(n, dtype=np.float64)
+    for sl in _chunks(n, chunk_rows):
+        x = np.asarray(X[sl], dtype=np.float64)
+        diff = x - b
+        tt = t[sl]
+        acc = np.zeros_like(x)
+        f_x = f_b = None
+        for a, w in zip(alphas, weights):
+            f, g = _prob_and_grad(model, b + a * diff, tt)
+            acc += w * g
+            if a == 0.0:
+                f_b = f
+            if a == 1.0:
+                f_x = f
+        if f_b is None:
+            f_b = _prob_and_grad(model, np.broadcast_to(b, x.shape), tt)[0]
+        if f_x is None:
+            f_x = _prob_and_grad(model, x, tt)[0]
+        A = diff * acc
+        attr[sl] = A
+        gap[sl] = np.abs(A.sum(axis=1) - (f_x - f_b))
+    return attr, gap
+
+
+# ------------------------------------------------------------------------------- summaries
+
+
+def _summary_frame(values: np.ndarray, names: Sequence[str], name_col: str) -> pd.DataFrame:
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != len(names):
+        raise ValueError(f"values must be (n, {len(names)}), got {v.shape}")
+    n = v.shape[0]
+    if n:
+        mean_abs = np.abs(v).mean(axis=0, dtype=np.float64)
+        abs_mean = np.abs(v.mean(axis=0, dtype=np.float64))
+    else:
+        mean_abs = np.full(len(names), np.nan)
+        abs_mean = np.full(len(names), np.nan)
+    total = np.nansum(mean_abs)
+    share = mean_abs / total if total > 0 else np.zeros(len(names))
+    order = np.argsort(-np.nan_to_num(mean_abs, nan=-np.inf), kind="stable")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(1, len(names) + 1)
+    return pd.DataFrame({name_col: list(names), "mean_abs": mean_abs, "abs_mean": abs_mean,
+                         "share": share, "rank": rank, "n": n})
+
+
+def summarize_by_column(values, columns: Sequence[str]) -> pd.DataFrame:
+    """Per encoded column: mean_abs = mean_i |v_ij|, abs_mean = |mean_i v_ij|,
+    share = mean_abs / sum of mean_abs, rank (1 = largest mean_abs; ties by column order), n."""
+    return _summary_frame(values, list(columns), "column")
+
+
+def feature_matrix(columns: Sequence[str], sources: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """0/1 matrix M (d, F) with M[j, f] = 1 when column j belongs to feature f, and the features
+    in order of first appearance in ``sources``."""
+    if len(columns) != len(sources):
+        raise ValueError("columns and sources must have the same length")
+    features = list(dict.fromkeys(sources))
+    idx = {f: i for i, f in enumerate(features)}
+    M = np.zeros((len(columns), len(features)))
+    M[np.arange(len(columns)), [idx[s] for s in sources]] = 1.0
+    return M, features
+
+
+def feature_values(values, columns: Sequence[str], sources: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Per-row signed sum of each source feature's columns: (n, F) float64, and the features."""
+    M, features = feature_matrix(columns, sources)
+    return np.asarray(values, dtype=np.float64) @ M, features
+
+
+def summarize_by_feature(values, columns: Sequence[str], sources: Sequence[str]) -> pd.DataFrame:
+    """Like ``summarize_by_column`` per SOURCE feature: the signed per-row values of a feature's
+    columns are summed first, then |.| is taken (see the module docstring for why)."""
+    fv, features = feature_values(values, columns, sources)
+    df = _summary_frame(fv, features, "feature")
+    M, _ = feature_matrix(columns, sources)
+    df.insert(1, "n_columns", M.sum(axis=0).astype(np.int64))
+    return df
+
+
+# ------------------------------------------------------------------------------- all together
+
+
+def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str], baseline=None,
+                    ig_steps: int = DEFAULT_IG_STEPS, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                    *, row_ids=None, target: str = "predicted") -> dict:
+    """Every saliency method on (X, y) and its summaries.
+
+    ``target`` picks the class explained by input x gradient and IG: "predicted" (default: the
+    model's own decision, i.e. what it relies on) or "label". The loss gradient always uses
+    the true label. Returns a dict:
+
+    * ``rows``: wide per-row DataFrame: ``row_id``, ``label``, ``predicted``, ``target``,
+      ``p_target`` (f_t(x)), ``ig_gap`` (completeness gap), then signed values
+      ``grad__<col>``, ``ixg__<col>``, ``ig__<col>`` for every encoded column;
+    * ``by_column`` / ``by_feature``: one summary table per method stacked, with ``method``;
+    * ``meta``: sizes, settings, baseline and completeness-gap statistics.
+    """
+    X = _as_2d(X)
+    n, dcols = X.shape
+    columns = list(columns)
+    if len(columns) != dcols or len(sources) != dcols:
+        raise ValueError("columns and sources must name every column of X")
+    y = _targets(y, n)
+    if target not in ("predicted", "label"):
+        raise ValueError("target must be 'predicted' or 'label'")
+    b = np.zeros(dcols) if baseline is None else np.asarray(baseline, dtype=np.float64)
+    alphas, weights = _ig_nodes(ig_steps, "trapezoid")
+
+    grad = np.empty((n, dcols))
+    ixg = np.empty((n, dcols))
+    ig = np.empty((n, dcols))
+    gap = np.empty(n)
+    pred = np.empty(n, dtype=np.int64)
+    tgt = np.empty(n, dtype=np.int64)
+    p_t = np.empty(n)
+    for sl in _chunks(n, chunk_rows):
+        x = np.asarray(X[sl], dtype=np.float64)
+        p = _softmax64(_forward(model, x))
+        m = len(p)
+        pr = np.argmax(p, axis=1)
+        t = pr if target == "predicted" else y[sl]
+        # one backward for the loss gradient and the target-probability gradient at x
+        d = np.empty((m, 2, p.shape[1]))
+        d[:, 0, :] = p
+        d[np.arange(m), 0, y[sl]] -= 1.0
+        d[:, 1:, :] = _prob_grad_dlogits(p, t)
+        g2 = _backward(model, d)
+        grad[sl] = g2[:, 0, :]
+        ixg[sl] = (x - b) * g2[:, 1, :]
+        diff = x - b
+        acc = weights[-1] * g2[:, 1, :]  # alpha = 1 node reuses the pass at x
+        f_x = p[np.arange(m), t]
+        f_b = None
+        for a, w in zip(alphas[:-1], weights[:-1]):
+            f, g = _prob_and_grad(model, b + a * diff, t)
+            acc += w * g
+            if a == 0.0:
+                f_b = f
+        A = diff * acc
+        ig[sl] = A
+        gap[sl] = np.abs(A.sum(axis=1) - (f_x - f_b))
+        pred[sl], tgt[sl], p_t[sl] = pr, t, f_x
+
+    ids = np.arange(n) if row_ids is None else np.asarray(row_ids)
+    parts = {"row_id": ids, "label": y, "predicted": pred, "target": tgt, "p_target": p_t,
+             "ig_gap": gap}
+    rows = pd.concat(
+        [pd.DataFrame(parts)]
+        + [pd.DataFrame(v, columns=[f"{pre}__{c}" for c in columns])
+           for pre, v in (("grad", grad), ("ixg", ixg), ("ig", ig))],
+        axis=1,
+    )
+    by_column, by_feature = [], []
+    for method, v in zip(METHODS, (grad, ixg, ig)):
+        bc = summarize_by_column(v, columns)
+        bc.insert(0, "method", method)
+        by_column.append(bc)
+        bf = summarize_by_feature(v, columns, sources)
+        bf.insert(0, "method", method)
+        by_feature.append(bf)
+    meta = {
+        "n_rows": int(n),
+        "n_columns": int(dcols),
+        "columns": columns,
+        "sources": list(sources),
+        "features": list(dict.fromkeys(sources)),
+        "methods": list(METHODS),
+        "target": target,
+        "loss_gradient": "d cross-entropy(true label) / dx, per row, signed",
+        "input_x_gradient": "(x - baseline) * d p_target / dx",
+        "integrated_gradients": f"trapezoid rule, {ig_steps} intervals, f = p_target",
+        "aggregation": "per-row signed sum over a feature's columns, then |.|",
+        "ig_steps": int(ig_steps),
+        "chunk_rows": int(chunk_rows),
+        "baseline": b.tolist(),
+        "ig_gap_mean": float(gap.mean()) if n else float("nan"),
+        "ig_gap_max": float(gap.max()) if n else float("nan"),
+        "ig_gap_p95": float(np.quantile(gap, 0.95)) if n else float("nan"),
+        "accuracy": float(np.mean(pred == y)) if n else float("nan"),
+    }
+    return {"rows": rows, "by_column": pd.concat(by_column, ignore_index=True),
+            "by_feature": pd.concat(by_feature, ignore_index=True), "meta": meta}
