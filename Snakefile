@@ -11,12 +11,18 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     part="train|test",
     fs="all|drop-[^/]+",
+    act="[A-Za-z0-9_-]+",
+    seed=r"\d+",
+    split="train|val|test",
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/explain.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+        remedy_targets,

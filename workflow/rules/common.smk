@@ -1,4 +1,5 @@
 # Helpers shared by the workflow: config validation, paths, target lists (no rules in this file).
+import json
 import os
 import sys
 
@@ -32,7 +33,15 @@ DATA = (
     if config.get("demo")
     else config["data"]
 )
+MODELS = f"{RESULTS}/models/{{fs}}/{{act}}/seed{{seed}}"
+EVAL = f"{RESULTS}/metrics/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
+SALIENCY = f"{RESULTS}/saliency/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
 PARTS = ["train", "test"]
+for _name in config["grid"]["models"] + config["gradient_flow"]["models"]:
+    if _name not in config["models"]:
+        raise WorkflowError(
+            f"config: model setting '{_name}' is used but not defined under 'models'"
+        )
 FEATURE_SETS_ALL = ["all"] + [f"drop-{f}" for f in SPEC.features]
 
 
@@ -77,5 +86,65 @@ def data_targets():
     ]
 
 
+def grid_models(fs):
+    """Every model of the grid on one feature set."""
+    return expand(
+        MODELS + "/model.npz",
+        fs=fs,
+        act=config["grid"]["models"],
+        seed=config["grid"]["seeds"],
+    )
+
+
+def evaluation_keys(fs, with_train=False):
+    """(fs, act, seed, split) of every evaluation of the grid on one feature set, in a fixed order.
+
+    The train split's metrics come from the training job; val and test from evaluate jobs.
+    """
+    splits = (["train"] if with_train else []) + ["val", "test"]
+    return [
+        {"fs": fs, "act": act, "seed": seed, "split": split}
+        for act in config["grid"]["models"]
+        for seed in config["grid"]["seeds"]
+        for split in splits
+    ]
+
+
+def evaluation_files(fs, kind):
+    """Metrics (train split included) or saliency summaries of the grid on one feature set."""
+    if kind == "metrics":
+        paths = []
+        for key in evaluation_keys(fs, with_train=True):
+            if key["split"] == "train":
+                paths.append(MODELS.format(**key) + "/train_metrics.json")
+            else:
+                paths.append(EVAL.format(**key) + "/metrics.json")
+        return paths
+    return [SALIENCY.format(**key) + f"/{kind}.csv" for key in evaluation_keys(fs)]
+
+
+def diagnose_params():
+    cfg = dict(config["diagnose"])
+    cfg["models"] = cfg.get("models") or config["grid"]["models"]
+    return cfg
+
+
+def remedy_feature_sets():
+    """Feature sets of the remedy: one drop-<suspect> per suspect of the diagnosis checkpoint."""
+    verdict = checkpoints.diagnose.get().output.verdict
+    with open(verdict) as fh:
+        return [f"drop-{name}" for name in json.load(fh)["suspects"]]
+
+
+def remedy_targets(wildcards):
+    return [
+        f"{RESULTS}/evaluation/{fs}/metrics_summary.csv" for fs in remedy_feature_sets()
+    ]
+
+
 def all_targets():
-    return data_targets()
+    return data_targets() + [
+        f"{RESULTS}/evaluation/all/metrics_summary.csv",
+        f"{RESULTS}/diagnosis/shortcut.json",
+        f"{RESULTS}/shift/shift.csv",
+    ]

@@ -355,6 +355,8 @@ def encode_train(clean: pd.DataFrame, spec: DatasetSpec, feature_set: str, split
         "class_counts_val": np.bincount(val_rows[TARGET], minlength=k).tolist(),
     }
     encoder["val_report"] = reports["val"]
+    # Training mean of every encoded column: the default integrated-gradients baseline.
+    encoder["column_means"] = frames[0][encoder["columns"]].mean().astype(float).tolist()
     return encoder, frames[0], frames[1]
 
 

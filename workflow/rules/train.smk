@@ -1,0 +1,30 @@
+# Training: one job per feature set x model setting x seed; jobs are independent.
+
+
+rule train:
+    input:
+        lib("data", "spec", "network", "optim", "train", "metrics", "pipeline"),
+        train=f"{RESULTS}/features/{{fs}}/train.parquet",
+        val=f"{RESULTS}/features/{{fs}}/val.parquet",
+        encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
+    output:
+        model=f"{MODELS}/model.npz",
+        history=f"{MODELS}/history.parquet",
+        params=f"{MODELS}/params.json",
+        metrics=f"{MODELS}/train_metrics.json",
+    log:
+        f"{RESULTS}/logs/train/{{fs}}/{{act}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{fs}}/{{act}}/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    params:
+        hp=lambda w: config["models"][w.act],
+        network=config["network"],
+        n_classes=len(config["classes"]),
+    script:
+        "../scripts/train_model.py"
