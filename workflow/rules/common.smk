@@ -86,16 +86,6 @@ def data_targets():
     ]
 
 
-def grid_models(fs):
-    """Every model of the grid on one feature set."""
-    return expand(
-        MODELS + "/model.npz",
-        fs=fs,
-        act=config["grid"]["models"],
-        seed=config["grid"]["seeds"],
-    )
-
-
 def evaluation_keys(fs, with_train=False):
     """(fs, act, seed, split) of every evaluation of the grid on one feature set, in a fixed order.
 
@@ -116,11 +106,14 @@ def evaluation_files(fs, kind):
         paths = []
         for key in evaluation_keys(fs, with_train=True):
             if key["split"] == "train":
-                paths.append(MODELS.format(**key) + "/train_metrics.json")
+                paths.append(os.path.join(MODELS.format(**key), "train_metrics.json"))
             else:
-                paths.append(EVAL.format(**key) + "/metrics.json")
+                paths.append(os.path.join(EVAL.format(**key), "metrics.json"))
         return paths
-    return [SALIENCY.format(**key) + f"/{kind}.csv" for key in evaluation_keys(fs)]
+    return [
+        os.path.join(SALIENCY.format(**key), f"{kind}.csv")
+        for key in evaluation_keys(fs)
+    ]
 
 
 def diagnose_params():
