@@ -19,6 +19,7 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/explain.smk"
+include: "workflow/rules/studies.smk"
 
 
 rule all:

@@ -37,6 +37,7 @@ MODELS = f"{RESULTS}/models/{{fs}}/{{act}}/seed{{seed}}"
 EVAL = f"{RESULTS}/metrics/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
 SALIENCY = f"{RESULTS}/saliency/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
 PARTS = ["train", "test"]
+FIRST_SEED = config["grid"]["seeds"][0]
 for _name in config["grid"]["models"] + config["gradient_flow"]["models"]:
     if _name not in config["models"]:
         raise WorkflowError(
@@ -140,4 +141,7 @@ def all_targets():
         f"{RESULTS}/evaluation/all/metrics_summary.csv",
         f"{RESULTS}/diagnosis/shortcut.json",
         f"{RESULTS}/shift/shift.csv",
+        f"{RESULTS}/studies/gradient_flow.png",
+        f"{RESULTS}/studies/shared_bias.png",
+        f"{RESULTS}/checks/gradcheck.csv",
     ]

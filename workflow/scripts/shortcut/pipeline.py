@@ -19,7 +19,7 @@ def majority_class(encoder: dict) -> int:
 
 def build_model(hp: dict, net: dict, n_in: int, n_classes: int, seed: int) -> network.MLP:
     return network.MLP(
-        n_in, net["hidden"], n_classes, hp["activation"],
+        n_in, hp.get("hidden") or net["hidden"], n_classes, hp["activation"],
         init=hp.get("init", "auto"), dtype=net.get("dtype", "float32"), seed=seed, l2=hp.get("l2", 0.0),
     )
 
@@ -38,7 +38,7 @@ def train_model(train_frame: pd.DataFrame, val_frame: pd.DataFrame, encoder: dic
         momentum=hp.get("momentum", 0.9), blas_threads=threads,
     )
     resolved = {
-        **hp, **net, "seed": seed, "n_features": int(X_train.shape[1]), "n_classes": n_classes,
+        **net, **hp, "seed": seed, "n_features": int(X_train.shape[1]), "n_classes": n_classes,
         "columns": encoder["columns"], "feature_set": encoder["feature_set"],
         "best_epoch": _scalar(history.get("best_epoch")), "epochs_run": int(len(history["epoch"])),
     }

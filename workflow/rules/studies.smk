@@ -1,0 +1,82 @@
+# Side studies of the seed assignment: gradient flow, the shared bias, and gradient checks.
+
+
+rule gradient_flow:
+    input:
+        lib("studies"),
+        histories=expand(
+            f"{RESULTS}/models/all/{{act}}/seed{FIRST_SEED}/history.parquet",
+            act=config["gradient_flow"]["models"],
+        ),
+    output:
+        table=f"{RESULTS}/studies/gradient_flow.csv",
+        summary=f"{RESULTS}/studies/gradient_flow_summary.csv",
+        figure=report(
+            f"{RESULTS}/studies/gradient_flow.png",
+            caption="../report/gradient_flow.rst",
+            category="Training",
+        ),
+    log:
+        f"{RESULTS}/logs/gradient_flow.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gradient_flow.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        models=config["gradient_flow"]["models"],
+        activations={
+            name: config["models"][name]["activation"]
+            for name in config["gradient_flow"]["models"]
+        },
+    script:
+        "../scripts/gradient_flow.py"
+
+
+rule shared_bias:
+    input:
+        lib("data", "spec", "network", "optim", "train", "studies"),
+        train=f"{RESULTS}/features/all/train.parquet",
+        val=f"{RESULTS}/features/all/val.parquet",
+    output:
+        history=f"{RESULTS}/studies/shared_bias_history.csv",
+        summary=f"{RESULTS}/studies/shared_bias_summary.csv",
+        figure=report(
+            f"{RESULTS}/studies/shared_bias.png",
+            caption="../report/shared_bias.rst",
+            category="Training",
+        ),
+    log:
+        f"{RESULTS}/logs/shared_bias.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/shared_bias.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    params:
+        study=config["shared_bias"],
+        seeds=config["grid"]["seeds"],
+        n_classes=len(config["classes"]),
+        dtype=config["network"]["dtype"],
+    script:
+        "../scripts/shared_bias.py"
+
+
+rule gradcheck:
+    input:
+        lib("data", "spec", "network", "gradcheck"),
+        train=f"{RESULTS}/features/all/train.parquet",
+    output:
+        table=f"{RESULTS}/checks/gradcheck.csv",
+    log:
+        f"{RESULTS}/logs/gradcheck.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gradcheck.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        seed=FIRST_SEED,
+    script:
+        "../scripts/gradcheck.py"

@@ -1,0 +1,13 @@
+"""Finite-difference check of every backward term, on random and on real encoded rows."""
+
+from shortcut import data, gradcheck, io
+from shortcut.runner import run
+
+
+def main(snakemake):
+    X, y = data.split_xy(io.read_parquet(snakemake.input.train), "float64")
+    table = gradcheck.gradcheck_table(X_real=X, y_real=y, seed=snakemake.params.seed)
+    io.write_csv(table, snakemake.output.table, float_format="%.3e")
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,22 @@
+"""The assignment's Question 2: one bias shared by both layers against independent biases."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from shortcut import io, studies  # noqa: E402
+from shortcut.runner import run  # noqa: E402
+
+
+def main(snakemake):
+    p = snakemake.params
+    history, summary = studies.shared_bias_study(
+        io.read_parquet(snakemake.input.train), io.read_parquet(snakemake.input.val), p.n_classes, p.study,
+        p.seeds, p.dtype, threads=snakemake.threads,
+    )
+    io.write_csv(history, snakemake.output.history)
+    io.write_csv(summary, snakemake.output.summary)
+    io.save_figure(studies.plot_shared_bias(history), snakemake.output.figure)
+
+
+run(snakemake, main)  # noqa: F821
