@@ -287,11 +287,15 @@ def fit_encoder(train: pd.DataFrame, spec: DatasetSpec, feature_set: str) -> dic
 
 
 def transform(frame: pd.DataFrame, encoder: dict, dtype=np.float32) -> tuple[np.ndarray, dict]:
-    """Apply a fitted encoder to raw cleaned rows. Returns the matrix and counts of imputed/unseen cells."""
+    """Apply a fitted encoder to raw cleaned rows. Returns the matrix and counts of imputed/unseen cells.
+
+    Every output column is placed by its name in ``encoder["columns"]``, never by the order of
+    the per-feature entries (JSON round trips sort those), so a column cannot be scrambled.
+    """
     n = len(frame)
-    out = np.zeros((n, len(encoder["columns"])), dtype=dtype)
+    position = {name: j for j, name in enumerate(encoder["columns"])}
+    out = np.zeros((n, len(position)), dtype=dtype)
     report = {"imputed": {}, "unseen_levels": {}}
-    j = 0
     for col, enc in encoder["categorical"].items():
         values = frame[col]
         missing = values.isna().to_numpy()
@@ -302,9 +306,9 @@ def transform(frame: pd.DataFrame, encoder: dict, dtype=np.float32) -> tuple[np.
         if unseen.any():
             levels = filled[unseen].value_counts()
             report["unseen_levels"][col] = {str(k): int(v) for k, v in sorted(levels.items())}
+        targets = np.array([position[f"{col}={level}"] for level in enc["levels"]])
         rows = np.flatnonzero(~unseen)
-        out[rows, j + codes[rows]] = 1
-        j += len(enc["levels"])
+        out[rows, targets[codes[rows]]] = 1
     for col, enc in encoder["numeric"].items():
         values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan).copy()
         missing = np.isnan(values)
@@ -312,8 +316,7 @@ def transform(frame: pd.DataFrame, encoder: dict, dtype=np.float32) -> tuple[np.
         values[missing] = enc["fill"]
         if enc["log1p"]:
             values = np.log1p(np.maximum(values, -1 + 1e-12))
-        out[:, j] = (values - enc["mean"]) / enc["std"]
-        j += 1
+        out[:, position[col]] = (values - enc["mean"]) / enc["std"]
     return out, report
 
 
