@@ -136,6 +136,22 @@ def remedy_targets(wildcards):
     ]
 
 
+def train_targets():
+    models = expand(
+        os.path.join(MODELS, "model.npz"),
+        fs="all",
+        act=config["grid"]["models"],
+        seed=config["grid"]["seeds"],
+    )
+    studies = expand(
+        os.path.join(MODELS, "model.npz"),
+        fs="all",
+        act=config["gradient_flow"]["models"],
+        seed=FIRST_SEED,
+    )
+    return sorted(set(models + studies))
+
+
 def all_targets():
     return data_targets() + [
         f"{RESULTS}/evaluation/all/metrics_summary.csv",

@@ -80,7 +80,7 @@ rule apply_encoder:
         "../scripts/apply_encoder.py"
 
 
-rule eda:
+rule eda_figures:
     input:
         lib("data", "spec", "eda"),
         train=f"{RESULTS}/clean/train.parquet",
@@ -105,12 +105,18 @@ rule eda:
             category="Data",
         ),
     log:
-        f"{RESULTS}/logs/eda.log",
+        f"{RESULTS}/logs/eda_figures.log",
     benchmark:
-        f"{RESULTS}/benchmarks/eda.tsv"
+        f"{RESULTS}/benchmarks/eda_figures.tsv"
     conda:
         CONDA_ENV
     params:
         dataset=dataset_params("clean"),
     script:
         "../scripts/eda.py"
+
+
+rule eda:
+    # Named target: the exploratory tables and figures.
+    input:
+        rules.eda_figures.output,

@@ -90,3 +90,10 @@ checkpoint diagnose:
         diagnose=diagnose_params(),
     script:
         "../scripts/diagnose_verdict.py"
+
+
+rule saliency:
+    # Named target: metrics and saliency of every grid model on all features, val and test.
+    input:
+        f"{RESULTS}/evaluation/all/metrics_summary.csv",
+        f"{RESULTS}/evaluation/all/saliency_by_feature.csv",

@@ -1,7 +1,7 @@
 # Training: one job per feature set x model setting x seed; jobs are independent.
 
 
-rule train:
+rule train_model:
     input:
         lib("data", "spec", "network", "optim", "train", "metrics", "pipeline"),
         train=f"{RESULTS}/features/{{fs}}/train.parquet",
@@ -13,9 +13,9 @@ rule train:
         params=f"{MODELS}/params.json",
         metrics=f"{MODELS}/train_metrics.json",
     log:
-        f"{RESULTS}/logs/train/{{fs}}/{{act}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/train_model/{{fs}}/{{act}}/seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{fs}}/{{act}}/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/train_model/{{fs}}/{{act}}/seed{{seed}}.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -28,3 +28,9 @@ rule train:
         n_classes=len(config["classes"]),
     script:
         "../scripts/train_model.py"
+
+
+rule train:
+    # Named target: every grid model on all features, and the gradient-flow study's models.
+    input:
+        train_targets(),
