@@ -1,0 +1,108 @@
+"""Pipeline benchmark: wall time of the whole workflow on a scratch copy, as users run it.
+
+Measured, in one run, on a fresh copy of the workflow (nothing shared with the checkout's
+results/ or .snakemake/):
+* ``full``: ``snakemake --cores N`` from empty results (all seeds, both activations, remedy,
+  studies, report);
+* ``noop``: the same command again, with nothing to do;
+* ``dry_run``: ``snakemake -n`` with nothing to do;
+* ``test_csv_changed``: a rerun after one cell of the test CSV changes (only test-side jobs
+  run), with the count of jobs it ran.
+The reference in the same run is ``python -c "import snakemake"``-free: ``startup``, the time of
+``snakemake --version``, so the figures can be read as multiples of the engine's own start-up.
+
+    .venv/bin/python benchmarks/pipeline.py [--cores 2] [--configfile extra.yaml]
+Results: benchmarks/out/pipeline.json (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+
+from shortcut.io import write_json  # noqa: E402
+
+COPY = ["Snakefile", "workflow", "config", "environment.yml"]
+
+
+def scratch_copy(dest: Path) -> Path:
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return seconds, proc.stdout + proc.stderr
+
+
+def jobs_run(output: str) -> int:
+    """Number of jobs a finished run executed, from Snakemake's 'N of M steps' lines."""
+    done = re.findall(r"(\d+) of (\d+) steps", output)
+    return int(done[-1][0]) if done else 0
+
+
+def change_test_csv(workdir: Path, dataset: str) -> Path:
+    """Change one numeric cell of the test CSV the workflow reads (the demo's generated file)."""
+    path = workdir / "results" / dataset / "raw" / "test.csv"
+    lines = path.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[2] = str(int(float(cells[2])) + 1)
+    lines[1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cores", default="2")
+    parser.add_argument("--configfile", type=Path, help="extra config merged over config/config.yaml")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "pipeline.json")
+    args = parser.parse_args(argv)
+
+    snakemake = [sys.executable, "-m", "snakemake"]
+    extra = ["--configfile", str(args.configfile.resolve())] if args.configfile else []
+    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
+        work = scratch_copy(Path(tmp))
+        startup, _ = timed([*snakemake, "--version"], work)
+        full, log = timed([*snakemake, "--cores", args.cores, *extra], work)
+        n_full = jobs_run(log)
+        noop, log_noop = timed([*snakemake, "--cores", args.cores, *extra], work)
+        dry, _ = timed([*snakemake, "-n", *extra], work)
+        change_test_csv(work, "demo")
+        changed, log_changed = timed([*snakemake, "--cores", args.cores, *extra], work)
+    result = {
+        "cores": args.cores,
+        "seconds": {"startup": startup, "full": full, "noop": noop, "dry_run": dry, "test_csv_changed": changed},
+        "jobs": {"full": n_full, "noop": jobs_run(log_noop), "test_csv_changed": jobs_run(log_changed)},
+        "over_startup": {k: v / startup for k, v in
+                         {"full": full, "noop": noop, "dry_run": dry, "test_csv_changed": changed}.items()},
+        "targets": {"full_seconds": 90, "noop_seconds": 5},
+    }
+    write_json(args.out, result)
+    for name, seconds in result["seconds"].items():
+        print(f"{name:<18} {seconds:8.2f} s  ({seconds / startup:5.1f} x startup)")
+    print(f"jobs: full {n_full}, nothing-to-do {result['jobs']['noop']}, "
+          f"after test CSV change {result['jobs']['test_csv_changed']}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

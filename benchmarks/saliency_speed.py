@@ -1,0 +1,135 @@
+"""Saliency speed: gradient saliency of every test row of one model, against references in the same run.
+
+Data: the real test file encoded by the pipeline's own library (clean -> encoder fitted on the
+training partition -> apply), falling back to the synthetic demo data when ``../shared`` is
+absent. Model: the default ReLU network (2 x 64), trained for a few epochs (timings do not
+depend on the weights, only on shapes).
+
+Timed (best of ``--repeat`` runs, seconds):
+* ``loss_gradient``: per-row dL/dx of every test row, one forward + one backward;
+* ``forward``: ``predict_proba`` of every test row (the floor a backward pass is compared to);
+* ``per_row_loop``: the same gradients one row at a time (``model.input_gradient`` per row),
+  measured on ``--loop-rows`` rows and scaled to all rows: the naive reference;
+* ``class_jacobian``: d p_c / dx for every class in ONE batched backward, against
+  ``jacobian_k_passes``: one backward pass per class;
+* ``integrated_gradients``: ``--ig-steps`` steps, every test row.
+
+    .venv/bin/python benchmarks/saliency_speed.py [--repeat 20] [--ig-steps 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+
+from shortcut import data, demo, io, network, saliency, train  # noqa: E402
+from shortcut.spec import DatasetSpec  # noqa: E402
+
+REAL = ROOT.parent / "shared" / "data" / "airbnb"
+TARGET_SECONDS = 0.010
+CONFIG = {
+    "target": "price_class",
+    "classes": [0, 1, 2, 3],
+    "features": {
+        "categorical": ["neighbourhood_group", "room_type"],
+        "numeric": ["minimum_nights", "amenity_score", "number_of_reviews", "availability_365"],
+    },
+    "impute": {"columns": {"number_of_reviews": {"strategy": "constant", "value": 0},
+                           "amenity_score": {"strategy": "constant", "value": 0}}},
+    "log1p": ["minimum_nights", "number_of_reviews"],
+}
+
+
+def encoded_splits(tmp: Path):
+    """(X_train, y_train, X_val, y_val, X_test, y_test, source) through the pipeline's library."""
+    spec = DatasetSpec.from_config(CONFIG)
+    if (REAL / "train.csv").is_file():
+        paths, source = (REAL / "train.csv", REAL / "test.csv"), "real data (shared/data/airbnb)"
+    else:
+        train_df, test_df = demo.generate()
+        paths = (tmp / "train.csv", tmp / "test.csv")
+        io.write_text(paths[0], demo.to_csv_text(train_df, False))
+        io.write_text(paths[1], demo.to_csv_text(test_df, True))
+        source = "synthetic demo data"
+    clean_train, _ = data.clean_part(paths[0], spec, "train")
+    clean_test, _ = data.clean_part(paths[1], spec, "test")
+    encoder, tr, va = data.encode_train(clean_train, spec, "all", {"val_fraction": 0.2, "seed": 42})
+    te, _ = data.encode_rows(clean_test, encoder)
+    return (*data.split_xy(tr), *data.split_xy(va), *data.split_xy(te), source)
+
+
+def best_of(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--ig-steps", type=int, default=32)
+    parser.add_argument("--loop-rows", type=int, default=500)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "saliency_speed.json")
+    args = parser.parse_args(argv)
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        X_tr, y_tr, X_va, y_va, X, y, source = encoded_splits(Path(tmp))
+    model = network.MLP(X.shape[1], [64, 64], 4, "relu", seed=0)
+    train.fit(model, X_tr, y_tr, X_va, y_va, optimizer="adam", lr=3e-3, batch_size=256, epochs=5, seed=0)
+    n, k = X.shape[0], 4
+
+    times = {
+        "loss_gradient": best_of(lambda: saliency.loss_gradient(model, X, y), args.repeat),
+        "forward": best_of(lambda: model.predict_proba(X), args.repeat),
+        "class_jacobian": best_of(lambda: saliency.class_jacobian(model, X), args.repeat),
+    }
+
+    def k_passes():
+        for c in range(k):
+            saliency.input_x_gradient(model, X, np.full(n, c))
+
+    times["jacobian_k_passes"] = best_of(k_passes, max(3, args.repeat // 4))
+    rows = X[: args.loop_rows]
+    loop = best_of(lambda: [model.input_gradient(rows[i : i + 1], y[i : i + 1]) for i in range(len(rows))], 3)
+    times["per_row_loop"] = loop * n / len(rows)
+    times["integrated_gradients"] = best_of(
+        lambda: saliency.integrated_gradients(model, X, model.predict(X), steps=args.ig_steps), 3
+    )
+    result = {
+        "data": source,
+        "rows": n,
+        "columns": int(X.shape[1]),
+        "seconds": times,
+        "ratios": {
+            "loss_gradient_over_forward": times["loss_gradient"] / times["forward"],
+            "loss_gradient_over_per_row_loop": times["loss_gradient"] / times["per_row_loop"],
+            "class_jacobian_over_k_passes": times["class_jacobian"] / times["jacobian_k_passes"],
+        },
+        "target_seconds": TARGET_SECONDS,
+        "meets_target": times["loss_gradient"] <= TARGET_SECONDS,
+    }
+    io.write_json(args.out, result)
+    print(f"saliency of all {n} test rows ({X.shape[1]} encoded columns, {source}):")
+    for name, seconds in times.items():
+        print(f"  {name:<22} {seconds * 1e3:10.2f} ms")
+    for name, ratio in result["ratios"].items():
+        print(f"  {name:<34} {ratio:8.3f}")
+    verdict = "meets" if result["meets_target"] else "MISSES"
+    print(f"loss_gradient {times['loss_gradient'] * 1e3:.2f} ms {verdict} the {TARGET_SECONDS * 1e3:.0f} ms target")
+    return result
+
+
+if __name__ == "__main__":
+    main()
