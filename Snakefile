@@ -20,10 +20,11 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/studies.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        all_targets(),
-        remedy_targets,
+        rules.report.output.html,
+        rules.report.output.md,
