@@ -1,0 +1,43 @@
+"""Data shared by the benchmarks: the real files encoded by the pipeline's own library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+
+from shortcut import data, demo, io  # noqa: E402
+from shortcut.spec import DatasetSpec  # noqa: E402
+
+REAL = ROOT.parent / "shared" / "data" / "airbnb"
+CONFIG = {
+    "target": "price_class",
+    "classes": [0, 1, 2, 3],
+    "features": {
+        "categorical": ["neighbourhood_group", "room_type"],
+        "numeric": ["minimum_nights", "amenity_score", "number_of_reviews", "availability_365"],
+    },
+    "impute": {"columns": {"number_of_reviews": {"strategy": "constant", "value": 0},
+                           "amenity_score": {"strategy": "constant", "value": 0}}},
+    "log1p": ["minimum_nights", "number_of_reviews"],
+}
+
+
+def encoded_splits(tmp: Path):
+    """(X_train, y_train, X_val, y_val, X_test, y_test, source) through the pipeline's library."""
+    spec = DatasetSpec.from_config(CONFIG)
+    if (REAL / "train.csv").is_file():
+        paths, source = (REAL / "train.csv", REAL / "test.csv"), "real data (shared/data/airbnb)"
+    else:
+        train_df, test_df = demo.generate()
+        paths = (tmp / "train.csv", tmp / "test.csv")
+        io.write_text(paths[0], demo.to_csv_text(train_df, False))
+        io.write_text(paths[1], demo.to_csv_text(test_df, True))
+        source = "synthetic demo data"
+    clean_train, _ = data.clean_part(paths[0], spec, "train")
+    clean_test, _ = data.clean_part(paths[1], spec, "test")
+    encoder, tr, va = data.encode_train(clean_train, spec, "all", {"val_fraction": 0.2, "seed": 42})
+    te, _ = data.encode_rows(clean_test, encoder)
+    return (*data.split_xy(tr), *data.split_xy(va), *data.split_xy(te), source)
