@@ -50,13 +50,17 @@ def test_gradients_match_finite_differences(make, act):
     net = make(act)
     records = check_model(net, X, y)
     names = [r["parameter"] for r in records]
-    expected = [f"W{i}" for i in range(len(net.coefs))] + [f"b{i}" for i in range(len(net.intercepts))] + ["X"]
+    expected = (
+        [f"W{i}" for i in range(len(net.coefs))] + [f"b{i}" for i in range(len(net.intercepts))] + ["X"]
+    )
     assert names == expected
     for r in records:
         assert r["model"] == type(net).__name__ and r["activation"] == act
         assert r["max_rel_error"] <= TOLERANCE, r
     # every entry of every array was checked
-    sizes = {f"W{i}": W.size for i, W in enumerate(net.coefs)} | {f"b{i}": b.size for i, b in enumerate(net.intercepts)}
+    sizes = {f"W{i}": W.size for i, W in enumerate(net.coefs)} | {
+        f"b{i}": b.size for i, b in enumerate(net.intercepts)
+    }
     sizes["X"] = X.size
     assert {r["parameter"]: r["n_checked"] for r in records} == sizes
 
@@ -75,7 +79,13 @@ def test_max_entries_samples_large_arrays():
     X, y = _batch(d=5)
     net = MLP(5, [40], 3, "tanh", dtype="float64", seed=2)
     records = check_model(net, X, y, max_entries=25)
-    assert {r["parameter"]: r["n_checked"] for r in records} == {"W0": 25, "W1": 25, "b0": 25, "b1": 3, "X": 25}
+    assert {r["parameter"]: r["n_checked"] for r in records} == {
+        "W0": 25,
+        "W1": 25,
+        "b0": 25,
+        "b1": 3,
+        "X": 25,
+    }
     assert all(r["max_rel_error"] <= TOLERANCE for r in records)
 
 
@@ -118,8 +128,11 @@ def test_check_fails_with_a_wrong_derivative_formula(monkeypatch):
     sig = ACTIVATIONS["sigmoid"]
 
     def wrong(delta, a, work):
-        return [partial(np.add, 1.0, a, out=work), partial(np.multiply, work, a, out=work),
-                partial(np.multiply, delta, work, out=delta)]
+        return [
+            partial(np.add, 1.0, a, out=work),
+            partial(np.multiply, work, a, out=work),
+            partial(np.multiply, delta, work, out=delta),
+        ]
 
     monkeypatch.setattr(sig, "backprop_ops", wrong)
     errs = _errors(check_model(_mlp("sigmoid"), X, y))

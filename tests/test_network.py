@@ -131,7 +131,9 @@ def test_init_schemes_are_seeded_and_scaled():
     tiny = MLP(40, [30], 20, "sigmoid", init="normal001", seed=3)
     assert np.std(tiny.coefs[0]) == pytest.approx(0.01, rel=0.1)
     # float32 and float64 draw the same numbers
-    np.testing.assert_allclose(MLP(40, [30], 20, "relu", seed=3, dtype="float64").coefs[0], a.coefs[0], rtol=1e-7)
+    np.testing.assert_allclose(
+        MLP(40, [30], 20, "relu", seed=3, dtype="float64").coefs[0], a.coefs[0], rtol=1e-7
+    )
     with pytest.raises(ValueError):
         MLP(4, [3], 2, "relu", init="xavier")
 
@@ -170,8 +172,10 @@ def test_backward_requires_a_matching_forward():
 @pytest.mark.parametrize("act", ACTS)
 def test_extra_axis_backward_equals_loop_of_single_backward_passes(kind, act):
     X, y = _data(n=11, d=5, k=4, seed=2)
-    net = MLP(5, [6, 7], 4, act, dtype="float64", seed=2, l2=0.1) if kind == "mlp" else SharedBiasNet(
-        5, 4, act, dtype="float64", seed=2, l2=0.1
+    net = (
+        MLP(5, [6, 7], 4, act, dtype="float64", seed=2, l2=0.1)
+        if kind == "mlp"
+        else SharedBiasNet(5, 4, act, dtype="float64", seed=2, l2=0.1)
     )
     rng = np.random.default_rng(5)
     m = 4
@@ -199,8 +203,10 @@ def test_extra_axis_backward_equals_loop_of_single_backward_passes(kind, act):
 @pytest.mark.parametrize("act", ACTS)
 def test_input_gradient_matches_per_row_finite_differences(kind, act):
     X, y = _data(n=6, d=5, k=3, seed=3)
-    net = MLP(5, [6, 5], 3, act, dtype="float64", seed=3, l2=0.5) if kind == "mlp" else SharedBiasNet(
-        5, 3, act, dtype="float64", seed=3, l2=0.5
+    net = (
+        MLP(5, [6, 5], 3, act, dtype="float64", seed=3, l2=0.5)
+        if kind == "mlp"
+        else SharedBiasNet(5, 3, act, dtype="float64", seed=3, l2=0.5)
     )
     for b in net.intercepts:
         b[...] = 0.1
@@ -252,7 +258,9 @@ def test_shared_bias_net_matches_manual_formula_and_its_twin(act):
     net.backward(d)
     twin.forward(X)
     twin.backward(d)
-    np.testing.assert_allclose(net.intercept_grads[0], twin.intercept_grads[0] + twin.intercept_grads[1], rtol=1e-12)
+    np.testing.assert_allclose(
+        net.intercept_grads[0], twin.intercept_grads[0] + twin.intercept_grads[1], rtol=1e-12
+    )
     np.testing.assert_allclose(net.coef_grads[0], twin.coef_grads[0], rtol=1e-12)
     np.testing.assert_allclose(net.coef_grads[1], twin.coef_grads[1], rtol=1e-12)
     assert net.independent_twin().coefs[0] is not net.coefs[0]
@@ -279,7 +287,12 @@ def test_save_load_roundtrip(tmp_path, kind, dtype):
     same = load_model(path)
     for other in (back, same):
         assert type(other) is type(net)
-        assert (other.activation, other.hidden, other.dtype, other.l2) == (net.activation, net.hidden, net.dtype, net.l2)
+        assert (other.activation, other.hidden, other.dtype, other.l2) == (
+            net.activation,
+            net.hidden,
+            net.dtype,
+            net.l2,
+        )
         for a, b in zip(net.coefs + net.intercepts, other.coefs + other.intercepts):
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
@@ -291,3 +304,18 @@ def test_save_load_roundtrip(tmp_path, kind, dtype):
         other_cls.load(path)
     net.save(tmp_path / "again.npz")
     assert (tmp_path / "again.npz").read_bytes() == path.read_bytes()
+
+
+def test_predictions_of_many_rows_are_chunked_with_bounded_buffers(monkeypatch):
+    X, y = _data(n=50, d=5, k=3, seed=8)
+    net = MLP(5, [6], 3, "tanh", dtype="float64", seed=8, l2=0.1)
+    expected = (net.forward(X), net.predict_proba(X), net.predict(X), net.loss(X, y))
+    fresh = net.copy()
+    monkeypatch.setattr(MLP, "CHUNK_ROWS", 16)
+    got = (fresh.predict_proba(X), fresh.predict(X), fresh.loss(X, y))
+    assert fresh._ws.capacity == 16
+    np.testing.assert_allclose(got[0], expected[1], rtol=1e-12)
+    np.testing.assert_array_equal(got[1], expected[2])
+    assert got[2] == pytest.approx(expected[3], rel=1e-12)
+    with pytest.raises(RuntimeError):  # a chunked pass leaves nothing to back-propagate
+        fresh.backward(np.zeros((50, 3)))

@@ -67,7 +67,9 @@ def test_adam_matches_reference_formula():
         opt.update([g])
         m = 0.8 * m + 0.2 * g
         v = 0.99 * v + 0.01 * g * g
-        q = q - 0.01 * (m / (1 - 0.8**t)) / (np.sqrt(v) / math.sqrt(1 - 0.99**t) + 1e-7 / math.sqrt(1 - 0.99**t))
+        q = q - 0.01 * (m / (1 - 0.8**t)) / (
+            np.sqrt(v) / math.sqrt(1 - 0.99**t) + 1e-7 / math.sqrt(1 - 0.99**t)
+        )
     np.testing.assert_allclose(p, q, rtol=1e-12)
 
 
@@ -140,14 +142,33 @@ def test_history_columns_and_values():
     hist = fit(net, X, y, Xv, yv, epochs=7, batch_size=100)
     frame = pd.DataFrame(hist)
     assert len(frame) == 7
-    for col in ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "grad_W0", "grad_W1", "grad_W2",
-                "grad_b0", "grad_b1", "grad_b2", "best_epoch", "stopped_epoch"]:
+    for col in [
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "grad_W0",
+        "grad_W1",
+        "grad_W2",
+        "grad_b0",
+        "grad_b1",
+        "grad_b2",
+        "best_epoch",
+        "stopped_epoch",
+    ]:
         assert col in frame.columns
     assert list(hist["epoch"]) == list(range(1, 8))
     assert hist["stopped_epoch"] == 7 and not hist["early_stopped"] and not hist["restored_best"]
     assert hist["best_epoch"] == int(hist["epoch"][np.argmin(hist["val_loss"])])
     assert all(np.all(hist[f"grad_W{i}"] > 0) for i in range(3))
-    assert list(history_frame(hist).columns)[:5] == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
+    assert list(history_frame(hist).columns)[:5] == [
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+    ]
     # validation figures equal an independent evaluation of the final weights
     assert hist["val_loss"][-1] == pytest.approx(net.loss(Xv, yv), rel=1e-5)
     assert hist["val_acc"][-1] == pytest.approx(np.mean(net.predict(Xv) == yv))
@@ -249,3 +270,16 @@ def test_fit_restores_the_blas_thread_setting():
         with limit_blas_threads(1):
             assert blas_threads() == 1
         assert blas_threads() == before
+
+
+def test_validation_pass_in_chunks_gives_the_same_history(monkeypatch):
+    X, y = blobs(300, 9)
+    Xv, yv = blobs(250, 10)
+    kw = dict(epochs=3, batch_size=64, lr=1e-2)
+    whole = fit(MLP(2, [8], 3, "relu", seed=4), X, y, Xv, yv, **kw)
+    monkeypatch.setattr(MLP, "CHUNK_ROWS", 100)
+    net = MLP(2, [8], 3, "relu", seed=4)
+    chunked = fit(net, X, y, Xv, yv, **kw)
+    assert net._ws.capacity == 100
+    np.testing.assert_allclose(chunked["val_loss"], whole["val_loss"], rtol=1e-6)
+    np.testing.assert_array_equal(chunked["val_acc"], whole["val_acc"])

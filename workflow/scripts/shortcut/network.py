@@ -16,7 +16,11 @@ Speed (the training loop is dominated by NumPy's per-call overhead, not by arith
 
 * all parameters live in ONE contiguous vector (``coefs`` and ``intercepts`` are reshaped views
   of it), and likewise all gradients, so an optimiser updates the whole network with a dozen
-  vector operations and the L2 term is one operation;
+  vector operations and the L2 term is two;
+* in the MLP each layer's ``[W; b]`` is one block and layer inputs carry a column of ones, so a
+  single matrix product adds the bias and another gives weight and bias gradients together;
+* element-wise operations use same-shape operands (NumPy broadcasting of a row runs one short
+  loop per row and is ~3x slower here);
 * every pass is written once as a list of in-place NumPy operations bound to fixed buffers
   (``_forward_ops`` / ``_backward_ops``); ``forward``/``backward`` build and run it, while
   ``shortcut.train.fit`` builds it once per minibatch view and replays it every epoch;
@@ -72,18 +76,22 @@ def _constant(value: float, shape: tuple, dtype) -> np.ndarray:
     key = (float(value), dtype.str)
     flat = _CONSTANTS.get(key)
     if flat is None or flat.size < size:
-        flat = np.zeros(max(size, 1 << 16), dtype=dtype) if value == 0 else np.full(max(size, 1 << 16), value, dtype)
+        length = max(size, 1 << 16)
+        flat = np.zeros(length, dtype=dtype) if value == 0 else np.full(length, value, dtype=dtype)
         flat.flags.writeable = False
         _CONSTANTS[key] = flat
     return flat[:size].reshape(shape)
 
 
 def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> partial:
-    """The operation ``out[...] = a @ b``: ``np.dot`` when ``out`` is C-contiguous (about half the
-    call overhead of ``np.matmul``), else ``np.matmul`` (which writes into strided views)."""
-    if out.flags.c_contiguous and out.ndim == 2 and a.ndim == 2 and b.ndim == 2 or (
-        out.ndim == 1 and out.flags.c_contiguous
-    ):
+    """The operation ``out[...] = a @ b``.
+
+    ``np.dot`` has about half the call overhead of ``np.matmul`` but wants contiguous operands
+    (C or Fortran order, i.e. transposes are fine) and a C-contiguous ``out``; ``np.matmul``
+    also handles strided views (rows of a wider buffer) without copies.
+    """
+    contiguous = all(x.flags.c_contiguous or x.flags.f_contiguous for x in (a, b))
+    if contiguous and out.flags.c_contiguous:
         return partial(np.dot, a, b, out)
     return partial(np.matmul, a, b, out)
 
@@ -129,7 +137,7 @@ class Activation:
     def derivative(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """g'(z) from the output ``a = g(z)`` (the ``backprop`` of a delta of ones)."""
         out = np.ones_like(a) if out is None else out
-        out[...] = 1
+        out.fill(1)
         run_ops(self.backprop_ops(out, a, np.empty_like(a)))
         return out
 
@@ -392,6 +400,8 @@ class _BaseNet:
     """
 
     kind = ""
+    #: rows per chunk of ``predict``/``predict_proba``/``loss``: their buffers stay bounded
+    CHUNK_ROWS = 16384
 
     # -- construction ---------------------------------------------------------------------
 
@@ -544,7 +554,9 @@ class _BaseNet:
         """
         d = np.asarray(dlogits)
         if d.ndim not in (2, 3) or d.shape[-1] != self.n_out:
-            raise ValueError(f"dlogits must have shape (n, {self.n_out}) or (n, m, {self.n_out}), got {d.shape}")
+            raise ValueError(
+                f"dlogits must have shape (n, {self.n_out}) or (n, m, {self.n_out}), got {d.shape}"
+            )
         self._sync_params()
         if d.ndim == 3:
             self._cached(d.shape[0])
@@ -554,20 +566,31 @@ class _BaseNet:
         np.copyto(delta, d, casting="same_kind")
         return self._backward(delta, param_grads=True, input_grad=True).copy()
 
+    def _logits(self, X) -> np.ndarray:
+        """Logits of ``X`` (a new array), computed ``CHUNK_ROWS`` rows at a time so that the
+        workspace stays small whatever the number of rows (no forward pass to back-propagate)."""
+        self._sync_params()
+        X = self._as_input(X)
+        if X.shape[0] <= self.CHUNK_ROWS:
+            return self._forward(X).copy()
+        out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
+        for start in range(0, X.shape[0], self.CHUNK_ROWS):
+            rows = slice(start, start + self.CHUNK_ROWS)
+            out[rows] = self._forward(X[rows])
+        self._cache = None
+        return out
+
     def loss(self, X, y) -> float:
         """Mean cross-entropy of ``X`` against labels ``y`` plus ``0.5 * l2 * sum ||W||^2``."""
-        self._sync_params()
-        logits = self._forward(self._as_input(X))
-        return cross_entropy(logits, y)[0] + self.l2_penalty()
+        return cross_entropy(self._logits(X), y)[0] + self.l2_penalty()
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n, n_out)``."""
-        return softmax(self.forward(X))
+        return softmax(self._logits(X))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of every row."""
-        self._sync_params()
-        return np.argmax(self._forward(self._as_input(X)), axis=1)
+        return np.argmax(self._logits(X), axis=1)
 
     def input_gradient(self, X, y) -> np.ndarray:
         """Row i: gradient of row i's own cross-entropy wrt x_i (no L2, not divided by n).
@@ -672,8 +695,9 @@ class _BaseNet:
         the backward pass needs."""
         raise NotImplementedError
 
-    def _backward_ops(self, X: np.ndarray, ws: dict, delta: np.ndarray, *, param_grads: bool,
-                      dx: np.ndarray | None) -> list:
+    def _backward_ops(
+        self, X: np.ndarray, ws: dict, delta: np.ndarray, *, param_grads: bool, dx: np.ndarray | None
+    ) -> list:
         """Operations that back-propagate ``delta`` (dL/dlogits; overwritten freely) after the
         forward pass of ``X``: into the packed gradients if ``param_grads`` (with the L2 term) and
         into ``dx`` (dL/dX) unless it is None."""
@@ -737,7 +761,13 @@ class MLP(_BaseNet):
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layout += [(f"W{i}", (fan_in, fan_out)), (f"b{i}", (fan_out,))]
         wide = [h + 1 for h in hidden]  # hidden activations and their deltas carry a ones column
-        widths = {"x": [sizes[0] + 1], "a": [*wide, sizes[-1]], "d": [*wide, sizes[-1]], "w": wide, "dx": [sizes[0]]}
+        widths = {
+            "x": [sizes[0] + 1],
+            "a": [*wide, sizes[-1]],
+            "d": [*wide, sizes[-1]],
+            "w": wide,
+            "dx": [sizes[0]],
+        }
         ones_columns = [("x", 0)] + [("a", i) for i in range(len(hidden))]
         self._setup(n_in, n_out, activation, layout, widths, dtype, l2, ones_columns)
         starts = {name: (start, stop) for name, start, stop in self._segments}
@@ -750,7 +780,14 @@ class MLP(_BaseNet):
 
     @classmethod
     def _from_meta(cls, meta):
-        return cls(meta["n_in"], meta["hidden"], meta["n_out"], meta["activation"], dtype=meta["dtype"], l2=meta["l2"])
+        return cls(
+            meta["n_in"],
+            meta["hidden"],
+            meta["n_out"],
+            meta["activation"],
+            dtype=meta["dtype"],
+            l2=meta["l2"],
+        )
 
     def _network_input(self, X):
         """``[X, 1]``: the input widened by a column of ones."""
@@ -876,7 +913,7 @@ class SharedBiasNet(_BaseNet):
     def _backward_input(self, D):
         X, n = self._cache
         h = self._ws.get(n)["a"][0]
-        (W, U) = self.coefs
+        W, U = self.coefs
         m = D.shape[1]
         G = D.reshape(n * m, self.n_out) @ U.T
         G.reshape(n, m, -1)[...] *= self._act.derivative(h)[:, None, :]

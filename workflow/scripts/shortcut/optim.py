@@ -105,8 +105,11 @@ class SGD(_Optimizer):
             v = self.velocities[i]
             ops += [partial(np.multiply, v, mu, v), partial(np.subtract, v, w, v)]
             if self.nesterov:
-                ops += [partial(np.subtract, p, w, p), partial(np.multiply, v, mu, w),
-                        partial(np.add, p, w, p)]
+                ops += [
+                    partial(np.subtract, p, w, p),
+                    partial(np.multiply, v, mu, w),
+                    partial(np.add, p, w, p),
+                ]
             else:
                 ops.append(partial(np.add, p, v, p))
         return ops
@@ -163,14 +166,15 @@ class Adam(_Optimizer):
         return ops
 
 
-def make_optimizer(name: str, params, lr: float, **kw) -> _Optimizer:
-    """Build an optimiser by name.
+def make_optimizer(name: str, params, **kw) -> _Optimizer:
+    """Build an optimiser by name; ``lr`` (default 1e-3) and the optimiser's options in ``kw``.
 
     "gd": plain gradient descent (meant for full-batch training), "sgd": plain minibatch SGD,
     "momentum": SGD with ``momentum`` (default 0.9), "nesterov": Nesterov momentum,
     "adam": Adam (``beta1``, ``beta2``, ``eps``). Keywords that do not apply are ignored, so a
     training loop can pass e.g. ``momentum`` whatever the optimiser.
     """
+    lr = kw.get("lr", 1e-3)
     if name in ("gd", "sgd"):
         return SGD(params, lr)
     if name in ("momentum", "nesterov"):
