@@ -9,7 +9,16 @@ min_version("9.0")
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
-sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
+SCRIPTS = os.path.normpath(os.path.join(workflow.current_basedir, "..", "scripts"))
+sys.path.insert(0, SCRIPTS)
+# Jobs import the library of THIS workflow, not a copy installed from another checkout (which
+# would shadow it from site-packages: Snakemake would rerun a job for a code change the job never
+# sees). PYTHONPATH comes before site-packages in a job's Python. It is set here, not required
+# from the user, so it is no `envvars:` entry.
+_PYTHONPATH = [SCRIPTS, *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(dict.fromkeys(p for p in _PYTHONPATH if p))
+)
 from shortcut.spec import DataError, DatasetSpec  # noqa: E402
 
 SPEC = DatasetSpec.from_config(config)
@@ -52,7 +61,13 @@ CONDA_ENV = "../../environment.yml"
 def lib(*modules):
     """Library source files a job imports, declared as inputs so a code change reruns the job."""
     names = ("__init__", "io", "runner", *modules)
-    return [workflow.source_path(f"../scripts/shortcut/{name}.py") for name in names]
+    # Plain paths relative to the working directory, not workflow.source_path: Snakemake records
+    # a source-cache input under a per-run cache path, so its checksum never matched (a touched
+    # but unchanged module reran every job) and a moved checkout changed every job's input set.
+    return [
+        os.path.relpath(os.path.join(SCRIPTS, "shortcut", f"{name}.py"))
+        for name in names
+    ]
 
 
 def raw_csv(part):
@@ -62,11 +77,23 @@ def raw_csv(part):
 
 
 def dataset_params(stage):
-    """The config keys a data job reads: only these changing reruns it."""
-    keys = ["target", "classes", "class_names", "features", "clean"]
+    """The config keys a data job reads: only these changing reruns it.
+
+    Stages: "clean" (clean, shift), "encode" (fit_encoder), "eda" (eda_figures: class names and
+    log1p label and scale its plots)."""
+    keys = ["target", "classes", "features", "clean"]
     if stage == "encode":
         keys += ["impute", "log1p"]
+    if stage == "eda":
+        keys += ["class_names", "log1p"]
     return {key: config.get(key) for key in keys}
+
+
+def split_params():
+    """The train/validation split of fit_encoder (test_fraction is the holdout's, not read here)."""
+    return {
+        key: config["split"].get(key) for key in ("val_fraction", "stratify", "seed")
+    }
 
 
 def holdout_params():

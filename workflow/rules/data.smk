@@ -57,7 +57,7 @@ rule fit_encoder:
         CONDA_ENV
     params:
         dataset=dataset_params("encode"),
-        split=config["split"],
+        split=split_params(),
     script:
         "../scripts/fit_encoder.py"
 
@@ -111,7 +111,7 @@ rule eda_figures:
     conda:
         CONDA_ENV
     params:
-        dataset=dataset_params("clean"),
+        dataset=dataset_params("eda"),
     script:
         "../scripts/eda.py"
 
