@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --workflow-profile workflow/profiles/local --cores $(CORES)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
