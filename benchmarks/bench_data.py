@@ -19,8 +19,8 @@ CONFIG = {
         "categorical": ["neighbourhood_group", "room_type"],
         "numeric": ["minimum_nights", "amenity_score", "number_of_reviews", "availability_365"],
     },
-    "impute": {"columns": {"number_of_reviews": {"strategy": "constant", "value": 0},
-                           "amenity_score": {"strategy": "constant", "value": 0}}},
+    "impute": {"columns": [{"column": "number_of_reviews", "strategy": "constant", "value": 0},
+                           {"column": "amenity_score", "strategy": "constant", "value": 0}]},
     "log1p": ["minimum_nights", "number_of_reviews"],
 }
 

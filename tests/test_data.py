@@ -20,7 +20,7 @@ CONFIG = {
     "impute": {
         "categorical": "mode",
         "numeric": "median",
-        "columns": {"number_of_reviews": {"strategy": "constant", "value": 0}},
+        "columns": [{"column": "number_of_reviews", "strategy": "constant", "value": 0}],
     },
     "log1p": ["minimum_nights"],
     "clean": {"max_coerced_fraction": 0.01},
@@ -271,3 +271,13 @@ def test_encoder_survives_its_json_round_trip(spec, train_csv):
     enc = reloaded["numeric"]["availability_365"]
     raw = clean.loc[~is_val, "availability_365"].fillna(enc["fill"]).to_numpy()
     np.testing.assert_allclose(again["availability_365"] * enc["std"] + enc["mean"], raw, rtol=1e-5, atol=1e-3)
+
+
+def test_read_xy_reads_an_encoded_split_as_written(tmp_path, spec, train_csv):
+    encoder, train, _ = data.encode_train(_clean(train_csv, spec), spec, "all", SPLIT)
+    io.write_parquet(train, tmp_path / "train.parquet")
+    X, y, rows = data.read_xy(tmp_path / "train.parquet")
+    X_frame, y_frame = data.split_xy(train)
+    assert X.flags.c_contiguous and X.dtype == np.float32 and X.shape == (len(train), len(encoder["columns"]))
+    assert np.array_equal(X, X_frame) and np.array_equal(y, y_frame)
+    assert np.array_equal(rows, train["row"].to_numpy())

@@ -238,6 +238,23 @@ def test_by_feature_maps_one_hot_columns():
     assert bc["share"].sum() == pytest.approx(1.0)
 
 
+def test_loss_gradient_of_a_categorical_is_its_own_levels_gradient():
+    """Raw gradients of levels a row does not have are left out of the feature's value."""
+    from shortcut.saliency import active_level_weights
+
+    cols = ["x", "c=a", "c=b", "c=c"]
+    src = ["x", "c", "c", "c"]
+    X = np.array([[0.5, 1.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 1.0], [2.0, 0.0, 0.0, 0.0]])  # last: unseen level
+    g = np.array([[1.0, 5.0, 7.0, 9.0], [-2.0, 3.0, 3.0, -4.0], [3.0, 1.0, 1.0, 1.0]])
+    w = active_level_weights(X, cols, src)
+    assert w.tolist() == [[1, 1, 0, 0], [1, 0, 0, 1], [1, 0, 0, 0]]
+    bf = summarize_by_feature(g, cols, src, w).set_index("feature")
+    assert bf.loc["c", "mean_abs"] == pytest.approx((5 + 4 + 0) / 3)
+    assert bf.loc["x", "mean_abs"] == pytest.approx(2.0)
+    unweighted = summarize_by_feature(g, cols, src).set_index("feature")
+    assert unweighted.loc["c", "mean_abs"] == pytest.approx((21 + 2 + 3) / 3)
+
+
 # ---------------------------------------------------------------- sanity (Adebayo et al. 2018)
 def test_weight_randomisation_changes_feature_ranking():
     rng = np.random.default_rng(1)

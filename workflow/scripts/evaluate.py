@@ -7,7 +7,7 @@ from shortcut.runner import run
 def main(snakemake):
     out = snakemake.output
     result, tables = pipeline.evaluate_split(
-        network.MLP.load(snakemake.input.model), io.read_parquet(snakemake.input.split),
+        network.MLP.load(snakemake.input.model), snakemake.input.split,
         io.read_json(snakemake.input.encoder), snakemake.params.n_classes, snakemake.params.saliency,
     )
     io.write_json(out.metrics, {"split": snakemake.wildcards.split, **result})

@@ -11,7 +11,7 @@ from shortcut.runner import run  # noqa: E402
 def main(snakemake):
     p = snakemake.params
     history, summary = studies.shared_bias_study(
-        io.read_parquet(snakemake.input.train), io.read_parquet(snakemake.input.val), p.n_classes, p.study,
+        snakemake.input.train, snakemake.input.val, p.n_classes, p.study,
         p.seeds, p.dtype, threads=snakemake.threads,
     )
     io.write_csv(history, snakemake.output.history)

@@ -7,7 +7,7 @@ from shortcut.runner import run
 def main(snakemake):
     p, out = snakemake.params, snakemake.output
     model, history, resolved, fit_metrics = pipeline.train_model(
-        io.read_parquet(snakemake.input.train), io.read_parquet(snakemake.input.val),
+        snakemake.input.train, snakemake.input.val,
         io.read_json(snakemake.input.encoder), p.hp, p.network, p.n_classes, int(snakemake.wildcards.seed),
         threads=snakemake.threads,
     )

@@ -328,6 +328,21 @@ def encoded_frame(matrix: np.ndarray, labels: np.ndarray, rows: np.ndarray, colu
     return frame
 
 
+def read_xy(path, dtype=np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature matrix, labels and source row numbers of an encoded split, read from its parquet
+    file straight into one C-ordered array (no pandas: one copy of the features, not three)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    features = [c for c in table.column_names if c not in (TARGET, "row")]
+    X = np.empty((table.num_rows, len(features)), dtype=dtype)
+    for j, name in enumerate(features):
+        X[:, j] = table.column(name).to_numpy()
+    y = table.column(TARGET).to_numpy().astype(np.int64)
+    rows = table.column("row").to_numpy().astype(np.int64)
+    return X, y, rows
+
+
 def split_xy(frame: pd.DataFrame, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Feature matrix and labels of an encoded split (copies: pandas may hand out read-only views)."""
     features = [c for c in frame.columns if c not in (TARGET, "row")]

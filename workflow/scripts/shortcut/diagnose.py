@@ -1,7 +1,9 @@
 """Shortcut diagnosis: combine saliency (does the model rely on a feature?) with the shift table
 (did the feature's relation to the label and its distribution change from train to test?).
 
-A feature is a SHORTCUT SUSPECT only when three independent pieces of evidence agree:
+A feature is a SHORTCUT SUSPECT when the model relies on it AND its association with the label
+collapses from train to test (1 and 2 below); with ``require_shift`` (off by default) its
+distribution must also have shifted (3). The three pieces of evidence:
 
 1. ``relies`` - the model trained on all features relies on it, measured on the reliance split
    (default the validation split: what the model learned, before any test data is seen):
@@ -21,12 +23,14 @@ A feature is a SHORTCUT SUSPECT only when three independent pieces of evidence a
 3. ``shifted`` - its distribution moved: the ``shifted`` flag of the shift table (PSI / KS /
    Cramer's V rules, with the thresholds the table was built with; its rule text is copied).
 
-Any two without the third is a different story, reported in ``reading``: relied on and
-shifted but still predictive = covariate shift the model may extrapolate over; relied on with a
-broken association but no marginal shift = a changed label mechanism (concept shift) -
-still a concern, but not the distribution-level evidence this rule asks for, so it is
-reported as "concept shift" not as a suspect; shifted/dropped but not relied on = harmless to
-this model. "No suspect" is a valid, explicit outcome.
+Why the shift is not required by default: a shortcut is a feature the model leans on whose
+link to the label does not hold on new data. That link can break while the feature's marginal
+distribution stays the same (a score that tracks the class in train and is noise in test, with
+the same overall spread): the purest shortcut, invisible to PSI and KS. A marginal shift is
+reported beside the verdict as supporting evidence ("distribution shifted" or "concept shift:
+marginal unchanged"). Other combinations are read out in ``reading``: relied on and shifted
+but still predictive = covariate shift the model may extrapolate over; shifted or dropped but
+not relied on = harmless to this model. "No suspect" is a valid, explicit outcome.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ DEFAULT_THRESHOLDS: dict = {
     "rank1_lift": 2.0,
     "nmi_drop_min": 0.05,
     "onefeat_drop_min": 0.05,
+    "require_shift": False,
 }
 """Diagnosis thresholds (see the module docstring for the rules they enter and why)."""
 
@@ -55,7 +60,8 @@ def _rules(th: Mapping, reliance_split: str) -> dict:
         "assoc_dropped": (f"association dropped if NMI train - test >= {th['nmi_drop_min']:g} or "
                           f"one-feature accuracy train - test >= {th['onefeat_drop_min']:g}"),
         "shifted": "distribution shifted: the shift table's `shifted` flag",
-        "suspect": "shortcut suspect if relies AND assoc_dropped AND shifted",
+        "suspect": ("shortcut suspect if relies AND assoc_dropped AND shifted" if th["require_shift"]
+                    else "shortcut suspect if relies AND assoc_dropped (shifted is reported as supporting evidence)"),
     }
 
 
@@ -100,9 +106,9 @@ def _num(x) -> float:
 
 def _reading(relies: bool, dropped: bool, shifted: bool) -> str:
     if relies and dropped and shifted:
-        return "shortcut suspect: relied on, association collapsed, distribution shifted"
+        return "shortcut: relied on, association collapsed on test, distribution shifted"
     if relies and dropped:
-        return "concept shift: relied on and association collapsed, but marginal not shifted"
+        return "shortcut (concept shift): relied on, association collapsed on test, marginal unchanged"
     if relies and shifted:
         return "covariate shift: relied on and shifted, association holds"
     if relies:
@@ -183,7 +189,7 @@ def diagnose(saliency_by_feature: pd.DataFrame, shift: pd.DataFrame, thresholds:
         ev["in_saliency"] = rr is not None
         ev["in_shift"] = sr is not None
         ev["n_pass"] = int(relies) + int(dropped) + int(shifted)
-        ev["suspect"] = bool(relies and dropped and shifted)
+        ev["suspect"] = bool(relies and dropped and (shifted or not th["require_shift"]))
         ev["reading"] = _reading(relies, dropped, shifted) if (rr is not None and sr is not None) else (
             "incomplete evidence: " + ("no saliency" if rr is None else "no shift statistics"))
         evidence[f] = ev
@@ -221,8 +227,9 @@ def _summary(result: dict) -> str:
         n = len(result["suspects"])
         head = f"{n} shortcut suspect{'s' if n > 1 else ''}: " + "; ".join(
             _fmt_ev(ev[f], split) for f in result["suspects"])
-        return head + ". The model relies on it, its link to the label breaks on test, and its distribution shifted."
-    text = "No shortcut suspect: no feature meets all three rules (relied on, association dropped, shifted)."
+        return head + ". The model relies on it and its link to the label breaks on test."
+    needed = "relied on, association dropped" + (", shifted" if result["thresholds"]["require_shift"] else "")
+    text = f"No shortcut suspect: no feature meets every rule ({needed})."
     closest = sorted((f for f in result["features"] if ev[f]["n_pass"] == 2),
                      key=lambda f: result["features"].index(f))
     if closest:

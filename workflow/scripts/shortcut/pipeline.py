@@ -24,12 +24,14 @@ def build_model(hp: dict, net: dict, n_in: int, n_classes: int, seed: int) -> ne
     )
 
 
-def train_model(train_frame: pd.DataFrame, val_frame: pd.DataFrame, encoder: dict, hp: dict, net: dict,
-                n_classes: int, seed: int, threads: int = 1):
-    """Train one grid cell. Returns (model, per-epoch history frame, hyperparameters, train-split metrics)."""
+def train_model(train_path, val_path, encoder: dict, hp: dict, net: dict, n_classes: int, seed: int,
+                threads: int = 1):
+    """Train one grid cell on the encoded train and val files.
+
+    Returns (model, per-epoch history frame, hyperparameters, train-split metrics)."""
     dtype = np.dtype(net.get("dtype", "float32"))
-    X_train, y_train = data.split_xy(train_frame, dtype)
-    X_val, y_val = data.split_xy(val_frame, dtype)
+    X_train, y_train, _ = data.read_xy(train_path, dtype)
+    X_val, y_val, _ = data.read_xy(val_path, dtype)
     model = build_model(hp, net, X_train.shape[1], n_classes, seed)
     history = train.fit(
         model, X_train, y_train, X_val, y_val,
@@ -57,17 +59,17 @@ def _scalar(value):
 METRIC_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "majority_baseline")
 
 
-def evaluate_split(model, frame: pd.DataFrame, encoder: dict, n_classes: int, cfg: dict):
-    """Metrics and saliency tables of one trained model on one split (val or test)."""
+def evaluate_split(model, split_path, encoder: dict, n_classes: int, cfg: dict):
+    """Metrics and saliency tables of one trained model on one encoded split file (val or test)."""
     from . import saliency
 
-    X, y = data.split_xy(frame, model.dtype)
+    X, y, rows = data.read_xy(split_path, model.dtype)
     result = metrics.classification_metrics(y, model.predict_proba(X), n_classes, majority_class(encoder))
     baseline = encoder["column_means"] if cfg.get("baseline", "train_mean") == "train_mean" else None
     tables = saliency.saliency_tables(
         model, X, y, encoder["columns"], encoder["sources"], baseline=baseline,
         ig_steps=cfg.get("ig_steps", 32), chunk_rows=cfg.get("chunk_rows", 65_536),
-        row_ids=frame["row"].to_numpy(), target=cfg.get("target", "predicted"),
+        row_ids=rows, target=cfg.get("target", "predicted"),
     )
     return result, tables
 

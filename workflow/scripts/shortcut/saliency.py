@@ -285,16 +285,37 @@ def feature_matrix(columns: Sequence[str], sources: Sequence[str]) -> tuple[np.n
     return M, features
 
 
-def feature_values(values, columns: Sequence[str], sources: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Per-row signed sum of each source feature's columns: (n, F) float64, and the features."""
+def feature_values(values, columns: Sequence[str], sources: Sequence[str],
+                   weights=None) -> tuple[np.ndarray, list[str]]:
+    """Per-row signed sum of each source feature's columns: (n, F) float64, and the features.
+
+    ``weights`` (n, d), if given, multiplies the values first (see ``active_level_weights``)."""
     M, features = feature_matrix(columns, sources)
-    return np.asarray(values, dtype=np.float64) @ M, features
+    v = np.asarray(values, dtype=np.float64)
+    if weights is not None:
+        v = v * weights
+    return v @ M, features
 
 
-def summarize_by_feature(values, columns: Sequence[str], sources: Sequence[str]) -> pd.DataFrame:
+def active_level_weights(X, columns: Sequence[str], sources: Sequence[str]) -> np.ndarray:
+    """(n, d) weights that keep, of a one-hot block, only the row's own level (its x, 0 or 1),
+    and every numeric column (weight 1).
+
+    Used to aggregate raw GRADIENTS per source feature: the gradient of a one-hot column the row
+    does not have is the slope towards a level it is not at, and summing the slopes of all levels
+    would rank a categorical feature by its number of levels. The row's own level's gradient
+    is the sensitivity of the loss to the value the row actually has, as for a numeric column.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    onehot = np.array([c != s for c, s in zip(columns, sources)])
+    return np.where(onehot[None, :], X, 1.0)
+
+
+def summarize_by_feature(values, columns: Sequence[str], sources: Sequence[str],
+                         weights=None) -> pd.DataFrame:
     """Like ``summarize_by_column`` per SOURCE feature: the signed per-row values of a feature's
-    columns are summed first, then |.| is taken (see the module docstring for why)."""
-    fv, features = feature_values(values, columns, sources)
+    columns are summed first (optionally weighted), then |.| is taken (see the module docstring)."""
+    fv, features = feature_values(values, columns, sources, weights)
     df = _summary_frame(fv, features, "feature")
     M, _ = feature_matrix(columns, sources)
     df.insert(1, "n_columns", M.sum(axis=0).astype(np.int64))
@@ -375,11 +396,12 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
         axis=1,
     )
     by_column, by_feature = [], []
+    active = active_level_weights(X, columns, sources)
     for method, v in zip(METHODS, (grad, ixg, ig)):
         bc = summarize_by_column(v, columns)
         bc.insert(0, "method", method)
         by_column.append(bc)
-        bf = summarize_by_feature(v, columns, sources)
+        bf = summarize_by_feature(v, columns, sources, active if method == "loss_gradient" else None)
         bf.insert(0, "method", method)
         by_feature.append(bf)
     meta = {
@@ -393,7 +415,8 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
         "loss_gradient": "d cross-entropy(true label) / dx, per row, signed",
         "input_x_gradient": "(x - baseline) * d p_target / dx",
         "integrated_gradients": f"trapezoid rule, {ig_steps} intervals, f = p_target",
-        "aggregation": "per-row signed sum over a feature's columns, then |.|",
+        "aggregation": "per-row signed sum over a feature's columns, then |.|; for loss_gradient "
+                       "a one-hot block contributes only the row's own level's column",
         "ig_steps": int(ig_steps),
         "chunk_rows": int(chunk_rows),
         "baseline": b.tolist(),

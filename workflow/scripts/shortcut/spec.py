@@ -34,8 +34,9 @@ class DatasetSpec:
             impute[column] = {"strategy": imp.get("categorical", "mode")}
         for column in feats.get("numeric", []):
             impute[column] = {"strategy": imp.get("numeric", "median")}
-        for column, rule in imp.get("columns", {}).items():
-            impute[column] = dict(rule)
+        for rule in imp.get("columns", []):
+            rule = dict(rule)
+            impute[rule.pop("column")] = rule
         classes = tuple(config["classes"])
         names = tuple(config.get("class_names") or [str(c) for c in classes])
         return cls(

@@ -53,16 +53,16 @@ def plot_gradient_flow(flow: pd.DataFrame):
     return fig
 
 
-def shared_bias_study(train_frame: pd.DataFrame, val_frame: pd.DataFrame, n_classes: int, cfg: dict,
-                      seeds, dtype: str = "float32", threads: int = 1):
+def shared_bias_study(train_path, val_path, n_classes: int, cfg: dict, seeds, dtype: str = "float32",
+                      threads: int = 1):
     """Train the shared-bias network and its independent-bias twin (same start) for each seed.
 
     Returns (per-epoch history, per-seed summary) DataFrames. The target loss is
     ``cfg["target_loss"]`` or, by default, 1.05 x the worse of the two variants' best training
     loss for that seed, so both reach it and the epochs they need are comparable.
     """
-    X_train, y_train = data.split_xy(train_frame, np.dtype(dtype))
-    X_val, y_val = data.split_xy(val_frame, np.dtype(dtype))
+    X_train, y_train, _ = data.read_xy(train_path, np.dtype(dtype))
+    X_val, y_val, _ = data.read_xy(val_path, np.dtype(dtype))
     histories, summary = [], []
     for seed in seeds:
         shared = network.SharedBiasNet(X_train.shape[1], n_classes, cfg["activation"], init=cfg.get("init", "auto"),
