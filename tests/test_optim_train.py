@@ -10,7 +10,7 @@ import pytest
 
 from shortcut.network import MLP, SharedBiasNet
 from shortcut.optim import SGD, Adam, EarlyStopping, make_optimizer
-from shortcut.train import blas_threads, fit, history_frame, limit_blas_threads
+from shortcut.train import _Epoch, blas_threads, fit, history_frame, limit_blas_threads
 
 
 def blobs(n, seed, k=3, d=2, spread=0.6):
@@ -283,3 +283,48 @@ def test_validation_pass_in_chunks_gives_the_same_history(monkeypatch):
     assert net._ws.capacity == 100
     np.testing.assert_allclose(chunked["val_loss"], whole["val_loss"], rtol=1e-6)
     np.testing.assert_array_equal(chunked["val_acc"], whole["val_acc"])
+
+
+def _fit_bytes(net, *args, **kw):
+    hist = fit(net, *args, **kw)
+    arrays = {k: np.asarray(v).tobytes() for k, v in hist.items()}
+    return net.packed_params().tobytes(), arrays
+
+
+@pytest.mark.parametrize("window_rows, max_slots", [(1, 32), (200, 32), (10**6, 4), (10**6, 5)])
+def test_window_size_does_not_change_training(monkeypatch, window_rows, max_slots):
+    """Minibatches are streamed through windows of a few batches; however many batches a window
+    holds (1, a few, all; last window and last batch partial), weights and history are
+    bit-identical to those of the default window."""
+    X, y = imbalanced(1001, 3)  # 16 batches of 64, the last one of 41 rows
+    Xv, yv = imbalanced(300, 4)
+    cases = [
+        (lambda: MLP(X.shape[1], [16, 16], 4, "relu", seed=1), dict(optimizer="adam", lr=1e-2)),
+        (lambda: MLP(X.shape[1], [8], 4, "sigmoid", seed=2, l2=1e-3), dict(optimizer="nesterov", lr=0.1)),
+        (lambda: SharedBiasNet(X.shape[1], 4, "tanh", seed=3), dict(optimizer="momentum", lr=0.05)),
+    ]
+    kw = dict(batch_size=64, epochs=3, seed=7)
+    default = [_fit_bytes(make(), X, y, Xv, yv, **opts, **kw) for make, opts in cases]
+    monkeypatch.setattr(_Epoch, "WINDOW_ROWS", window_rows)
+    monkeypatch.setattr(_Epoch, "MAX_SLOTS", max_slots)
+    assert [_fit_bytes(make(), X, y, Xv, yv, **opts, **kw) for make, opts in cases] == default
+
+
+def test_fit_streams_minibatches_without_copying_the_training_set():
+    """Per epoch the rows are gathered window by window from the original arrays: a fit holds
+    per-row score vectors (~64 bytes per row) and window-sized buffers, no copy of X (gathering a
+    shuffled copy and widening the MLP input took > 2 X.nbytes)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n, d = 50_000, 64
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    y = rng.integers(0, 4, n)
+    for net in (MLP(d, [32, 32], 4, "relu"), SharedBiasNet(d, 4, "tanh")):
+        tracemalloc.start()
+        try:
+            fit(net, X, y, X[:500], y[:500], batch_size=128, epochs=1)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 0.75 * X.nbytes, (type(net).__name__, peak)

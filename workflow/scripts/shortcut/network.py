@@ -23,7 +23,8 @@ Speed (the training loop is dominated by NumPy's per-call overhead, not by arith
   loop per row and is ~3x slower here);
 * every pass is written once as a list of in-place NumPy operations bound to fixed buffers
   (``_forward_ops`` / ``_backward_ops``); ``forward``/``backward`` build and run it, while
-  ``shortcut.train.fit`` builds it once per minibatch view and replays it every epoch;
+  ``shortcut.train.fit`` builds it once per minibatch slot of its window buffers and replays it
+  for every window of every epoch;
 * per-row buffers (activations, deltas, scratch) are allocated once per batch size and reused.
 """
 
@@ -687,8 +688,9 @@ class _BaseNet:
     #
     # Subclasses describe a pass as a list of in-place NumPy operations bound to fixed buffers
     # (``_forward_ops`` / ``_backward_ops``). ``_forward`` and ``_backward`` build and run them
-    # once; ``shortcut.train.fit`` builds them once per minibatch view and replays them every
-    # epoch. Either way the same code computes the gradients that the gradient checks verify.
+    # once; ``shortcut.train.fit`` builds them once per minibatch slot of its window buffers and
+    # replays them for every window of every epoch. Either way the same code computes the
+    # gradients that the gradient checks verify.
 
     def _forward_ops(self, X: np.ndarray, ws: dict, logits: np.ndarray) -> list:
         """Operations that compute the logits of ``X`` into ``logits``, leaving in ``ws`` what
@@ -741,11 +743,11 @@ class MLP(_BaseNet):
     l2 : weight decay; the loss gets ``0.5 * l2 * sum ||W||^2`` and grads ``l2 * W``.
 
     Storage: layer i's weights and bias are one packed ``(fan_in + 1, fan_out)`` block
-    ``[W_i; b_i]``, and the input of every layer carries a trailing column of ones (the training
-    input is widened once, hidden activation buffers keep a ones column). One matrix product
-    ``[A, 1] @ [W; b]`` then computes ``A @ W + b`` and ``[A, 1]^T @ delta`` gives the weight and
-    bias gradients together: NumPy's broadcast bias addition (a short loop per row) disappears
-    from the training step.
+    ``[W_i; b_i]``, and the input of every layer carries a trailing column of ones (input and
+    hidden activation buffers keep a ones column; ``_network_input`` widens an array). One
+    matrix product ``[A, 1] @ [W; b]`` then computes ``A @ W + b`` and ``[A, 1]^T @ delta``
+    gives the weight and bias gradients together: NumPy's broadcast bias addition (a short loop
+    per row) disappears from the training step.
     """
 
     kind = "MLP"

@@ -5,19 +5,32 @@ and returns a per-epoch history. It is written for speed on small tabular networ
 per-call overhead of NumPy, not the arithmetic, dominates (2 x 64 ReLU units, batches of 256: a
 step is ~40 NumPy calls of 1-20 us each):
 
-* the training set is gathered once per epoch into shuffled buffers (``np.take(..., out=)``), so
-  every minibatch is a fixed view of them;
-* one epoch is compiled once per ``fit`` into a flat list of in-place NumPy operations bound to
-  those views and to preallocated buffers (the network's forward and backward operations, the
-  softmax/cross-entropy gradient, the gradient statistics, the optimiser step); an epoch then
-  replays the list, allocating nothing;
+* minibatches are streamed from the encoded arrays, never from a copy of the training set:
+  every epoch draws one permutation of the rows and walks it in windows of a few consecutive
+  minibatches (``_Epoch.WINDOW_ROWS`` rows: 16 batches of 256). A window's rows are gathered
+  from the ORIGINAL arrays into small preallocated window buffers (``np.take(..., out=)``; the
+  MLP's input buffer keeps its constant ones column, only the feature columns are written), its
+  one-hot targets are gathered from an identity matrix by label;
+* the operations of a window are compiled once per ``fit`` into a flat list of in-place NumPy
+  operations bound to the window buffers and to preallocated network buffers (per minibatch:
+  the network's forward and backward operations, the softmax/cross-entropy gradient, the
+  gradient statistics, the optimiser step): one list for a full window and one for the last
+  window (whose last minibatch may be partial). An epoch replays them window by window,
+  allocating nothing in the loop, and the compiled list and the buffers do not grow with the
+  number of rows. Beyond the input arrays a ``fit`` keeps only per-row vectors for the epoch's
+  loss and accuracy (the permutation, labels, logits, row maxima and sums: ~64 bytes per row
+  with 4 classes in float32; ~210 MB for 3.3M rows, whatever the number of features);
+* full-batch training ("gd") does not shuffle: its single step is bound to the arrays themselves
+  (the MLP's input is widened by its ones column once per ``fit``);
 * parameters and gradients are one packed vector each, so the optimiser step is ~10 vector
   operations whatever the depth;
 * the training loss and accuracy come from the minibatch forward passes (as in scikit-learn);
-  the validation set gets one (also compiled) forward pass per epoch;
+  the validation set gets one (also compiled) forward pass per epoch, in chunks of
+  ``CHUNK_ROWS`` rows (an MLP copies each chunk into one chunk-sized input buffer);
 * OpenBLAS runs single-threaded while training (see ``limit_blas_threads``).
 
-Same inputs and seed give bit-identical weights.
+Same inputs and seed give bit-identical weights; the window size does not change them (the
+minibatches, their order and every operation are those of training from one shuffled copy).
 """
 
 from __future__ import annotations
@@ -200,59 +213,152 @@ class _GradStats:
         return np.array([sums[self._index[name]] for name in self.names])
 
 
-class _Epoch:
-    """One epoch of training compiled into a flat list of in-place operations.
+def _input_buffer(model: _BaseNet, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A ``(rows, width)`` buffer in the layout ``model._forward_ops`` takes, and its feature view.
 
-    For each minibatch (a fixed view of the shuffled buffers ``Xs``/``Ys``) the list holds the
-    network's forward operations (logits written straight into the epoch's logit buffer), the
-    softmax/cross-entropy gradient, the network's backward operations, the gradient statistics
-    and the optimiser step. Built once per ``fit``; an epoch is then a plain loop over the list.
+    The feature view (the first ``n_in`` columns) is where input rows are copied; it is the buffer
+    itself unless the network widens its input (the MLP's constant column of ones, which is set
+    once here and never overwritten).
+    """
+    zeros = np.zeros((rows, model.n_in), dtype=model.dtype)
+    buf = model._network_input(zeros)
+    return buf, (buf if buf is zeros else buf[:, : model.n_in])
+
+
+class _Epoch:
+    """One epoch of training, streamed from the training arrays through a window of minibatches.
+
+    Minibatch mode (``shuffle``): an epoch visits ``perm`` (one permutation of the rows) in windows
+    of ``slots`` consecutive minibatches (at most ``WINDOW_ROWS`` rows). Per window the rows are
+    gathered from the ORIGINAL arrays into small preallocated window buffers (features, labels,
+    one-hot targets), the window's compiled operations run (per minibatch: the network's forward
+    operations, the softmax/cross-entropy gradient, the network's backward operations, the
+    gradient statistics and the optimiser step), and the window's logits, row maxima and sums of
+    exponentials are copied to the epoch's per-row score buffers (``_Scores``). The operations are
+    compiled once per ``fit``, for each slot of a full window and once for the last window (whose
+    last minibatch may be partial), so the compiled list and the buffers are bounded by the window
+    size, not by the number of rows.
+
+    Full batch (no ``shuffle``): one slot holding every row, bound to the arrays themselves (the
+    MLP's input widened once by its ones column); nothing is gathered or copied per epoch.
+
+    The operations and the values they see are those of one shuffled full-size copy of the
+    training set cut into minibatches, so results are bit-identical to training from such a copy.
     """
 
-    def __init__(self, model: _BaseNet, Xs, Ys, batch_size: int, optimizer, stats: _GradStats):
-        n, k = Ys.shape
-        self.logits = np.empty((n, k), dtype=model.dtype)
-        self.scores = _Scores(n, k, model.dtype)
-        delta = np.empty((batch_size, k), dtype=model.dtype)
+    #: rows per window: the gather and copy-out calls are amortised over its minibatches
+    WINDOW_ROWS = 4096
+    #: at most this many minibatches per window (bounds the compiled list for tiny batches)
+    MAX_SLOTS = 32
+
+    def __init__(
+        self, model: _BaseNet, X, y, batch_size: int, optimizer, stats: _GradStats, *, shuffle: bool
+    ):
+        n, d = X.shape
+        k, dtype = model.n_out, model.dtype
+        bs = batch_size
+        self.X, self.y, self.n = X, y, n
+        self.n_batches = -(-n // bs)
+        self.scores = _Scores(n, k, dtype)
+        self.logits = np.empty((n, k), dtype=dtype)
+        last_rows = n - (self.n_batches - 1) * bs  # rows of the last minibatch, 1..bs
+        if shuffle:
+            slots = max(1, min(self.n_batches, self.MAX_SLOTS, self.WINDOW_ROWS // bs))
+            rows = min(slots * bs, n)
+            self.xin, self.features = _input_buffer(model, rows)
+            # np.take writes a strided ``out`` through a temporary copy: gather into a contiguous
+            # buffer first when the features are a strided view (the MLP's ones column)
+            self.gathered = self.features
+            if self.features is not self.xin:
+                self.gathered = np.empty((rows, d), dtype=dtype)
+            self.ys = np.empty(n, dtype=y.dtype)  # labels in epoch (permuted) order
+            self.Y = np.empty((rows, k), dtype=dtype)
+            self.eye = np.eye(k, dtype=dtype)  # one-hot rows, gathered by label
+            self.z = np.empty((rows, k), dtype=dtype)
+            self.row_max = np.empty((rows, 1), dtype=dtype)
+            self.sumexp = np.empty((rows, 1), dtype=dtype)
+        else:  # one slot bound to the full arrays
+            slots, rows = 1, n
+            self.xin, self.ys, self.Y = model._network_input(X), y, one_hot(y, k, dtype)
+            self.z, self.row_max, self.sumexp = self.logits, self.scores.row_max, self.scores.sumexp
+        self.shuffle, self.window_rows = shuffle, rows
+        self.n_windows = -(-self.n_batches // slots)
+
+        delta = np.empty((bs, k), dtype=dtype)
         grads = model.packed_grads()
-        step = optimizer.update_ops([grads])
-        self.ops: list = []
-        self.n_batches = 0
-        for start in range(0, n, batch_size):
-            rows = slice(start, min(start + batch_size, n))
-            xb, Yb, z = Xs[rows], Ys[rows], self.logits[rows]
-            ws = model._ws.get(xb.shape[0])
-            d = delta[: xb.shape[0]]
-            self.ops += model._forward_ops(xb, ws, z)
-            self.ops += _softmax_ce_ops(z, Yb, self.scores.row_max[rows], self.scores.sumexp[rows], d)
-            self.ops += model._backward_ops(xb, ws, d, param_grads=True, dx=None)
-            self.ops += stats.ops(grads)
-            self.ops += step
-            self.n_batches += 1
+        tail = stats.ops(grads) + optimizer.update_ops([grads])
 
-    def run(self) -> None:
-        for op in self.ops:
-            op()
+        def slot_ops(j: int, m: int) -> list:
+            """The minibatch of ``m`` rows at slot ``j`` of the window buffers."""
+            r = slice(j * bs, j * bs + m)
+            xb, z, ws, dm = self.xin[r], self.z[r], model._ws.get(m), delta[:m]
+            return [
+                *model._forward_ops(xb, ws, z),
+                *_softmax_ce_ops(z, self.Y[r], self.row_max[r], self.sumexp[r], dm),
+                *model._backward_ops(xb, ws, dm, param_grads=True, dx=None),
+                *tail,
+            ]
 
-    def train_scores(self, ys) -> tuple[float, int]:
+        last_slots = self.n_batches - (self.n_windows - 1) * slots  # minibatches of the last window
+        full = [slot_ops(j, bs) for j in range(slots if self.n_windows > 1 else last_slots - 1)]
+        self.window_ops = [op for ops in full for op in ops]  # a full window (all but the last)
+        self.last_ops = [op for ops in full[: last_slots - 1] for op in ops]
+        self.last_ops += slot_ops(last_slots - 1, last_rows)
+
+    def run(self, perm: np.ndarray | None) -> None:
+        """One epoch over the rows in the order ``perm`` (None: the full, unshuffled batch)."""
+        if not self.shuffle:
+            run_ops(self.last_ops)
+            return
+        X, y, n, rows = self.X, self.y, self.n, self.window_rows
+        features, gathered, ys, Y, eye = self.features, self.gathered, self.ys, self.Y, self.eye
+        z, row_max, sumexp = self.z, self.row_max, self.sumexp
+        logits, all_max, all_sumexp = self.logits, self.scores.row_max, self.scores.sumexp
+        last = self.n_windows - 1
+        for w in range(self.n_windows):
+            start = w * rows
+            stop = min(start + rows, n)
+            m = stop - start
+            index, labels = perm[start:stop], ys[start:stop]
+            # perm holds valid row numbers: mode="clip" skips numpy's bounds-check buffer copy
+            np.take(X, index, axis=0, out=gathered[:m], mode="clip")
+            if gathered is not features:
+                np.copyto(features[:m], gathered[:m])
+            np.take(y, index, out=labels, mode="clip")
+            np.take(eye, labels, axis=0, out=Y[:m], mode="clip")
+            for op in self.window_ops if w < last else self.last_ops:
+                op()
+            np.copyto(logits[start:stop], z[:m])
+            np.copyto(all_max[start:stop], row_max[:m])
+            np.copyto(all_sumexp[start:stop], sumexp[:m])
+
+    def train_scores(self) -> tuple[float, int]:
         """(sum of the batch cross-entropies, number correct) from the epoch's forward passes."""
-        return self.scores(self.logits, ys)
+        return self.scores(self.logits, self.ys)
 
 
 class _Validation:
     """The validation pass (forward and scores), compiled once per ``fit``, in chunks of at most
-    ``model.CHUNK_ROWS`` rows so that the network's buffers stay small for large sets."""
+    ``model.CHUNK_ROWS`` rows so that the network's buffers stay small for large sets; a network
+    that widens its input (the MLP) gets each chunk copied into one chunk-sized input buffer."""
 
     def __init__(self, model: _BaseNet, Xv, yv):
         n, k = Xv.shape[0], model.n_out
         self.y = yv
         self.logits = np.empty((n, k), dtype=model.dtype)
         self.scores = _Scores(n, k, model.dtype)
-        Xin = model._network_input(Xv)
+        chunk = min(n, model.CHUNK_ROWS)
+        xin, features = _input_buffer(model, chunk)
         self.ops = []
-        for start in range(0, n, model.CHUNK_ROWS):
-            rows = slice(start, start + model.CHUNK_ROWS)
-            self.ops += model._forward_ops(Xin[rows], model._ws.get(Xin[rows].shape[0]), self.logits[rows])
+        for start in range(0, n, chunk):
+            rows = slice(start, start + chunk)
+            m = Xv[rows].shape[0]
+            if features is xin:
+                xb = Xv[rows]
+            else:
+                xb = xin[:m]
+                self.ops.append(partial(np.copyto, features[:m], Xv[rows]))
+            self.ops += model._forward_ops(xb, model._ws.get(m), self.logits[rows])
         self.ops += self.scores.ops(self.logits, np.empty((n, k), dtype=model.dtype))
 
     def __call__(self) -> tuple[float, int]:
@@ -344,7 +450,7 @@ def _fit(
 ) -> dict:
     """The body of ``fit`` (arguments as there)."""
     X, y, Xv, yv = _prepare(model, X_train, y_train, X_val, y_val)
-    n, k, dtype = X.shape[0], model.n_out, model.dtype
+    n = X.shape[0]
     full_batch = optimizer == "gd" or not batch_size
     bs = n if full_batch else min(int(batch_size), n)
 
@@ -353,28 +459,21 @@ def _fit(
     stopper = EarlyStopping(patience, min_delta) if patience else None
     rng = np.random.default_rng(seed)
 
-    X, Y = model._network_input(X), one_hot(y, k, dtype)
-    if full_batch:  # no shuffling: the gradient of the full batch does not depend on row order
-        Xs, Ys, ys = X, Y, y
-    else:  # gather buffers, refilled in shuffled order every epoch
-        Xs, Ys, ys = np.empty_like(X), np.empty_like(Y), np.empty_like(y)
     model._cache = None  # training reuses the network's buffers: no stale forward pass for backward
     model._ws.get(max(bs, min(Xv.shape[0], model.CHUNK_ROWS)))  # size the buffers once, for all passes
     stats = _GradStats(model)
-    epoch_ops = _Epoch(model, Xs, Ys, bs, opt, stats)
+    epoch_ops = _Epoch(model, X, y, bs, opt, stats, shuffle=not full_batch)
     validate = _Validation(model, Xv, yv)
     rows: list[tuple] = []
     grad_rows: list[np.ndarray] = []
 
     for epoch in range(1, int(epochs) + 1):
-        if not full_batch:
-            perm = rng.permutation(n)
-            np.take(X, perm, axis=0, out=Xs)
-            np.take(Y, perm, axis=0, out=Ys)
-            np.take(y, perm, axis=0, out=ys)
+        # no shuffling for full batch: its gradient does not depend on the row order
+        perm = None if full_batch else rng.permutation(n)
         stats.reset()
-        epoch_ops.run()
-        loss_sum, correct = epoch_ops.train_scores(ys)
+        epoch_ops.run(perm)
+        perm = None  # freed before the next one is drawn
+        loss_sum, correct = epoch_ops.train_scores()
         val_sum, val_correct = validate()
         val_loss = val_sum / Xv.shape[0]
         rows.append((epoch, loss_sum / n, correct / n, val_loss, val_correct / Xv.shape[0]))
