@@ -73,8 +73,8 @@ def test_no_shortcut_gives_no_suspect():
     assert res["evidence"]["a"]["reading"] == "relied on, stable: genuine signal"
 
 
-@pytest.mark.parametrize("missing", ["relies", "assoc_dropped", "shifted"])
-def test_with_require_shift_all_three_pieces_of_evidence_are_needed(missing):
+def _evidence_without(missing: str):
+    """Saliency and shift tables in which feature x lacks one piece of evidence."""
     x = dict(shifted=missing != "shifted",
              nmi=(0.5, 0.5) if missing == "assoc_dropped" else (0.5, 0.0),
              acc=(0.8, 0.8) if missing == "assoc_dropped" else (0.8, 0.3))
@@ -82,7 +82,12 @@ def test_with_require_shift_all_three_pieces_of_evidence_are_needed(missing):
     share_x = 0.1 if missing == "relies" else 0.8
     sal = _saliency({"x": share_x, "y": 0.6 - share_x / 2 if missing == "relies" else 0.1,
                      "z": 0.3 if missing == "relies" else 0.1})
-    res = diagnose(sal, shift, {"require_shift": True})
+    return sal, shift
+
+
+@pytest.mark.parametrize("missing", ["relies", "assoc_dropped", "shifted"])
+def test_with_require_shift_all_three_pieces_of_evidence_are_needed(missing):
+    res = diagnose(*_evidence_without(missing), {"require_shift": True})
     assert res["suspects"] == []
     assert res["evidence"]["x"]["n_pass"] == 2
     assert "Two of three: x" in res["summary"]
@@ -92,14 +97,7 @@ def test_with_require_shift_all_three_pieces_of_evidence_are_needed(missing):
 
 @pytest.mark.parametrize("missing", ["relies", "assoc_dropped"])
 def test_reliance_and_a_broken_association_are_both_needed(missing):
-    x = dict(shifted=True,
-             nmi=(0.5, 0.5) if missing == "assoc_dropped" else (0.5, 0.0),
-             acc=(0.8, 0.8) if missing == "assoc_dropped" else (0.8, 0.3))
-    shift = pd.DataFrame([_shift_row("x", **x), _shift_row("y"), _shift_row("z")])
-    share_x = 0.1 if missing == "relies" else 0.8
-    sal = _saliency({"x": share_x, "y": 0.6 - share_x / 2 if missing == "relies" else 0.1,
-                     "z": 0.3 if missing == "relies" else 0.1})
-    assert diagnose(sal, shift)["suspects"] == []
+    assert diagnose(*_evidence_without(missing))["suspects"] == []
 
 
 def test_a_shortcut_with_an_unchanged_marginal_is_found_by_default():
