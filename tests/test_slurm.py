@@ -225,7 +225,7 @@ def _run_copy(snapshot: Path, run_dir: Path, keep: Path, args: list[str]) -> sh.
 
 
 @pytest.mark.skipif(not (sh.REPO / "Snakefile").is_file(), reason="no Snakefile in the repository yet")
-def test_pipeline_on_slurm_matches_local_run(slurm_cluster, pipeline_snapshot, tmp_path):
+def test_pipeline_on_slurm_matches_local_run(slurm_cluster, pipeline_snapshot, tmp_path, capsys):
     run_dir = tmp_path / "run"
     # local first: a broken pipeline fails here in seconds, not after minutes of polling
     local = _run_copy(pipeline_snapshot, run_dir, tmp_path / "local_results", [TARGET, "--cores", "2"])
@@ -235,6 +235,9 @@ def test_pipeline_on_slurm_matches_local_run(slurm_cluster, pipeline_snapshot, t
     slurm = _run_copy(pipeline_snapshot, run_dir, tmp_path / "slurm_results", _slurm_args(TARGET))
     assert slurm.returncode == 0, slurm.diagnostics()
     assert slurm.submitted(), "no job went through sbatch:\n" + slurm.diagnostics()
+    with capsys.disabled():  # show in the CI log that the jobs really went through sbatch
+        lines = sh.SUBMITTED_RE.finditer(slurm.output)
+        print("\n[slurm] " + "\n[slurm] ".join(m.group(0) for m in lines))
 
     a = sh.result_files(tmp_path / "local_results", ignore=RESULT_IGNORE)
     b = sh.result_files(tmp_path / "slurm_results", ignore=RESULT_IGNORE)
