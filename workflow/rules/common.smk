@@ -45,14 +45,12 @@ DATA = (
 MODELS = f"{RESULTS}/models/{{fs}}/{{act}}/seed{{seed}}"
 EVAL = f"{RESULTS}/metrics/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
 SALIENCY = f"{RESULTS}/saliency/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
-PARTS = ["train", "test"]
 FIRST_SEED = config["grid"]["seeds"][0]
 for _name in config["grid"]["models"] + config["gradient_flow"]["models"]:
     if _name not in config["models"]:
         raise WorkflowError(
             f"config: model setting '{_name}' is used but not defined under 'models'"
         )
-FEATURE_SETS_ALL = ["all"] + [f"drop-{f}" for f in SPEC.features]
 
 
 CONDA_ENV = "../../environment.yml"
@@ -106,12 +104,6 @@ def holdout_params():
     }
 
 
-def data_targets():
-    return [
-        f"{RESULTS}/features/all/encoder.json",
-        f"{RESULTS}/features/all/test.parquet",
-        f"{RESULTS}/eda/summary.csv",
-    ]
 
 
 def evaluation_keys(fs, with_train=False):
@@ -157,10 +149,6 @@ def remedy_feature_sets():
         return [f"drop-{name}" for name in json.load(fh)["suspects"]]
 
 
-def remedy_targets(wildcards):
-    return [
-        f"{RESULTS}/evaluation/{fs}/metrics_summary.csv" for fs in remedy_feature_sets()
-    ]
 
 
 def train_targets():
@@ -179,15 +167,6 @@ def train_targets():
     return sorted(set(models + studies))
 
 
-def all_targets():
-    return data_targets() + [
-        f"{RESULTS}/evaluation/all/metrics_summary.csv",
-        f"{RESULTS}/diagnosis/shortcut.json",
-        f"{RESULTS}/shift/shift.csv",
-        f"{RESULTS}/studies/gradient_flow.png",
-        f"{RESULTS}/studies/shared_bias.png",
-        f"{RESULTS}/checks/gradcheck.csv",
-    ]
 
 
 # --- report inputs -----------------------------------------------------------------------
