@@ -104,8 +104,6 @@ def holdout_params():
     }
 
 
-
-
 def evaluation_keys(fs, with_train=False):
     """(fs, act, seed, split) of every evaluation of the grid on one feature set, in a fixed order.
 
@@ -149,8 +147,6 @@ def remedy_feature_sets():
         return [f"drop-{name}" for name in json.load(fh)["suspects"]]
 
 
-
-
 def train_targets():
     models = expand(
         os.path.join(MODELS, "model.npz"),
@@ -165,8 +161,6 @@ def train_targets():
         seed=FIRST_SEED,
     )
     return sorted(set(models + studies))
-
-
 
 
 # --- report inputs -----------------------------------------------------------------------
