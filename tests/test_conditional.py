@@ -1,0 +1,167 @@
+"""Conditional-shift evidence: invariant to label shift and to any selection on X, large for a
+broken relation (shortcut.conditional), on a population with a known P(Y | X) (tests/synthetic.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthetic as syn
+from shortcut import conditional
+
+
+@pytest.fixture(scope="module")
+def world():
+    pop = syn.population(14_000, seed=1)
+    return pop.iloc[:8000].reset_index(drop=True), pop.iloc[8000:].reset_index(drop=True)
+
+
+def evidence(train, test, **kw):
+    splits, encoder = syn.encoded(train, test, **kw)
+    result = conditional.audit_evidence(*splits, encoder, 3)
+    return result["evidence"].set_index("unit"), result
+
+
+NULL_SHIFTS = {
+    # class mix: class 0 three times as likely in test; P(X | Y) unchanged
+    "label shift": lambda pool: syn.draw(pool, 3000, 1, weights=np.array([3.0, 1.0, 1.0])[pool["target"]]),
+    # selection on the strong input itself
+    "selection on x1": lambda pool: pool[pool["x1"] > 0.3].reset_index(drop=True),
+    # selection on x2, which is correlated with x1: the univariate P(Y | x1) moves, P(Y | X) does not
+    "selection on correlated x2": lambda pool: pool[pool["x2"] > 0.3].reset_index(drop=True),
+    # one level of the categorical only: c1 is constant in test
+    "one level of c1": lambda pool: pool[pool["c1"] == "a"].reset_index(drop=True),
+}
+
+
+@pytest.mark.parametrize("name", list(NULL_SHIFTS))
+def test_no_relation_breaks_under_label_shift_or_selection_on_x(world, name):
+    train, pool = world
+    ev, _ = evidence(train, NULL_SHIFTS[name](pool))
+    # the change (how much worse the labels fit each feature's relation than on new training
+    # rows) is ~0: its interval covers 0 for every feature
+    assert (ev["change_ci_low"] <= 0).all() and (ev["change_ci_high"] >= 0).all(), ev[["change", "change_ci_low", "change_ci_high"]]
+    # the harm is never positive beyond noise, and no relation is declared broken
+    assert (ev["harm_ci_low"] < ev["min_harm"]).all(), ev[["harm", "harm_ci_low"]]
+    assert not ev["broke"].any()
+    # the strongest genuine feature keeps paying its way on test
+    assert ev.loc["x1", "harm"] < 0
+
+
+@pytest.mark.parametrize("kind", ["numeric", "categorical"])
+def test_a_planted_leak_with_an_unchanged_marginal_is_detected(world, kind):
+    train, pool = world
+    tr, te = syn.add_leak(train, pool.iloc[:3000].reset_index(drop=True), kind, seed=5)
+    cat = ("c1", "leak") if kind == "categorical" else ("c1",)
+    num = ("x1", "x2") if kind == "categorical" else ("x1", "x2", "leak")
+    # the leak's marginal is the same in both files (only its relation to the label is gone)
+    if kind == "numeric":
+        assert abs(tr["leak"].mean() - te["leak"].mean()) < 0.03
+    ev, _ = evidence(tr, te, categorical=cat, numeric=num)
+    assert ev.loc["leak", "broke"] and ev.loc["leak", "p_holm"] < 0.01
+    assert ev.loc["leak", "change_ci_low"] > 0
+    assert not ev.drop(index="leak")["broke"].any()
+
+
+def test_two_leaks_are_both_found_and_a_strong_one_does_not_mask_the_genuine_features(world):
+    train, pool = world
+    test = pool.iloc[:3000].reset_index(drop=True)
+    tr, te = syn.add_leak(train, test, "numeric", seed=5, strength=0.8, name="leak_a")
+    tr, te = syn.add_leak(tr, te, "categorical", seed=6, strength=0.5, name="leak_b")
+    ev, result = evidence(tr, te, categorical=("c1", "leak_b"), numeric=("x1", "x2", "leak_a"))
+    assert ev.loc["leak_a", "broke"] and ev.loc["leak_b", "broke"]
+    assert not ev.loc[["x1", "x2", "c1"], "broke"].any()
+    steps = result["steps"]
+    # in the model that still holds the strong leak, dropping a genuine feature moves the test
+    # loss either way; the stepwise procedure tests the genuine features again without it
+    assert steps["step"].max() >= 3
+
+
+def test_a_duplicated_leak_is_found_as_a_group(world):
+    train, pool = world
+    tr, te = syn.add_leak(train, pool.iloc[:3000].reset_index(drop=True), "numeric", seed=5)
+    rng = np.random.default_rng(9)
+    tr = tr.assign(leak_copy=tr["leak"] + rng.normal(0, 0.01, len(tr)))
+    te = te.assign(leak_copy=te["leak"] + rng.normal(0, 0.01, len(te)))
+    ev, _ = evidence(tr, te, numeric=("x1", "x2", "leak", "leak_copy"))
+    # each copy stands in for the other, so neither breaks alone; together they do
+    assert "leak+leak_copy" in ev.index
+    assert ev.loc["leak+leak_copy", "broke"]
+    assert not ev.loc["leak", "broke"] and not ev.loc["leak_copy", "broke"]
+
+
+def test_a_categorical_with_many_levels_does_not_inflate_the_value(world):
+    train, pool = world
+    test = pool.iloc[:3000].reset_index(drop=True)
+    rng = np.random.default_rng(3)
+    # 200 levels of pure noise (about 40 training rows each, many rarer): a model fitting them
+    # level by level would pay for the noise on test
+    weights = rng.dirichlet(np.full(200, 0.5))
+    noise = lambda n: np.array([f"z{k}" for k in rng.choice(200, n, p=weights)], dtype=object)  # noqa: E731
+    tr, te = train.assign(many=noise(len(train))), test.assign(many=noise(len(test)))
+    ev, _ = evidence(tr, te, categorical=("c1", "many"))
+    assert not ev.loc["many", "broke"]
+    assert ev.loc["many", "harm_ci_low"] < ev.loc["many", "min_harm"]
+    # the mechanism: rare levels are pooled before the evidence models see them
+    splits, encoder = syn.encoded(tr, te, categorical=("c1", "many"))
+    X = splits[0][0]
+    design = conditional.build_design(X, encoder["columns"], encoder["sources"], ["c1", "many"], 30)
+    n_levels = sum(s == "many" for s in encoder["sources"])
+    assert len(design.feature_columns["many"]) < n_levels
+
+
+def test_offsets_recover_the_class_mix_and_drop_absent_classes():
+    rng = np.random.default_rng(0)
+    logp = np.log(rng.dirichlet(np.ones(3), size=5000))
+    truth = np.array([np.log(3.0), 0.0, np.log(0.5)])
+    p = np.exp(logp + truth)
+    p /= p.sum(axis=1, keepdims=True)
+    y = (rng.random(5000)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+    b = conditional.fit_offsets(logp, y, 3)
+    assert np.allclose(b - b.mean(), truth - truth.mean(), atol=0.08)
+    only_two = conditional.fit_offsets(logp[y < 2], y[y < 2], 3)
+    assert np.isneginf(only_two[2]) and np.isfinite(only_two[:2]).all()
+    adjusted = conditional.adjusted_log_proba(logp, only_two)
+    assert np.allclose(np.exp(adjusted[:, :2]).sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_temperature_undoes_overconfidence():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 1, size=(4000, 3))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = (rng.random(4000)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+    overconfident = 3.0 * logits
+    logp = overconfident - np.log(np.exp(overconfident).sum(axis=1, keepdims=True))
+    assert conditional.fit_temperature(logp, y) == pytest.approx(3.0, rel=0.1)
+
+
+def test_one_feature_compares_with_the_class_prior(world):
+    train, pool = world
+    tr, te = syn.add_leak(train[["row", "target"]], pool.iloc[:2000][["row", "target"]].reset_index(drop=True),
+                          "numeric", seed=2)
+    ev, result = evidence(tr, te, categorical=(), numeric=("leak",))
+    assert list(ev.index) == ["leak"]
+    assert ev.loc["leak", "broke"]
+    # the reduced model is the class prior: its test accuracy is the majority share
+    assert ev.loc["leak", "acc_without"] == pytest.approx(
+        np.mean(te["target"] == np.bincount(te["target"]).argmax()), abs=0.02)
+
+
+def test_the_threshold_is_a_share_of_the_label_entropy(world):
+    train, pool = world
+    ev, _ = evidence(train, pool.iloc[:1000].reset_index(drop=True))
+    p = np.bincount(train["target"]) / len(train)
+    # the training partition is 80 % of train, stratified: its class mix is train's
+    assert ev["label_entropy"].iloc[0] == pytest.approx(-(p * np.log(p)).sum(), abs=0.01)
+    assert ev["min_harm"].iloc[0] == pytest.approx(conditional.EvidenceSettings().min_harm_share
+                                                   * ev["label_entropy"].iloc[0])
+    assert "H(Y)" in ev["rule"].iloc[0]
+
+
+def test_outputs_are_deterministic(world):
+    train, pool = world
+    a, _ = evidence(train, pool.iloc[:1500].reset_index(drop=True))
+    b, _ = evidence(train, pool.iloc[:1500].reset_index(drop=True))
+    pd.testing.assert_frame_equal(a, b)

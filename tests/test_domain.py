@@ -1,0 +1,71 @@
+"""Covariate shift beyond the class mix, the features that separate the files, and training
+support (shortcut.domain)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import synthetic as syn
+from shortcut import domain
+
+
+@pytest.fixture(scope="module")
+def world():
+    pop = syn.population(12_000, seed=2)
+    return pop.iloc[:8000].reset_index(drop=True), pop.iloc[8000:].reset_index(drop=True)
+
+
+def shift_of(train, test, **kw):
+    (tr, va, te), enc = syn.encoded(train, test, **kw)
+    layout = {"columns": enc["columns"], "sources": enc["sources"], "categorical": list(enc["categorical"])}
+    return domain.shift_model(np.vstack([tr[0], va[0]]), np.r_[tr[1], va[1]], te[0], te[1], **layout,
+                              n_classes=3, X_train_partition=tr[0])
+
+
+def test_no_shift_gives_auc_one_half(world):
+    train, pool = world
+    r = shift_of(train, pool)
+    assert r["auc_ci_low"] < 0.5 < r["auc_ci_high"] + 0.01
+    # a continuous value just beyond the training range is rare but possible
+    assert not r["shifted"] and r["share_unsupported"] < 0.005
+
+
+def test_label_shift_moves_the_inputs_but_is_not_called_covariate_shift(world):
+    train, pool = world
+    # class 1 (high x1) six times as likely: the inputs move with it
+    test = syn.draw(pool, 2000, 1, weights=np.array([1.0, 6.0, 1.0])[pool["target"]])
+    r = shift_of(train, test)
+    # the inputs alone separate the files (P(X) moved through P(X | Y)) ...
+    assert r["inputs_auc_ci_low"] > 0.55
+    # ... but not beyond what the class mix explains
+    assert not r["shifted"] and r["auc"] < r["inputs_auc"] - 0.03
+
+
+def test_selection_on_one_input_is_covariate_shift_naming_that_input(world):
+    train, pool = world
+    r = shift_of(train, pool[pool["c1"] == "b"].reset_index(drop=True))
+    assert r["shifted"]
+    assert max(r["feature_auc"], key=r["feature_auc"].get) == "c1"
+
+
+def test_rows_outside_training_support_are_counted_by_reason(world):
+    train, pool = world
+    test = pool.iloc[:1000].copy()
+    test.loc[:9, "c1"] = "zz"  # a level never seen in training
+    test.loc[10:19, "x1"] = 40.0  # far outside the training range
+    r = shift_of(train, test.reset_index(drop=True))
+    reasons = r["unsupported_by_reason"]
+    assert reasons["unseen_level"] == 10 and reasons["out_of_range"] >= 10
+    assert not r["supported"][:20].any() and r["supported"][20:].mean() > 0.99
+
+
+def test_a_test_file_far_from_the_training_rows_is_unsupported(world):
+    train, pool = world
+    far = pool.iloc[:500].copy()
+    far["x1"] = far["x1"] * 0.1 + 3.2  # inside the range, where training rows are very sparse
+    far["x2"] = far["x2"] * 0.1 + 3.0
+    r = shift_of(train, far.reset_index(drop=True))
+    assert r["inputs_auc"] > 0.99
+    assert r["share_unsupported"] > 0.5
+    assert r["unsupported_by_reason"]["low_train_density"] > 0

@@ -1,0 +1,90 @@
+"""Reliance: grouped permutation importance with an interval, the rule at F = 2, 6 and 30, groups
+of strongly associated features (shortcut.reliance, shortcut.codes.association_groups)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shortcut import codes, network, reliance, train
+
+
+def fitted(X, y, seed):
+    model = network.MLP(X.shape[1], [32], int(y.max()) + 1, "relu", seed=seed, l2=1e-4)
+    n = len(y) * 3 // 4
+    train.fit(model, X[:n], y[:n], X[n:], y[n:], lr=0.01, epochs=30, patience=5, seed=seed)
+    return model
+
+
+def importance_of(n_features, informative, seeds=(0, 1, 2), n=4000, groups=()):
+    """F standardised numeric features; the first ``informative`` carry the label with decreasing
+    weight, the rest are noise. Importance of fitted models on fresh rows, stacked."""
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(2 * n, n_features)).astype(np.float32)
+    w = np.zeros(n_features)
+    w[:informative] = np.linspace(2.0, 1.0, informative)
+    y = (rng.random(2 * n) < 1 / (1 + np.exp(-(X @ w)))).astype(np.int64)
+    names = [f"f{j}" for j in range(n_features)]
+    frames = []
+    for seed in seeds:
+        model = fitted(X[:n], y[:n], seed)
+        frames.append(reliance.permutation_importance(model, X[n:], y[n:], names, groups, repeats=3, seed=seed)
+                      .assign(act="relu", seed=seed))
+    return pd.concat(frames, ignore_index=True), names
+
+
+@pytest.mark.parametrize("n_features,informative", [(2, 1), (6, 2), (30, 3)])
+def test_the_rule_finds_the_informative_features_for_2_6_and_30(n_features, informative):
+    imp, names = importance_of(n_features, informative)
+    table = reliance.reliance_table(imp).set_index("unit")
+    assert table.loc[names[:informative], "relied"].all()
+    assert not table.loc[names[informative:], "relied"].any()
+    # the floor is half an even split: 0.25, 0.083, 0.017
+    assert table["share_floor"].iloc[0] == pytest.approx(0.5 / n_features)
+    assert "0.5 / F" in table["rule"].iloc[0]
+
+
+def test_share_floor_and_interval_on_known_numbers():
+    rows = []
+    for seed, values in enumerate([[0.5, 0.02, 0.001], [0.6, 0.03, -0.001], [0.55, 0.025, 0.0]]):
+        for unit, v in zip(["a", "b", "c"], values):
+            rows.append({"unit": unit, "kind": "feature", "members": unit, "repeat": 0, "importance": v,
+                         "base_log_loss": 1.0, "act": "relu", "seed": seed})
+    table = reliance.reliance_table(pd.DataFrame(rows)).set_index("unit")
+    # b: clearly above 0 but 0.025 / 0.575 = 4 % < 0.5 / 3 of the total: not material
+    assert table.loc["a", "relied"] and not table.loc["b", "relied"] and not table.loc["c", "relied"]
+    # with a's importance set aside (its relation broke), b is most of what is left
+    aside = reliance.reliance_table(pd.DataFrame(rows), set_aside={"b": ["a"]}).set_index("unit")
+    assert aside.loc["b", "relied"] and aside.loc["b", "share"] > 0.9
+
+
+def test_copies_of_one_feature_hide_each_other_but_not_as_a_group():
+    rng = np.random.default_rng(4)
+    n = 4000
+    base = rng.normal(size=2 * n)
+    X = np.column_stack([base, base + rng.normal(0, 0.05, 2 * n), rng.normal(size=2 * n)]).astype(np.float32)
+    y = (rng.random(2 * n) < 1 / (1 + np.exp(-2.5 * base))).astype(np.int64)
+    frame = pd.DataFrame({"a": X[:n, 0], "a_copy": X[:n, 1], "noise": X[:n, 2]})
+    groups = codes.association_groups(frame, ["a", "a_copy", "noise"], [], threshold=0.7)
+    assert groups == [["a", "a_copy"]]
+    model = fitted(X[:n], y[:n], 0)
+    imp = reliance.permutation_importance(model, X[n:], y[n:], ["a", "a_copy", "noise"], groups, repeats=3)
+    mean = imp.groupby("unit")["importance"].mean()
+    # each copy stands in for the other when it alone is permuted: together they matter more
+    # than the two alone added up
+    assert mean["a+a_copy"] > 1.3 * (mean["a"] + mean["a_copy"])
+
+
+def test_one_hot_blocks_are_permuted_together():
+    class Recorder:
+        def predict_proba(self, X):
+            rows = X[:, :3]
+            assert np.allclose(rows.sum(axis=1), 1.0)  # a permuted block is still one-hot
+            return np.full((len(X), 2), 0.5)
+
+    rng = np.random.default_rng(0)
+    levels = rng.integers(0, 3, 200)
+    X = np.column_stack([np.eye(3)[levels], rng.normal(size=200)])
+    imp = reliance.permutation_importance(Recorder(), X, rng.integers(0, 2, 200), ["c", "c", "c", "x"], repeats=2)
+    assert list(imp["unit"].unique()) == ["c", "x"] and np.allclose(imp["importance"], 0.0)

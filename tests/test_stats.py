@@ -1,0 +1,83 @@
+"""Statistical helpers (shortcut.stats) and the Newton logistic regression (shortcut.logreg)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import optimize, special
+
+from shortcut import logreg, stats
+
+
+def test_holm_matches_the_definition():
+    p = np.array([0.01, 0.04, 0.03, np.nan, 0.5])
+    adj = stats.holm(p)
+    # sorted finite: 0.01 (x4), 0.03 (x3), 0.04 (x2), 0.5 (x1), cumulative max
+    assert adj[0] == pytest.approx(0.04)
+    assert adj[2] == pytest.approx(0.09)
+    assert adj[1] == pytest.approx(0.09)  # 0.08 raised to the previous step's 0.09
+    assert adj[4] == pytest.approx(0.5)
+    assert np.isnan(adj[3])
+
+
+def test_wilson_interval_contains_the_share_and_handles_zero():
+    lo, hi = stats.wilson(np.array([0, 5, 50]), np.array([20, 20, 100]))
+    assert lo[0] == pytest.approx(0, abs=1e-12) and 0 < hi[0] < 0.2
+    assert lo[1] < 0.25 < hi[1]
+    assert lo[2] < 0.5 < hi[2]
+
+
+def test_auc_against_brute_force_and_delong_interval():
+    rng = np.random.default_rng(0)
+    pos = rng.random(300) < 0.4
+    s = rng.normal(size=300) + pos * 0.8
+    s[:20] = np.round(s[:20], 1)  # some ties
+    brute = np.mean([(a > b) + 0.5 * (a == b) for a in s[pos] for b in s[~pos]])
+    assert stats.auc(s, pos) == pytest.approx(brute)
+    d = stats.auc_delong(s, pos)
+    assert d["auc"] == pytest.approx(brute)
+    assert d["ci_low"] < brute < d["ci_high"] and 0.02 < d["se"] < 0.05
+
+
+def test_bootstrap_means_match_a_direct_resampling_and_keep_strata_sizes():
+    v = np.arange(10.0)
+    draws = stats.bootstrap_means(v, 500, seed=3)
+    assert draws.mean() == pytest.approx(4.5, abs=0.1)
+    assert draws.std() == pytest.approx(v.std() / np.sqrt(10), rel=0.15)
+    strata = np.array([0] * 5 + [1] * 5)
+    # rows 0-4 have values 0..4, rows 5-9 have 5..9: each resample keeps five of each
+    sums = stats.bootstrap_means(np.column_stack([v < 5, v >= 5]).astype(float), 200, 1, strata=strata)
+    assert np.allclose(sums, 0.5)
+
+
+def test_mean_test_is_one_sided():
+    rng = np.random.default_rng(0)
+    assert stats.mean_test(rng.normal(0.3, 1, 400))["p"] < 0.001
+    assert stats.mean_test(rng.normal(-0.3, 1, 400))["p"] > 0.99
+
+
+def test_newton_logistic_matches_a_generic_optimiser():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 4)) * np.array([1, 10, 0.1, 3])
+    y = rng.random(2000) < special.expit(X @ np.array([1, -0.1, 5, 0.2]) + 0.3)
+    w = rng.uniform(0.5, 2, 2000)
+    model = logreg.fit_logistic(X, y, w, l2=2.0)
+
+    def f(t):
+        z = X @ t[:4] + t[4]
+        return np.sum(w * (np.logaddexp(0, z) - y * z)) + t[:4] @ t[:4]
+
+    ref = optimize.minimize(f, np.zeros(5), method="BFGS", options={"gtol": 1e-8})
+    assert f(np.r_[model.coef, model.intercept]) <= ref.fun + 1e-6
+
+
+def test_cross_fitting_scores_every_row_out_of_fold():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 3))
+    y = rng.random(500) < 0.3
+    folds = logreg.fold_ids(y, 5, seed=0)
+    assert set(np.bincount(folds)) <= {99, 100, 101}
+    out = logreg.cross_fitted_decision(X, y, n_folds=5, seed=0)
+    # a model fitted on every row scores those rows differently than the out-of-fold models
+    full = logreg.fit_logistic(X, y).decision(X)
+    assert out.shape == (500,) and not np.allclose(out, full)

@@ -1,0 +1,499 @@
+"""Conditional-shift evidence: did the relation between a feature and the label, P(Y | X), change
+from train to test in a way that makes the feature's train relation cost accuracy on test?
+
+The question and why it needs this design
+-----------------------------------------
+A shortcut is a feature whose relation to the label does not hold on new data. Two other changes
+move every univariate train-vs-test comparison but are NOT shortcuts:
+
+* a change of the class mix (label shift: P(X | Y) fixed, P(Y) changes), and
+* a test file drawn from one part of the input space (covariate shift: P(Y | X) fixed, P(X)
+  changes; including a selection on another feature correlated with this one, which moves the
+  univariate P(Y | X_j)).
+
+Both are cases of one null model: p_test(x, y) proportional to p_train(x, y) a(x) b(y). Under it,
+p_test(y | x) is proportional to p_train(y | x) b(y): the train conditional is still right up to
+one offset per class. So the evidence compares, on the test rows themselves (which weights every
+region by the test rows' mass), models fitted on train whose class offsets are refitted on test:
+
+1. Evidence models: small networks of this library (one hidden layer, early stopping on the
+   validation split) fitted on the training partition; one on a set S of features and one on S
+   without the unit u (a feature, or a group of strongly associated features that can stand in
+   for each other). Rare levels of a categorical (fewer than ``min_level_rows`` training rows) are
+   pooled into one column first, so a feature with many levels cannot fit noise level by level:
+   this is how many-level categoricals are kept from inflating the value (the test suite plants a
+   200-level noise categorical and checks it).
+2. Prior refit: each model's log-probabilities get per-class offsets b fitted by maximum
+   likelihood on the (supported) test rows; a class absent from the test rows gets probability 0.
+   This absorbs any change of the class mix exactly (under label shift the refitted offsets are
+   log p_test(y) / p_train(y)).
+3. Support: rows outside the training support (see ``shortcut.domain``) are left out and counted;
+   there a difference is extrapolation, never concept shift.
+4. Per test row i, ``d_i = loss_S(i) - loss_{S-u}(i)`` (log loss, nats). The **harm** of u is
+   mean(d): how much worse the model that uses u does on test than the one without it.
+
+   Under the null, for every x the full model is the best predictor, so E[d | x] = -KL(p_S || p_{S-u})
+   <= 0 for any change of P(X) and of P(Y): a genuine feature can have a harm of about zero (when
+   the selection makes it constant, say), never a positive one. When u's relation breaks (a
+   leak that is noise in test, even with an unchanged marginal), the full model is confidently
+   wrong and the harm is large. This is the decision statistic.
+
+   Beside it, the **change** measures whether the relation changed at all, whichever way:
+   ``e_i = d_i + KL_i(p_S || p_{S-u})`` removes the part of d the models themselves expect, so
+   E[e | x] = 0 for a model that is right about P(Y | X) whatever the feature's value. A fitted
+   model is not exactly right: its estimation error alone makes e slightly positive on any new
+   rows (seen on plain random splits). So the change is mean(e) on the test rows MINUS mean(e) on
+   the validation rows (new rows of the training distribution): ~0 for every feature under pure
+   label shift or selection on X, large when a relation breaks, and negative when it
+   strengthens. Its interval resamples both sets of rows. It is reported but enters no rule: it
+   reacts to small calibration errors of the evidence models on strong genuine features, and
+   the decision must never name a genuine feature.
+
+Why leave-one-out refits rather than a Shapley attribution over mechanisms (Zhang et al. 2023):
+the refit answers the user's question directly (is the model better on the new data without this
+feature?), needs F + 1 cheap fits instead of an exponential number of coalitions, and its sign
+under the null follows from KL >= 0 without any model of the shift.
+
+Masking: with a strong leak in the model every other comparison is made in a broken model
+(dropping a genuine feature changes how the leak is used, which moves the test loss either way).
+So the units are tested step by step: at each step every remaining unit is tested against the
+current feature set; the unit with the largest harm among those that pass the rule is removed,
+and the remaining units are tested again without it. At the end every removed unit is checked
+once more, alone, against the final feature set (add-back); it stays flagged only if it still
+passes. Two independent leaks are then both found, and a duplicated leak is found as a group.
+
+Each evidence model is temperature-scaled on the validation split before any of this (one
+parameter; fitted networks are a little overconfident on new rows).
+
+Uncertainty: per unit a percentile bootstrap interval of mean(d) and of the change over rows
+(the fitted models held fixed), a one-sided p-value for H0: E[d] <= 0 from the studentised mean,
+Holm's adjustment across the units tested at a step, and the minimum detectable harm (80 % power)
+so that "no evidence" and "too few rows to tell" can be told apart.
+
+Decision rule (written beside the statistic in the output): the relation **broke** when Holm-
+adjusted p < ``alpha`` AND harm >= ``min_harm_share`` x H(Y), where H(Y) is the entropy of the
+class mix of the training partition (nats). A loss difference in nats means little on its own:
+a leak in a 3 %-minority binary task moves the log loss by a few thousandths of a nat, one in a
+balanced four-class task by tenths, because the label holds 0.15 nats of uncertainty in the first
+and 1.4 in the second. Relative to H(Y) the threshold reads the same everywhere: "the feature's
+broken relation costs at least this share of what there is to know about the label". The
+resolved threshold in nats is written beside every row (``min_harm``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from . import stats
+
+LOG_FLOOR = np.log(1e-6)
+"""Probabilities are floored at 1e-6 before the log (at most 13.8 nats per row), so one row
+cannot dominate a mean of thousands."""
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """Evidence models and the decision rule (defaults live in the config schema)."""
+
+    hidden: tuple = (32,)
+    activation: str = "relu"
+    lr: float = 0.003
+    batch_size: int = 256
+    epochs: int = 40
+    patience: int = 5
+    l2: float = 1e-4
+    min_level_rows: int = 30
+    seed: int = 0
+    alpha: float = 0.05
+    min_harm_share: float = 0.02
+    n_boot: int = 1000
+    max_steps: int = 5
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "EvidenceSettings":
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in cfg.items() if k in known}
+        if "hidden" in values:
+            values["hidden"] = tuple(values["hidden"])
+        return cls(**values)
+
+
+def label_entropy(y, n_classes: int) -> float:
+    """Entropy (nats) of the class mix of ``y``."""
+    p = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes) / max(len(y), 1)
+    p = p[p > 0]
+    return float(-np.sum(p * np.log(p)))
+
+
+def decision_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
+    nats = f" = {min_harm:.4g} nats" if min_harm is not None else ""
+    return (f"relation broke if Holm-adjusted p < {s.alpha:g} (H0: harm <= 0) and harm >= "
+            f"{s.min_harm_share:g} x H(Y){nats} per test row")
+
+
+# ---------------------------------------------------------------------------------------------
+# design matrix of the evidence models
+
+
+@dataclass
+class Design:
+    """Encoded columns regrouped for the evidence models: rare levels pooled, one column index
+    list per source feature."""
+
+    matrix_map: np.ndarray  # (d_encoded, d_design) 0/1
+    feature_columns: dict  # source feature -> list of design column indices
+    features: list
+
+    def apply(self, X) -> np.ndarray:
+        return np.asarray(X, dtype=np.float32) @ self.matrix_map
+
+    def columns_of(self, features) -> np.ndarray:
+        cols = [c for f in self.features if f in features for c in self.feature_columns[f]]
+        return np.asarray(sorted(cols), dtype=np.int64)
+
+
+def build_design(X_train, columns: Sequence[str], sources: Sequence[str], categorical: Sequence[str],
+                 min_level_rows: int) -> Design:
+    """Pool the one-hot columns of rare levels (fewer than ``min_level_rows`` training rows) of
+    each categorical into one column; numeric columns pass through."""
+    X_train = np.asarray(X_train)
+    features = list(dict.fromkeys(sources))
+    cat = set(categorical)
+    counts = (X_train != 0).sum(axis=0)
+    targets: list[int] = []
+    feature_columns: dict = {f: [] for f in features}
+    n_design = 0
+    pooled_slot: dict = {}
+    for j, src in enumerate(sources):
+        if src in cat and counts[j] < min_level_rows:
+            if src not in pooled_slot:
+                pooled_slot[src] = n_design
+                feature_columns[src].append(n_design)
+                n_design += 1
+            targets.append(pooled_slot[src])
+        else:
+            targets.append(n_design)
+            feature_columns[src].append(n_design)
+            n_design += 1
+    M = np.zeros((len(sources), n_design), dtype=np.float32)
+    M[np.arange(len(sources)), targets] = 1.0
+    return Design(M, feature_columns, features)
+
+
+# ---------------------------------------------------------------------------------------------
+# evidence models
+
+
+class PriorModel:
+    """The model with no feature: the training class shares."""
+
+    def __init__(self, y, n_classes: int):
+        counts = np.bincount(y, minlength=n_classes).astype(np.float64) + 0.5
+        self.log_prior = np.log(counts / counts.sum())
+
+    def log_proba(self, X) -> np.ndarray:
+        return np.tile(self.log_prior, (len(X), 1))
+
+
+class NetModel:
+    def __init__(self, net):
+        self.net = net
+
+    def log_proba(self, X) -> np.ndarray:
+        from .network import log_softmax
+
+        if len(X) == 0:
+            return np.zeros((0, self.net.n_out))
+        return log_softmax(self.net.forward(np.asarray(X, dtype=self.net.dtype)).astype(np.float64))
+
+
+def fit_evidence_model(X_train, y_train, X_val, y_val, n_classes: int, s: EvidenceSettings):
+    """One evidence model on the given design columns (a prior model when there are none)."""
+    if X_train.shape[1] == 0:
+        return PriorModel(y_train, n_classes)
+    from .network import MLP
+    from .train import fit
+
+    net = MLP(X_train.shape[1], list(s.hidden), n_classes, s.activation, seed=s.seed, l2=s.l2,
+              dtype="float32")
+    fit(net, X_train, y_train, X_val, y_val, optimizer="adam", lr=s.lr, batch_size=s.batch_size,
+        epochs=s.epochs, patience=s.patience or None, seed=s.seed)
+    return NetModel(net)
+
+
+def fit_temperature(logp: np.ndarray, y: np.ndarray) -> float:
+    """Temperature T minimising the log loss of softmax(logp / T) (temperature scaling, Guo et al.
+    2017), searched on log T in [-3, 3]. A fitted network is a little overconfident on rows it
+    never saw; T > 1 undoes that, so "as likely as the model expects" is a fair null."""
+    if len(y) == 0 or logp.shape[1] < 2:
+        return 1.0
+    rows = np.arange(len(y))
+
+    def nll(log_t):
+        z = logp / np.exp(log_t)
+        m = z.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+        return float(np.mean(lse - z[rows, y]))
+
+    res = optimize.minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-4})
+    return float(np.exp(res.x))
+
+
+def fit_offsets(logp: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class offsets b maximising sum_i log softmax(logp_i + b)[y_i] over the classes present
+    in ``y``; absent classes get -inf (probability 0 after the refit)."""
+    present = np.bincount(y, minlength=n_classes) > 0
+    b = np.full(n_classes, -np.inf)
+    idx = np.flatnonzero(present)
+    if idx.size == 1:
+        b[idx] = 0.0
+        return b
+    lp = logp[:, idx]
+    remap = np.full(n_classes, -1)
+    remap[idx] = np.arange(idx.size)
+    yy = remap[y]
+    freq = np.bincount(yy, minlength=idx.size) / len(yy)
+
+    def objective(theta):
+        z = lp + theta
+        m = z.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+        nll = float(np.mean(lse - z[np.arange(len(yy)), yy]))
+        p = np.exp(z - lse[:, None])
+        return nll, p.mean(axis=0) - freq
+
+    res = optimize.minimize(objective, np.zeros(idx.size), jac=True, method="L-BFGS-B",
+                            bounds=[(-30.0, 30.0)] * idx.size)
+    theta = res.x - res.x.mean()
+    b[idx] = theta
+    return b
+
+
+def adjusted_log_proba(logp: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log softmax(logp + b) with absent classes (b = -inf) at probability 0, floored."""
+    z = logp + np.where(np.isfinite(b), b, 0.0)
+    z = np.where(np.isfinite(b), z, -np.inf)
+    m = z.max(axis=1, keepdims=True)
+    out = z - (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))
+    return np.maximum(out, LOG_FLOOR)
+
+
+# ---------------------------------------------------------------------------------------------
+# units and the stepwise test
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    members: tuple
+    kind: str  # "feature" or "group"
+
+
+def make_units(features: Sequence[str], groups: Sequence[Sequence[str]]) -> list[Unit]:
+    units = [Unit(f, (f,), "feature") for f in features]
+    for g in groups:
+        members = tuple(f for f in features if f in set(g))
+        if len(members) >= 2:
+            units.append(Unit("+".join(members), members, "group"))
+    return units
+
+
+@dataclass
+class _Data:
+    design: Design
+    Xtr: np.ndarray
+    ytr: np.ndarray
+    Xva: np.ndarray
+    yva: np.ndarray
+    Xte: np.ndarray
+    yte: np.ndarray
+    n_classes: int
+    settings: EvidenceSettings
+    min_harm: float = 0.0
+    cache: dict = field(default_factory=dict)
+
+    def scores(self, features: frozenset) -> dict:
+        """Adjusted test log-probabilities, validation log-probabilities of the model on
+        ``features`` (fitted once per feature set)."""
+        if features not in self.cache:
+            cols = self.design.columns_of(features)
+            model = fit_evidence_model(self.Xtr[:, cols], self.ytr, self.Xva[:, cols], self.yva,
+                                       self.n_classes, self.settings)
+            lp_va = model.log_proba(self.Xva[:, cols])
+            t = fit_temperature(lp_va, self.yva)
+            lp_te = model.log_proba(self.Xte[:, cols]) / t
+            b = fit_offsets(lp_te, self.yte, self.n_classes) if len(self.yte) else np.zeros(self.n_classes)
+            lp_va = adjusted_log_proba(lp_va / t, np.zeros(self.n_classes))
+            self.cache[features] = {"test": adjusted_log_proba(lp_te, b), "val": lp_va, "offsets": b,
+                                    "temperature": t}
+        return self.cache[features]
+
+
+def _compare(data: _Data, base: frozenset, unit: Unit) -> dict:
+    """Per-row harm d and change e of ``unit`` against the base feature set (on test), and the
+    unit's value on validation."""
+    full = data.scores(base)
+    reduced = data.scores(base - set(unit.members))
+    rows = np.arange(len(data.yte))
+    lf, lr = full["test"], reduced["test"]
+    d = lr[rows, data.yte] - lf[rows, data.yte]  # loss with the unit minus loss without it
+    kl = np.sum(np.exp(lf) * (lf - lr), axis=1)
+    vrows = np.arange(len(data.yva))
+    vf, vr = full["val"], reduced["val"]
+    d_val = vr[vrows, data.yva] - vf[vrows, data.yva]
+    e_val = d_val + np.sum(np.exp(vf) * (vf - vr), axis=1)
+    value_val = float(-np.mean(d_val)) if len(vrows) else float("nan")
+    acc_full = float(np.mean(np.argmax(lf, axis=1) == data.yte)) if len(rows) else float("nan")
+    acc_red = float(np.mean(np.argmax(lr, axis=1) == data.yte)) if len(rows) else float("nan")
+    return {"d": d, "e": d + kl, "e_val": e_val, "value_val": value_val, "acc_with": acc_full,
+            "acc_without": acc_red}
+
+
+def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> list[dict]:
+    s = data.settings
+    results = [_compare(data, base, u) for u in units]
+    n, n_val = len(data.yte), len(data.yva)
+    nan = float("nan")
+    if n >= 2 and units:
+        draws = stats.bootstrap_means(np.column_stack([c[k] for c in results for k in ("d", "e")]),
+                                      s.n_boot, seed=s.seed + 1000 * step)
+    else:
+        draws = np.full((s.n_boot, 2 * len(units)), np.nan)
+    if n_val >= 2 and units:
+        val_draws = stats.bootstrap_means(np.column_stack([c["e_val"] for c in results]), s.n_boot,
+                                          seed=s.seed + 1000 * step + 1)
+    else:
+        val_draws = np.zeros((s.n_boot, len(units)))
+    rows = []
+    for k, (u, c) in enumerate(zip(units, results)):
+        dd, ee = draws[:, 2 * k], draws[:, 2 * k + 1] - val_draws[:, k]
+        harm = float(np.mean(c["d"])) if n else nan
+        se = float(np.std(dd, ddof=1)) if n >= 2 else nan
+        if n >= 2 and se > 0:
+            p = float(stats.normal_sf(harm / se))
+        elif n >= 2:
+            p = 0.0 if harm > 0 else 1.0
+        else:
+            p = nan
+        h_lo, h_hi = stats.percentile_ci(dd) if n >= 2 else (nan, nan)
+        e_lo, e_hi = stats.percentile_ci(ee) if n >= 2 else (nan, nan)
+        e_ref = float(np.mean(c["e_val"])) if n_val else 0.0
+        rows.append({
+            "unit": u.name, "kind": u.kind, "members": ";".join(u.members), "step": step,
+            "base": ";".join(f for f in data.design.features if f in base),
+            "harm": harm, "harm_ci_low": float(h_lo), "harm_ci_high": float(h_hi), "harm_se": se,
+            "p_value": p,
+            "change": float(np.mean(c["e"])) - e_ref if n else nan,
+            "change_ci_low": float(e_lo), "change_ci_high": float(e_hi),
+            "value_val": c["value_val"],
+            "acc_with": c["acc_with"], "acc_without": c["acc_without"],
+        })
+    adjusted = stats.holm([r["p_value"] for r in rows])
+    m = sum(np.isfinite(r["p_value"]) for r in rows)
+    for r, pa in zip(rows, adjusted):
+        r["p_holm"] = float(pa)
+        r["mde"] = stats.min_detectable(r["harm_se"], s.alpha / max(m, 1))
+        r["broke"] = bool(np.isfinite(pa) and pa < s.alpha and r["harm"] >= data.min_harm)
+    return rows
+
+
+EVIDENCE_COLUMNS = [
+    "unit", "kind", "members", "step", "base", "n_rows", "harm", "harm_ci_low", "harm_ci_high",
+    "harm_se", "p_value", "p_holm", "mde", "change", "change_ci_low", "change_ci_high", "value_val",
+    "acc_with", "acc_without", "broke", "min_harm", "label_entropy", "rule",
+]
+
+
+def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, columns: Sequence[str],
+                      sources: Sequence[str], categorical: Sequence[str],
+                      groups: Sequence[Sequence[str]] = (), n_classes: int,
+                      settings: EvidenceSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-unit conditional-shift evidence (final), and every step's tests.
+
+    ``X_test``/``y_test`` are the supported test rows only (the caller drops the rest). Returns
+    ``(evidence, steps)``: ``evidence`` has one row per unit (every feature, then every group of
+    two or more strongly associated features) with ``EVIDENCE_COLUMNS``; ``steps`` every test made
+    on the way (same columns, one row per unit and step).
+    """
+    s = settings or EvidenceSettings()
+    design = build_design(X_train, columns, sources, categorical, s.min_level_rows)
+    entropy = label_entropy(y_train, n_classes)
+    data = _Data(design, design.apply(X_train), np.asarray(y_train, dtype=np.int64),
+                 design.apply(X_val), np.asarray(y_val, dtype=np.int64),
+                 design.apply(X_test), np.asarray(y_test, dtype=np.int64), n_classes, s,
+                 min_harm=s.min_harm_share * entropy)
+    units = make_units(design.features, groups)
+    base = frozenset(design.features)
+    flagged: list[Unit] = []
+    all_steps: list[dict] = []
+    final: dict = {}
+    step = 1
+    while True:
+        remaining = [u for u in units if set(u.members) <= base]
+        if not remaining:
+            break
+        rows = _test_units(data, base, remaining, step)
+        all_steps += rows
+        for r in rows:
+            final[r["unit"]] = r
+        passing = [(r["harm"], i) for i, r in enumerate(rows) if r["broke"]]
+        if not passing or step > s.max_steps or len(data.yte) == 0:
+            break
+        _, best = max(passing)
+        flagged.append(remaining[best])
+        base = base - set(remaining[best].members)
+        step += 1
+    # add-back check: each flagged unit alone against the final feature set, Holm over them
+    if flagged:
+        checks = [_test_units(data, base | set(u.members), [u], step + 1)[0] for u in flagged]
+        for r, pa in zip(checks, stats.holm([r["p_value"] for r in checks])):
+            r["p_holm"] = float(pa)
+            r["mde"] = stats.min_detectable(r["harm_se"], s.alpha / len(checks))
+            r["broke"] = bool(np.isfinite(pa) and pa < s.alpha and r["harm"] >= data.min_harm)
+            all_steps.append(r)
+            final[r["unit"]] = r
+    rule = decision_rule(s, data.min_harm)
+    n = len(data.yte)
+    evidence = []
+    for u in units:
+        r = dict(final[u.name]) if u.name in final else {"unit": u.name, "kind": u.kind,
+                                                        "members": ";".join(u.members)}
+        r["n_rows"] = n
+        r["min_harm"] = data.min_harm
+        r["label_entropy"] = entropy
+        r["rule"] = rule
+        r.setdefault("broke", False)
+        evidence.append(r)
+    steps = pd.DataFrame(all_steps).assign(n_rows=n, min_harm=data.min_harm, label_entropy=entropy,
+                                           rule=rule)
+    return (pd.DataFrame(evidence).reindex(columns=EVIDENCE_COLUMNS),
+            steps.reindex(columns=EVIDENCE_COLUMNS))
+
+
+def audit_evidence(train, val, audit, encoder: dict, n_classes: int, domain_settings=None,
+                   evidence_settings: EvidenceSettings | None = None) -> dict:
+    """The whole shift evidence of one dataset from its encoded splits, as the pipeline computes it.
+
+    ``train``/``val``/``audit``: ``(X, y, rows)`` of the training partition, the validation split
+    and the audit part of the test rows (``shortcut.data.read_xy``); ``encoder``: the fitted
+    encoder (columns, sources, categorical levels, groups). Returns ``shift`` (the domain model
+    of ``shortcut.domain.shift_model``), ``evidence`` and ``steps`` (``conditional_shift``, on the
+    supported audit rows).
+    """
+    from . import domain
+
+    (Xtr, ytr, _), (Xva, yva, _), (Xte, yte, _) = train, val, audit
+    layout = {"columns": encoder["columns"], "sources": encoder["sources"],
+              "categorical": list(encoder["categorical"])}
+    shift = domain.shift_model(np.vstack([Xtr, Xva]), np.concatenate([ytr, yva]), Xte, yte, **layout,
+                               n_classes=n_classes, X_train_partition=Xtr, settings=domain_settings)
+    keep = shift["supported"]
+    evidence, steps = conditional_shift(Xtr, ytr, Xva, yva, Xte[keep], yte[keep], **layout,
+                                        groups=encoder.get("groups", []), n_classes=n_classes,
+                                        settings=evidence_settings)
+    return {"shift": shift, "evidence": evidence, "steps": steps}

@@ -1,0 +1,214 @@
+"""Covariate shift and training support: does the test file hold inputs unlike the training rows?
+
+A domain classifier (L2 logistic regression, ``shortcut.logreg``) learns to tell rows of the train
+file (training partition and validation) from rows of the test file. Its inputs are the encoded
+columns (standardised numerics, one-hot levels) and the squares of the numeric columns, so a
+change of a feature's location or spread, and of a level's share, can all be seen. It is
+cross-fitted: every row is scored by a model fitted on the other folds, so its AUC is honest and
+its scores can weight the same rows.
+
+* ``inputs_auc`` (DeLong interval): 0.5 means the two files' inputs cannot be told apart; near 1
+  means the test inputs lie where the training rows are not.
+* ``log_ratio_test``: per test row, the estimated log density ratio log p_test(x) / p_train(x) (the
+  classifier is fitted with the two files weighted to equal total mass, so its logit estimates
+  exactly this).
+* Support: a test row is **unsupported** (outside the training support: the model would
+  extrapolate there) when it has a categorical level the training partition never had, a numeric
+  value outside the training partition's range, or a density ratio so large that the train file
+  holds fewer than ``min_train_rows`` rows' worth of density for the test's mass there
+  (``n_source * p_train(x) / p_test(x) < min_train_rows``). Unsupported rows are counted and
+  reported, and left out of every conditional comparison: a difference there is extrapolation,
+  never concept shift.
+
+The second classifier, on the inputs and the one-hot label together (an additive logit
+log a(x) + log b(y)), fits the separable model p_test(x, y) ~ p_train(x, y) a(x) b(y), which
+covers covariate shift, label shift and both at once. Its input part a(x) is the covariate shift
+beyond what the class mix explains (under a pure change of the class mix the inputs move too,
+through P(X | Y), and the inputs-only classifier would call that covariate shift); its AUC is the
+covariate-shift statistic. Decision rule: **covariate shift** when the lower bound of its 95 %
+DeLong interval exceeds ``min_auc`` (default 0.55: the input part ranks a random test row above a
+random train row at least 55 % of the time). ``shortcut.decompose`` reweights validation rows by
+a(x) b(y).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from . import logreg, stats
+
+
+@dataclass(frozen=True)
+class DomainSettings:
+    l2: float = 1.0
+    folds: int = 5
+    seed: int = 0
+    min_auc: float = 0.55
+    min_train_rows: float = 20.0
+
+
+def domain_inputs(X: np.ndarray, numeric_columns: Sequence[int]) -> np.ndarray:
+    """Encoded columns plus the squares of the numeric ones (already standardised on train)."""
+    X = np.asarray(X, dtype=np.float64)
+    num = np.asarray(list(numeric_columns), dtype=np.int64)
+    return np.hstack([X, X[:, num] ** 2]) if num.size else X
+
+
+def balanced_weights(is_test: np.ndarray) -> np.ndarray:
+    """Row weights giving both files the same total mass (so the logit is log p_test / p_train)."""
+    n1 = is_test.sum()
+    n0 = is_test.size - n1
+    return np.where(is_test, 0.5 * is_test.size / max(n1, 1), 0.5 * is_test.size / max(n0, 1))
+
+
+def unsupported_reasons(X_source, X_test, columns: Sequence[str], sources: Sequence[str],
+                        categorical: Sequence[str]) -> dict:
+    """Boolean masks over test rows: an unseen level, a numeric value outside the train range."""
+    X_source = np.asarray(X_source)
+    X_test = np.asarray(X_test)
+    n = len(X_test)
+    unseen = np.zeros(n, dtype=bool)
+    out_of_range = np.zeros(n, dtype=bool)
+    cat = set(categorical)
+    src = np.asarray(sources)
+    for feature in dict.fromkeys(sources):
+        cols = np.flatnonzero(src == feature)
+        if feature in cat:
+            # the encoder writes an all-zero block for a level it was not fitted on
+            unseen |= X_test[:, cols].sum(axis=1) == 0
+        else:
+            lo, hi = X_source[:, cols].min(axis=0), X_source[:, cols].max(axis=0)
+            tol = 1e-6 * np.maximum(1.0, np.abs(np.concatenate([lo, hi])).max())
+            out_of_range |= ((X_test[:, cols] < lo - tol) | (X_test[:, cols] > hi + tol)).any(axis=1)
+    return {"unseen_level": unseen, "out_of_range": out_of_range}
+
+
+def _fold_fit(Z, is_test, weights, s: DomainSettings):
+    """Cross-fitted logistic regression: (out-of-fold logits, fold ids, fold models)."""
+    folds = logreg.fold_ids(is_test, s.folds, s.seed)
+    logit = np.empty(len(is_test))
+    models = []
+    for k in range(s.folds):
+        hold = folds == k
+        model = logreg.fit_logistic(Z[~hold], is_test[~hold], weights[~hold], l2=s.l2)
+        logit[hold] = model.decision(Z[hold])
+        models.append(model)
+    return logit, folds, models
+
+
+def _auc(scores, is_test) -> dict:
+    a = stats.auc_delong(scores, is_test)
+    return {"auc": a["auc"], "auc_se": a["se"], "auc_ci_low": a["ci_low"], "auc_ci_high": a["ci_high"]}
+
+
+def shift_model(X_source, y_source, X_test, y_test, *, columns: Sequence[str], sources: Sequence[str],
+                categorical: Sequence[str], n_classes: int, X_train_partition=None,
+                settings: DomainSettings | None = None) -> dict:
+    """Both domain classifiers between the train file (``X_source``: training partition and
+    validation rows) and the test rows, and the support flags.
+
+    * inputs only: its logit is the log density ratio of the inputs (support; ``inputs_auc``);
+    * inputs and one-hot label, additive: its input part ``log_a`` is the change of the inputs
+      beyond what the class mix explains. Its AUC (``auc``) is the covariate-shift statistic,
+      since under a pure change of the class mix the inputs move too (through P(X | Y)) and the
+      inputs-only classifier would call that covariate shift. ``feature_auc`` is the AUC of each
+      feature's own part of that logit: the features that separate the two files.
+
+    Per-row outputs: ``log_ratio_test`` (inputs only), ``log_a_source``, ``log_b_source``,
+    ``log_a_test``, ``supported`` (test rows).
+    """
+    s = settings or DomainSettings()
+    X_source = np.asarray(X_source, dtype=np.float64)
+    X_test = np.asarray(X_test, dtype=np.float64)
+    features = list(dict.fromkeys(sources))
+    numeric = [j for j, src in enumerate(sources) if src not in set(categorical)]
+    X = domain_inputs(np.vstack([X_source, X_test]), numeric)
+    # the column of X each input comes from: encoded columns, then the squares of numerics
+    origin = [sources[j] for j in range(len(sources))] + [sources[j] for j in numeric]
+    y = np.concatenate([np.asarray(y_source), np.asarray(y_test)]).astype(np.int64)
+    Y = np.zeros((len(y), n_classes))
+    Y[np.arange(len(y)), y] = 1.0
+    is_test = np.concatenate([np.zeros(len(X_source), bool), np.ones(len(X_test), bool)])
+    w = balanced_weights(is_test)
+    out: dict = {"n_source": int(len(X_source)), "n_test": int(len(X_test))}
+    nan_auc = {"auc": float("nan"), "auc_se": float("nan"), "auc_ci_low": float("nan"),
+               "auc_ci_high": float("nan")}
+    enough = min(len(X_source), len(X_test)) >= 2 * s.folds and X.shape[1] > 0
+    if enough:
+        logit_x, _, _ = _fold_fit(X, is_test, w, s)
+        Z = np.hstack([X, Y])
+        _, folds, models = _fold_fit(Z, is_test, w, s)
+        d = X.shape[1]
+        log_a = np.empty(len(y))
+        log_b = np.empty(len(y))
+        parts = np.zeros((len(y), len(features)))
+        for k, model in enumerate(models):
+            hold = folds == k
+            log_a[hold] = X[hold] @ model.coef[:d] + model.intercept
+            log_b[hold] = Y[hold] @ model.coef[d:]
+            for j, f in enumerate(features):
+                cols = [c for c, o in enumerate(origin) if o == f]
+                parts[hold, j] = X[hold][:, cols] @ model.coef[cols]
+        inputs_auc = _auc(logit_x, is_test)
+        given_label = _auc(log_a, is_test)
+        feature_auc = {f: stats.auc(parts[:, j], is_test) for j, f in enumerate(features)}
+    else:
+        logit_x = np.zeros(len(y))
+        log_a = np.zeros(len(y))
+        log_b = np.zeros(len(y))
+        inputs_auc, given_label = dict(nan_auc), dict(nan_auc)
+        feature_auc = {f: float("nan") for f in features}
+    out.update(given_label)
+    out.update({f"inputs_{k}": v for k, v in inputs_auc.items()})
+    out["feature_auc"] = feature_auc
+    out["shifted"] = bool(np.isfinite(out["auc_ci_low"]) and out["auc_ci_low"] > s.min_auc)
+    out["rule"] = (f"covariate shift if the lower bound of the 95 % interval of the AUC of the "
+                   f"input part of the domain classifier (label in the model) > {s.min_auc:g}")
+    out["log_ratio_test"] = logit_x[is_test]
+    out["log_a_source"], out["log_b_source"] = log_a[~is_test], log_b[~is_test]
+    out["log_a_test"] = log_a[is_test]
+
+    ranges_from = X_source if X_train_partition is None else np.asarray(X_train_partition)
+    reasons = unsupported_reasons(ranges_from, X_test, columns, sources, categorical)
+    # training rows' worth of density per unit of test mass: n_source * p_train / p_test
+    reasons["low_train_density"] = (np.log(max(len(X_source), 1)) - logit_x[is_test]
+                                    < np.log(s.min_train_rows))
+    unsupported = np.zeros(len(X_test), dtype=bool)
+    for mask in reasons.values():
+        unsupported |= mask
+    out["supported"] = ~unsupported
+    out["n_unsupported"] = int(unsupported.sum())
+    out["share_unsupported"] = float(unsupported.mean()) if len(X_test) else float("nan")
+    out["unsupported_by_reason"] = {k: int(v.sum()) for k, v in reasons.items()}
+    out["support_rule"] = (
+        f"unsupported: a level unseen in training, a numeric value outside the training range, or "
+        f"fewer than {s.min_train_rows:g} training rows' worth of density per unit of test mass")
+    return out
+
+
+PER_ROW = ("log_ratio_test", "log_a_source", "log_b_source", "log_a_test", "supported")
+
+
+def summary(result: dict) -> dict:
+    """The shift model's result without its per-row arrays (what ``covariate.json`` holds)."""
+    return {k: v for k, v in result.items() if k not in PER_ROW}
+
+
+def support_frame(result: dict, rows_train, rows_val, rows_test):
+    """Per row of the train file (training partition, validation) and of the audit part: the
+    separable model's log factors, the inputs-only log density ratio (test rows) and support."""
+    import pandas as pd
+
+    n_tr, n_va, n_te = len(rows_train), len(rows_val), len(rows_test)
+    nan_src = np.full(n_tr + n_va, np.nan)
+    return pd.DataFrame({
+        "part": ["train"] * n_tr + ["val"] * n_va + ["audit"] * n_te,
+        "row": np.concatenate([rows_train, rows_val, rows_test]).astype(np.int64),
+        "log_a": np.concatenate([result["log_a_source"], result["log_a_test"]]),
+        "log_b": np.concatenate([result["log_b_source"], np.full(n_te, np.nan)]),
+        "log_ratio": np.concatenate([nan_src, result["log_ratio_test"]]),
+        "supported": np.concatenate([np.ones(n_tr + n_va, bool), result["supported"]]),
+    })

@@ -1,0 +1,129 @@
+"""Does the model rely on a feature? Grouped permutation importance with uncertainty, and the
+groups of strongly associated features that could hide each other.
+
+Permutation importance of a unit (one source feature, or a group of strongly associated features)
+is the increase of the model's log loss on the validation split when the rows of ALL encoded
+columns of the unit are permuted together (one permutation for the whole unit, so a one-hot
+block stays a valid one-hot row and a group keeps its joint values). It is repeated with
+different seeded permutations for every grid model. Unlike a gradient share it is in the units of
+the loss, it is zero for a feature the model ignores, and its spread over repeats and models
+gives an interval.
+
+Copies of one leak hide each other from single-feature permutation (permuting one copy leaves the
+other), so the groups of strongly associated features found on the training partition
+(``shortcut.codes.association_groups``, stored in the encoder) are permuted as one unit too.
+
+Decision rule (``relied_rule``): a unit is **relied on** when the lower bound of its importance
+interval is above 0 AND its share of the summed importance of the single features is at least
+``min_share_factor / F`` (F = number of features; with the default factor 0.5, half of what an
+even split would give each feature: 0.25 for F = 2, 0.083 for F = 6, 0.017 for F = 30). The first
+clause rules out noise; the second ties "material" to the number of features instead of one
+fixed share, which would be unreachable for every feature of a wide model or trivial for a
+narrow one. A group's share is its importance over the same sum (it can exceed a member's).
+Features of other units whose relation to the label broke are set aside from the sum and from F
+(``set_aside``), so a dominant leak cannot hide a second one.
+
+Interval: with several grid models, the Student-t interval of the per-model mean importances
+(seeds and settings are the independent replicates); with one model, over its repeats.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+
+DEFAULT_REPEATS = 5
+DEFAULT_MIN_SHARE_FACTOR = 0.5
+
+
+def units_of(sources: Sequence[str], groups: Sequence[Sequence[str]]) -> list[tuple[str, str, tuple]]:
+    """(name, kind, members) of every feature and every group of two or more present features."""
+    features = list(dict.fromkeys(sources))
+    out = [(f, "feature", (f,)) for f in features]
+    for g in groups:
+        members = tuple(f for f in features if f in set(g))
+        if len(members) >= 2:
+            out.append(("+".join(members), "group", members))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# permutation importance
+
+
+def _log_loss_rows(model, X, y) -> float:
+    from .metrics import log_loss
+
+    return log_loss(y, model.predict_proba(X))
+
+
+def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence[Sequence[str]] = (),
+                           repeats: int = DEFAULT_REPEATS, seed: int = 0) -> pd.DataFrame:
+    """Increase of log loss when a unit's encoded columns are permuted together, per repeat.
+
+    Returns columns ``unit``, ``kind``, ``members`` (";"-joined), ``repeat``, ``importance``
+    (nats per row; may be slightly negative for an unused feature) and ``base_log_loss``.
+    """
+    X = np.asarray(X)
+    y = np.asarray(y, dtype=np.int64)
+    base = _log_loss_rows(model, X, y)
+    src = np.asarray(sources)
+    rows = []
+    work = X.copy()
+    for k, (name, kind, members) in enumerate(units_of(sources, groups)):
+        cols = np.flatnonzero(np.isin(src, members))
+        rng = np.random.default_rng([seed, k])
+        for r in range(repeats):
+            perm = rng.permutation(len(X))
+            work[:, cols] = X[perm][:, cols]
+            rows.append({"unit": name, "kind": kind, "members": ";".join(members), "repeat": r,
+                         "importance": _log_loss_rows(model, work, y) - base, "base_log_loss": base})
+            work[:, cols] = X[:, cols]
+    return pd.DataFrame(rows, columns=["unit", "kind", "members", "repeat", "importance",
+                                       "base_log_loss"])
+
+
+def relied_rule(min_share_factor: float = DEFAULT_MIN_SHARE_FACTOR) -> str:
+    return (f"relied on if the 95 % interval of the permutation importance is above 0 and its share "
+            f"of the summed single-feature importance >= {min_share_factor:g} / F (features of other "
+            f"units whose relation broke are set aside from the sum and from F)")
+
+
+def reliance_table(importance: pd.DataFrame, model_keys: Sequence[str] = ("act", "seed"),
+                   min_share_factor: float = DEFAULT_MIN_SHARE_FACTOR,
+                   set_aside: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
+    """Per unit: mean importance over models, its interval, its share and the decision.
+
+    ``importance`` stacks ``permutation_importance`` outputs of several models, tagged with the
+    ``model_keys`` columns (absent keys are ignored). ``set_aside`` maps a unit to features left
+    out of its share's sum and of F: the members of the OTHER units whose relation to the label
+    broke. A dominant leak takes nearly all the importance, which would push a second leak below
+    any share floor; with it set aside, the second is judged against the features that remain.
+    """
+    keys = [k for k in model_keys if k in importance.columns]
+    per_model = (importance.groupby(["unit", "kind", "members", *keys], sort=False)["importance"]
+                 .mean().reset_index())
+    n_models = len(per_model[keys].drop_duplicates()) if keys else 1
+    singles = (per_model[per_model["kind"] == "feature"].groupby("unit", sort=False)["importance"]
+               .mean().clip(lower=0))
+    rows = []
+    for (unit, kind, members), sub in per_model.groupby(["unit", "kind", "members"], sort=False):
+        if n_models >= 2:
+            mean, lo, hi = stats.t_interval(sub["importance"])
+        else:
+            mean, lo, hi = stats.t_interval(importance[importance["unit"] == unit]["importance"])
+        aside = set((set_aside or {}).get(unit, ())) - set(members.split(";"))
+        kept = singles[[f not in aside for f in singles.index]]
+        total = kept.sum()
+        share = max(mean, 0.0) / total if total > 0 else float("nan")
+        floor = min_share_factor / max(len(kept), 1)
+        relied = bool(np.isfinite(lo) and lo > 0 and np.isfinite(share) and share >= floor)
+        rows.append({"unit": unit, "kind": kind, "members": members, "importance": mean,
+                     "importance_ci_low": lo, "importance_ci_high": hi, "share": share,
+                     "share_floor": floor, "set_aside": ";".join(sorted(aside)), "n_models": n_models,
+                     "relied": relied, "rule": relied_rule(min_share_factor)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,190 @@
+"""Small statistical tools shared by the shift evidence, the reliance test and the remedy check.
+
+Every interval here is two-sided at level ``1 - alpha`` (default 95 %); every resampling takes an
+explicit seed, so results are byte-identical on rerun. Nothing here knows about features, models
+or files.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy import special
+
+ALPHA = 0.05
+BOOTSTRAP = 2000
+"""Default bootstrap resamples: the percentile interval's endpoints then move by well under a
+tenth of its width between seeds."""
+
+
+def normal_sf(z) -> np.ndarray | float:
+    """Upper tail P(Z > z) of the standard normal (one-sided p-value of a z statistic)."""
+    return 0.5 * special.erfc(np.asarray(z, dtype=np.float64) / math.sqrt(2.0))
+
+
+def normal_quantile(p: float) -> float:
+    return float(math.sqrt(2.0) * special.erfinv(2.0 * p - 1.0))
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment (controls the family-wise error rate). NaN stays NaN and is
+    not counted in the family."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(adjusted)
+    return out
+
+
+def wilson(successes, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of binomial proportions (vectorised; n = 0 gives NaN)."""
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    z = normal_quantile(1 - alpha / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def bootstrap_counts(n: int, n_boot: int, seed: int, chunk: int = 128, strata=None):
+    """Yield ``(start, counts)`` blocks: ``counts[b, i]`` is how often row i is drawn in resample
+    ``start + b`` of an ordinary bootstrap (rows resampled within each stratum, keeping its size,
+    when ``strata`` gives one label per row). A mean over resamples is then one matrix product,
+    ``counts @ values / n``, for any number of value columns at once."""
+    rng = np.random.default_rng(seed)
+    groups = ([np.arange(n)] if strata is None
+              else [np.flatnonzero(np.asarray(strata) == s) for s in np.unique(strata)])
+    for start in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - start)
+        counts = np.zeros(b * n)
+        offsets = (np.arange(b) * n)[:, None]
+        for rows in groups:
+            if rows.size:
+                pick = rows[rng.integers(0, rows.size, size=(b, rows.size))]
+                counts += np.bincount((offsets + pick).ravel(), minlength=b * n)
+        yield start, counts.reshape(b, n)
+
+
+def bootstrap_means(values, n_boot: int = BOOTSTRAP, seed: int = 0, strata=None) -> np.ndarray:
+    """Bootstrap distribution of column means: ``(n_boot, k)`` for ``values`` of shape (n, k), or
+    ``(n_boot,)`` for a vector. ``strata``: see :func:`bootstrap_counts`."""
+    v = np.asarray(values, dtype=np.float64)
+    vec = v.ndim == 1
+    v2 = v[:, None] if vec else v
+    n = v2.shape[0]
+    out = np.full((n_boot, v2.shape[1]), np.nan)
+    if n:
+        for start, counts in bootstrap_counts(n, n_boot, seed, strata=strata):
+            out[start:start + len(counts)] = counts @ v2 / n
+    return out[:, 0] if vec else out
+
+
+def percentile_ci(draws, alpha: float = ALPHA, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of bootstrap draws (NaN draws ignored)."""
+    lo, hi = np.nanquantile(np.asarray(draws, dtype=np.float64), [alpha / 2, 1 - alpha / 2], axis=axis)
+    return lo, hi
+
+
+def mean_test(values, n_boot: int = BOOTSTRAP, seed: int = 0, alpha: float = ALPHA) -> dict:
+    """Mean of paired per-row differences with its bootstrap interval and a one-sided test.
+
+    The p-value is for H0: E[value] <= 0 against E[value] > 0, from the studentised mean with the
+    bootstrap standard error and a normal reference (the rows are independent and there are at
+    least tens of them, where the central limit theorem holds well for a mean; the percentile
+    interval is reported beside it).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = v.size
+    if n < 2:
+        nan = float("nan")
+        return {"mean": float(v.mean()) if n else nan, "ci_low": nan, "ci_high": nan, "se": nan,
+                "p": nan, "n": int(n)}
+    draws = bootstrap_means(v, n_boot, seed)
+    lo, hi = percentile_ci(draws, alpha)
+    se = float(np.std(draws, ddof=1))
+    mean = float(v.mean())
+    if se > 0:
+        p = float(normal_sf(mean / se))
+    else:
+        p = 0.0 if mean > 0 else 1.0
+    return {"mean": mean, "ci_low": float(lo), "ci_high": float(hi), "se": se, "p": p, "n": int(n)}
+
+
+def min_detectable(se: float, alpha: float, power: float = 0.8) -> float:
+    """Smallest true mean a one-sided level-``alpha`` z test detects with probability ``power``."""
+    if not np.isfinite(se):
+        return float("nan")
+    return float((normal_quantile(1 - alpha) + normal_quantile(power)) * se)
+
+
+def t_interval(values, alpha: float = ALPHA) -> tuple[float, float, float]:
+    """Mean and Student-t interval of independent replicates (NaN bounds with one value)."""
+    from scipy import stats as st
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, float("nan"), float("nan")
+    half = float(st.t.ppf(1 - alpha / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return mean, mean - half, mean + half
+
+
+# ---------------------------------------------------------------------------------------------
+# ROC AUC
+
+
+def _midranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    n = x.size
+    ranks = np.empty(n)
+    # ties share the mean of their positions (1-based)
+    boundaries = np.flatnonzero(np.diff(xs)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [n]])
+    mids = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(mids, ends - starts)
+    return ranks
+
+
+def auc(scores, is_positive) -> float:
+    """ROC AUC = P(score of a positive > score of a negative) + 0.5 P(tie) (Mann-Whitney)."""
+    s = np.asarray(scores, dtype=np.float64)
+    pos = np.asarray(is_positive, dtype=bool)
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    r = _midranks(s)
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def auc_delong(scores, is_positive, alpha: float = ALPHA) -> dict:
+    """AUC with DeLong's (1988) variance (fast midrank form of Sun & Xu 2014) and its interval."""
+    s = np.asarray(scores, dtype=np.float64)
+    pos = np.asarray(is_positive, dtype=bool)
+    x, y = s[pos], s[~pos]
+    m, n = x.size, y.size
+    if m < 2 or n < 2:
+        return {"auc": auc(s, pos), "se": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+    tz = _midranks(np.concatenate([x, y]))
+    tx, ty = _midranks(x), _midranks(y)
+    a = (tz[:m].sum() - m * (m + 1) / 2) / (m * n)
+    v10 = (tz[:m] - tx) / n
+    v01 = 1.0 - (tz[m:] - ty) / m
+    var = np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n
+    se = float(math.sqrt(max(var, 0.0)))
+    z = normal_quantile(1 - alpha / 2)
+    return {"auc": float(a), "se": se, "ci_low": float(max(0.0, a - z * se)),
+            "ci_high": float(min(1.0, a + z * se))}
