@@ -218,15 +218,44 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int, stratify: b
     return mask
 
 
-def feature_set_features(spec: DatasetSpec, feature_set: str) -> tuple[list[str], list[str]]:
-    """(categorical, numeric) source features of a feature set: ``all`` or ``drop-<feature>``."""
+def split_test(clean: pd.DataFrame, fraction: float, seed: int, stratify: bool = True):
+    """The test rows into the audit part and the confirmation part (``fraction`` of the rows,
+    stratified by class and seeded). Returns ``(audit, confirm, summary)``."""
+    labels = clean[TARGET].to_numpy()
+    is_confirm = stratified_split(labels, fraction, seed, stratify)
+    audit = clean.loc[~is_confirm].reset_index(drop=True)
+    confirm = clean.loc[is_confirm].reset_index(drop=True)
+    summary = {"rows": int(len(clean)), "audit": int(len(audit)), "confirm": int(len(confirm)),
+               "confirm_fraction": fraction, "seed": seed, "stratify": stratify}
+    return audit, confirm, summary
+
+
+def dropped_features(spec: DatasetSpec, feature_set: str) -> list[str]:
+    """Source features a feature set leaves out: ``all`` none, ``drop-a`` or ``drop-a+b+...``.
+
+    Names are matched against the configured features, so a feature whose own name holds a "+"
+    still parses (the longest configured name that fits is taken first)."""
     if feature_set == "all":
-        dropped = None
-    elif feature_set.startswith("drop-") and feature_set[5:] in spec.features:
-        dropped = feature_set[5:]
-    else:
-        raise DataError(f"feature set '{feature_set}': expected 'all' or 'drop-<feature>' with one of {list(spec.features)}")
-    return [c for c in spec.categorical if c != dropped], [c for c in spec.numeric if c != dropped]
+        return []
+    error = DataError(f"feature set '{feature_set}': expected 'all' or 'drop-<feature>[+<feature>...]' "
+                      f"with features from {list(spec.features)}")
+    if not feature_set.startswith("drop-"):
+        raise error
+    rest, out = feature_set[5:], []
+    names = sorted(spec.features, key=len, reverse=True)
+    while rest:
+        match = next((n for n in names if rest == n or rest.startswith(n + "+")), None)
+        if match is None or match in out:
+            raise error
+        out.append(match)
+        rest = rest[len(match) + 1:]
+    return out
+
+
+def feature_set_features(spec: DatasetSpec, feature_set: str) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) source features of a feature set (see :func:`dropped_features`)."""
+    dropped = set(dropped_features(spec, feature_set))
+    return [c for c in spec.categorical if c not in dropped], [c for c in spec.numeric if c not in dropped]
 
 
 def _impute_value(values, rule: dict, kind: str, column: str):
@@ -350,10 +379,14 @@ def split_xy(frame: pd.DataFrame, dtype=np.float32) -> tuple[np.ndarray, np.ndar
     return X.copy() if not X.flags.writeable else X, frame[TARGET].to_numpy(dtype=np.int64).copy()
 
 
-def encode_train(clean: pd.DataFrame, spec: DatasetSpec, feature_set: str, split: dict):
+def encode_train(clean: pd.DataFrame, spec: DatasetSpec, feature_set: str, split: dict,
+                 group_association: float | None = None):
     """Split the cleaned training rows, fit the encoder on the training partition, encode both.
 
-    Returns ``(encoder, train_frame, val_frame)``. The encoder records the split it was fitted on.
+    Returns ``(encoder, train_frame, val_frame)``. The encoder records the split it was fitted on
+    and, with ``group_association``, the groups of strongly associated features of the training
+    partition (``shortcut.reliance.association_groups``): features that could stand in for each
+    other, so reliance and shift are also measured on them together.
     """
     labels = clean[TARGET].to_numpy()
     is_val = stratified_split(labels, split["val_fraction"], split["seed"], split.get("stratify", True))
@@ -373,13 +406,19 @@ def encode_train(clean: pd.DataFrame, spec: DatasetSpec, feature_set: str, split
         "class_counts_val": np.bincount(val_rows[TARGET], minlength=k).tolist(),
     }
     encoder["val_report"] = reports["val"]
+    if group_association is not None:
+        from .codes import association_groups
+
+        categorical, numeric = feature_set_features(spec, feature_set)
+        encoder["groups"] = association_groups(fit_rows, numeric, categorical, group_association)
     # Training mean of every encoded column: the default integrated-gradients baseline.
     encoder["column_means"] = frames[0][encoder["columns"]].mean().astype(float).tolist()
     return encoder, frames[0], frames[1]
 
 
 def encode_rows(clean: pd.DataFrame, encoder: dict) -> tuple[pd.DataFrame, dict]:
-    """Apply a fitted encoder unchanged to other rows (the test file). Returns frame and audit."""
+    """Apply a fitted encoder unchanged to other rows (the test file). Returns the frame and the
+    counts of imputed and unseen cells."""
     matrix, report = transform(clean, encoder)
     frame = encoded_frame(matrix, clean[TARGET], clean["row"], encoder["columns"])
     report["rows"] = int(len(clean))

@@ -1,274 +1,314 @@
-"""Shortcut diagnosis: combine saliency (does the model rely on a feature?) with the shift table
-(did the feature's relation to the label and its distribution change from train to test?).
+"""The verdict: which features, if any, are shortcuts, and what else changed between the files.
 
-A feature is a SHORTCUT SUSPECT when the model relies on it AND its association with the label
-collapses from train to test (1 and 2 below); with ``require_shift`` (off by default) its
-distribution must also have shifted (3). The three pieces of evidence:
+A unit (a feature, or a group of strongly associated features) is a **shortcut suspect** when
 
-1. ``relies`` - the model trained on all features relies on it, measured on the reliance split
-   (default the validation split: what the model learned, before any test data is seen):
-   ``share >= share_min`` OR (``rank == 1`` AND ``share >= rank1_lift / n_features``).
-   ``share`` is the feature's share of the total mean |attribution| (averaged over seeds), so
-   shares sum to 1 over features and a model that spreads its attention evenly gives every
-   feature 1 / F. The first clause catches a feature carrying a large absolute part of the
-   decision (default 0.30: nearly a third of all attribution). The second catches the
-   top-ranked feature of a wide model whose share is small in absolute terms but still
-   ``rank1_lift`` (default 2) times the even share; being rank 1 alone is not enough, since
-   some feature is always rank 1.
-2. ``assoc_dropped`` - its association with the label collapses from train to test:
-   ``nmi_drop >= nmi_drop_min`` OR ``onefeat_drop >= onefeat_drop_min`` (both 0.05 by
-   default, the same values as ``shift.DEFAULT_THRESHOLDS``; see ``shift`` for why). NMI catches
-   a collapse that leaves the majority class per bin unchanged; the one-feature accuracy
-   speaks in accuracy points.
-3. ``shifted`` - its distribution moved: the ``shifted`` flag of the shift table (PSI / KS /
-   Cramer's V rules, with the thresholds the table was built with; its rule text is copied).
+1. the grid models **rely** on it: its grouped permutation importance on the validation split has
+   an interval above 0 and a material share (``shortcut.reliance``), AND
+2. its **relation to the label broke** on the test rows: the harm of the feature's train relation
+   on the supported test rows, after refitting the class mix, is significant after Holm's
+   correction and at least ``min_harm`` nats per row (``shortcut.conditional``).
 
-Why the shift is not required by default: a shortcut is a feature the model leans on whose
-link to the label does not hold on new data. That link can break while the feature's marginal
-distribution stays the same (a score that tracks the class in train and is noise in test, with
-the same overall spread): the purest shortcut, invisible to PSI and KS. A marginal shift is
-reported beside the verdict as supporting evidence ("distribution shifted" or "concept shift:
-marginal unchanged"). Other combinations are read out in ``reading``: relied on and shifted
-but still predictive = covariate shift the model may extrapolate over; shifted or dropped but
-not relied on = harmless to this model. "No suspect" is a valid, explicit outcome.
+Neither a change of the class mix nor a test file drawn from one part of the input space can
+produce (2): under both, the model with the feature is at least as good on test as the model
+without it. So under those shifts no feature is named, and the answer names the change instead,
+in words a user acts on:
+
+* the class mix changed (``shortcut.shift.class_mix``): "no shortcut; the class mix changed",
+  with the accuracy the models would have after re-weighting their classes to the new mix
+  (estimated without test labels, ``shortcut.decompose``);
+* the inputs moved beyond what the class mix explains (``shortcut.domain``): "no shortcut; the
+  model meets inputs unlike its training rows", naming the features that separate the files and
+  the share of test rows outside the training support;
+* too few (supported) test rows to tell: "insufficient evidence", with the smallest harm the data
+  could detect, when it exceeds what a full break of a relied-on feature would cost.
+
+Every sentence is built from the numbers it shows; direction words come from ``direction``, so a
+sentence cannot say "falls" beside a value that rose.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-DEFAULT_THRESHOLDS: dict = {
-    "share_min": 0.30,
-    "rank1_lift": 2.0,
-    "nmi_drop_min": 0.05,
-    "onefeat_drop_min": 0.05,
-    "require_shift": False,
-}
-"""Diagnosis thresholds (see the module docstring for the rules they enter and why)."""
-
-DEFAULT_METHOD = "integrated_gradients"
+DEFAULT_THRESHOLDS: dict = {"min_test_rows": 30}
+"""Fewer supported test rows than this: no conditional comparison is attempted."""
 
 
-def _rules(th: Mapping, reliance_split: str) -> dict:
-    return {
-        "relies": (f"model relies on the feature if, on the {reliance_split} split, share >= "
-                   f"{th['share_min']:g}, or rank == 1 and share >= {th['rank1_lift']:g} / "
-                   f"n_features"),
-        "assoc_dropped": (f"association dropped if NMI train - test >= {th['nmi_drop_min']:g} or "
-                          f"one-feature accuracy train - test >= {th['onefeat_drop_min']:g}"),
-        "shifted": "distribution shifted: the shift table's `shifted` flag",
-        "suspect": ("shortcut suspect if relies AND assoc_dropped AND shifted" if th["require_shift"]
-                    else "shortcut suspect if relies AND assoc_dropped (shifted is reported as supporting evidence)"),
-    }
+def direction(before: float, after: float, tol: float = 0.0005) -> str:
+    """'rises' / 'falls' / 'stays' for a change from ``before`` to ``after``."""
+    if not (np.isfinite(before) and np.isfinite(after)):
+        return "changes"
+    if after > before + tol:
+        return "rises"
+    if after < before - tol:
+        return "falls"
+    return "stays"
 
 
-def _saliency_wide(sal: pd.DataFrame, method: str | None) -> tuple[pd.DataFrame, str | None]:
-    """(feature x split) mean share and the rank of that mean share within the split."""
-    need = {"feature", "split", "share"}
-    missing = need - set(sal.columns)
-    if missing:
-        raise ValueError(f"saliency_by_feature lacks columns {sorted(missing)}")
-    df = sal
-    used_method = None
-    if "method" in df.columns:
-        methods = list(dict.fromkeys(df["method"]))
-        used_method = method or (DEFAULT_METHOD if DEFAULT_METHOD in methods else None)
-        if used_method is None:
-            if len(methods) != 1:
-                raise ValueError(f"several saliency methods {methods}: pass method=")
-            used_method = methods[0]
-        if used_method not in methods:
-            raise ValueError(f"method {used_method!r} not in saliency table ({methods})")
-        df = df[df["method"] == used_method]
-    # Several rows per (feature, split), e.g. one per seed: average the shares.
-    agg = {"share": ("share", "mean")}
-    if "share_sd" in df.columns:
-        agg["share_sd"] = ("share_sd", "mean")
-    g = df.groupby(["split", "feature"], sort=False).agg(**agg).reset_index()
-    if "share_sd" not in g.columns:
-        sd = df.groupby(["split", "feature"], sort=False)["share"].std(ddof=1)
-        g["share_sd"] = sd.reindex(pd.MultiIndex.from_frame(g[["split", "feature"]])).to_numpy()
-    g["rank"] = g.groupby("split")["share"].rank(ascending=False, method="min").astype(int)
-    g["n_features"] = g.groupby("split")["feature"].transform("count")
-    return g, used_method
+def fmt(x, digits: int = 3) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{v:.{digits}f}" if np.isfinite(v) else "n/a"
+
+
+def remedy_name(members: Sequence[str], features: Sequence[str]) -> str:
+    """Feature set without ``members``: ``drop-a`` or ``drop-a+b`` (members in config order)."""
+    order = {f: i for i, f in enumerate(features)}
+    return "drop-" + "+".join(sorted(members, key=lambda f: order.get(f, len(order))))
+
+
+def broken_elsewhere(evidence: pd.DataFrame) -> dict:
+    """Per unit, the members of the OTHER units whose relation broke (set aside from its
+    reliance share, ``shortcut.reliance.reliance_table``)."""
+    broke = [(str(r["unit"]), set(str(r["members"]).split(";")))
+             for r in evidence.to_dict("records") if _bool(r.get("broke"))]
+    out = {}
+    for r in evidence.to_dict("records"):
+        mine = set(str(r["members"]).split(";"))
+        out[str(r["unit"])] = sorted(set().union(*[m for u, m in broke if u != r["unit"] and not (m & mine)]))
+    return out
+
+
+def _records(frame: pd.DataFrame | None, key: str) -> dict:
+    if frame is None or len(frame) == 0:
+        return {}
+    return {str(r[key]): r for r in frame.to_dict("records")}
+
+
+def _bool(x) -> bool:
+    if isinstance(x, str):
+        return x.strip().lower() in ("true", "1", "yes")
+    try:
+        return bool(x) and not (isinstance(x, float) and np.isnan(x))
+    except (TypeError, ValueError):
+        return False
 
 
 def _num(x) -> float:
     try:
-        v = float(x)
+        return float(x)
     except (TypeError, ValueError):
         return float("nan")
-    return v
 
 
-def _reading(relies: bool, dropped: bool, shifted: bool) -> str:
-    if relies and dropped and shifted:
-        return "shortcut: relied on, association collapsed on test, distribution shifted"
-    if relies and dropped:
-        return "shortcut (concept shift): relied on, association collapsed on test, marginal unchanged"
-    if relies and shifted:
-        return "covariate shift: relied on and shifted, association holds"
-    if relies:
-        return "relied on, stable: genuine signal"
-    if dropped or shifted:
-        return "changed but not relied on: harmless to this model"
-    return "not relied on, stable"
+def _reading(relied: bool, broke: bool, harm: float, insufficient: bool) -> str:
+    if relied and broke:
+        return "shortcut suspect: relied on, and its relation to the label broke on test"
+    if broke:
+        return "relation broke on test, but the models do not rely on it: harmless to them"
+    if relied and insufficient:
+        return "relied on; too few test rows to tell whether its relation holds"
+    if relied:
+        return "relied on, and its relation to the label holds on test: genuine signal"
+    return "not relied on, relation holds"
 
 
-def diagnose(saliency_by_feature: pd.DataFrame, shift: pd.DataFrame, thresholds: Mapping | None = None,
-             *, reliance_split: str = "validation", method: str | None = None) -> dict:
-    """Decide which features are shortcut suspects from saliency and shift evidence.
+def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mapping,
+             class_mix: Mapping, features: Sequence[str], label_shift: pd.DataFrame | None = None,
+             decomposition: pd.DataFrame | None = None, marginal: pd.DataFrame | None = None,
+             thresholds: Mapping | None = None) -> dict:
+    """Combine the evidence into the verdict (see the module docstring).
 
-    Parameters
-    ----------
-    saliency_by_feature : columns ``feature``, ``split``, ``share`` (optionally ``method``,
-        ``share_sd``, ``seed``...): per feature the share of mean |attribution| of the models
-        trained on all features, on the validation and on the test split. Several rows per
-        (feature, split) (e.g. per seed) are averaged; ranks are recomputed from the mean share.
-        If a ``method`` column is present, ``method`` (default "integrated_gradients") picks one.
-    shift : the ``shift.shift_table`` output (``feature``, ``shifted``, ``nmi_drop``,
-        ``onefeat_drop`` and the other statistics, which are copied into the evidence).
-    thresholds : overrides of ``DEFAULT_THRESHOLDS``.
-    reliance_split : the split on which reliance is judged (default "validation").
-
-    Returns
-    -------
-    ``{"suspects": [feature, ...] (by decreasing share), "evidence": {feature: {...}},
-    "thresholds": {...}, "rules": {name: text}, "summary": str, "method": str | None,
-    "reliance_split": str, "features": [...]}``
+    ``reliance``: ``shortcut.reliance.reliance_table`` of the grid models on validation;
+    ``evidence``: ``shortcut.conditional.conditional_shift`` (final rows);
+    ``covariate``: ``shortcut.domain.shift_model`` summary (no per-row arrays needed);
+    ``class_mix``: ``shortcut.shift.class_mix``; ``label_shift``/``decomposition``: per grid model
+    (``shortcut.decompose``); ``marginal``: ``shortcut.shift.shift_table``.
     """
     th = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
-    unknown = set(th) - set(DEFAULT_THRESHOLDS)
-    if unknown:
-        raise ValueError(f"unknown thresholds {sorted(unknown)}")
-    wide, used_method = _saliency_wide(saliency_by_feature, method)
-    splits = list(dict.fromkeys(wide["split"]))
-    if reliance_split not in splits:
-        raise ValueError(f"reliance split {reliance_split!r} not in saliency table (splits: {splits})")
-    sal = {(r.split, r.feature): r for r in wide.itertuples(index=False)}
-    shift_rows = {str(r["feature"]): r for r in shift.to_dict("records")}
+    rel = _records(reliance, "unit")
+    ev = _records(evidence, "unit")
+    units = list(dict.fromkeys(list(ev) + list(rel)))
+    n_rows = int(_num(evidence["n_rows"].iloc[0])) if len(evidence) and "n_rows" in evidence else 0
+    too_few = n_rows < th["min_test_rows"]
+    table = {}
+    for u in units:
+        r, e = rel.get(u, {}), ev.get(u, {})
+        members = str(e.get("members") or r.get("members") or u).split(";")
+        relied = _bool(r.get("relied", False))
+        broke = _bool(e.get("broke", False)) and not too_few
+        harm, mde, value = _num(e.get("harm")), _num(e.get("mde")), _num(e.get("value_val"))
+        min_harm = _num(e.get("min_harm"))
+        needed = max(value if np.isfinite(value) else 0.0, min_harm if np.isfinite(min_harm) else 0.0)
+        insufficient = bool(relied and not broke and (too_few or not np.isfinite(mde) or mde > needed))
+        table[u] = {
+            "unit": u, "kind": e.get("kind") or r.get("kind") or "feature", "members": members,
+            "importance": _num(r.get("importance")), "importance_ci_low": _num(r.get("importance_ci_low")),
+            "importance_ci_high": _num(r.get("importance_ci_high")), "share": _num(r.get("share")),
+            "relied": relied, "harm": harm, "harm_ci_low": _num(e.get("harm_ci_low")),
+            "harm_ci_high": _num(e.get("harm_ci_high")), "p_holm": _num(e.get("p_holm")), "mde": mde,
+            "change": _num(e.get("change")), "change_ci_low": _num(e.get("change_ci_low")),
+            "change_ci_high": _num(e.get("change_ci_high")), "value_val": value,
+            "acc_with": _num(e.get("acc_with")), "acc_without": _num(e.get("acc_without")),
+            "step": e.get("step"), "broke": broke, "insufficient": insufficient,
+            "suspect": bool(relied and broke),
+        }
+        table[u]["reading"] = _reading(relied, broke, harm, insufficient)
 
-    features = list(dict.fromkeys(list(shift_rows) + list(wide["feature"])))
-    evidence: dict = {}
-    for f in features:
-        ev: dict = {"feature": f}
-        for split in splits:
-            r = sal.get((split, f))
-            ev[f"share_{split}"] = float(r.share) if r is not None else float("nan")
-            ev[f"share_sd_{split}"] = _num(r.share_sd) if r is not None else float("nan")
-            ev[f"rank_{split}"] = int(r.rank) if r is not None else None
-        rr = sal.get((reliance_split, f))
-        if rr is not None:
-            n_feat = int(rr.n_features)
-            share, rank = float(rr.share), int(rr.rank)
-            relies = bool(share >= th["share_min"] or (rank == 1 and share >= th["rank1_lift"] / n_feat))
-        else:
-            n_feat, relies = None, False
-        ev["n_features"] = n_feat
-        ev["relies"] = relies
+    suspect_units = [u for u in units if table[u]["suspect"]]
+    # a group is named only when no member was already named on its own
+    named: list[str] = []
+    kept_units = []
+    for u in sorted(suspect_units, key=lambda u: -table[u]["harm"]):
+        new = [m for m in table[u]["members"] if m not in named]
+        if new:
+            kept_units.append(u)
+            named += new
+    suspects = [f for f in features if f in named]
+    remedy_members = {remedy_name(table[u]["members"], features): list(table[u]["members"])
+                      for u in kept_units}
+    if len(kept_units) >= 2:
+        remedy_members[remedy_name(suspects, features)] = list(suspects)
+    remedies = list(remedy_members)
 
-        sr = shift_rows.get(f)
-        if sr is not None:
-            for key in ("kind", "ks", "ks_pvalue", "psi", "psi_observed", "cramers_v", "chi2_pvalue",
-                        "missing_train", "missing_test", "nmi_train", "nmi_test", "nmi_drop",
-                        "onefeat_acc_train", "onefeat_acc_test", "onefeat_drop", "flags",
-                        "shifted_rule"):
-                if key in sr:
-                    v = sr[key]
-                    ev[key] = v if isinstance(v, str) else _num(v)
-            nmi_drop, acc_drop = _num(sr.get("nmi_drop")), _num(sr.get("onefeat_drop"))
-            dropped = bool((nmi_drop >= th["nmi_drop_min"]) or (acc_drop >= th["onefeat_drop_min"]))
-            shifted = bool(sr.get("shifted", False))
-        else:
-            dropped = shifted = False
-        ev["assoc_dropped"] = dropped
-        ev["shifted"] = shifted
-        ev["in_saliency"] = rr is not None
-        ev["in_shift"] = sr is not None
-        ev["n_pass"] = int(relies) + int(dropped) + int(shifted)
-        ev["suspect"] = bool(relies and dropped and (shifted or not th["require_shift"]))
-        ev["reading"] = _reading(relies, dropped, shifted) if (rr is not None and sr is not None) else (
-            "incomplete evidence: " + ("no saliency" if rr is None else "no shift statistics"))
-        evidence[f] = ev
-
-    key = f"share_{reliance_split}"
-    suspects = sorted([f for f in features if evidence[f]["suspect"]],
-                      key=lambda f: (-evidence[f][key], features.index(f)))
+    answer = _answer(table, kept_units, suspects, covariate, class_mix, label_shift, n_rows, too_few)
     result = {
         "suspects": suspects,
-        "evidence": evidence,
+        "suspect_units": [{"unit": u, "members": table[u]["members"], "kind": table[u]["kind"]}
+                          for u in kept_units],
+        "remedies": remedies,
+        "remedy_members": remedy_members,
+        "answer": answer,
+        "evidence": table,
+        "units": units,
+        "features": list(features),
+        "n_test_rows": n_rows,
+        "class_mix": dict(class_mix),
+        "covariate": {k: v for k, v in covariate.items() if not isinstance(v, np.ndarray)},
+        "label_shift": _label_shift_summary(label_shift),
+        "decomposition": _decomposition_summary(decomposition),
+        "marginal_shifted": ([str(f) for f in marginal.loc[marginal["shifted"].map(_bool), "feature"]]
+                             if marginal is not None and len(marginal) else []),
         "thresholds": dict(th),
-        "rules": _rules(th, reliance_split),
-        "method": used_method,
-        "reliance_split": reliance_split,
-        "features": features,
+        "rules": {
+            "relied": str(next(iter(rel.values()), {}).get("rule", "")),
+            "broke": str(next(iter(ev.values()), {}).get("rule", "")),
+            "suspect": "shortcut suspect if relied on AND its relation to the label broke",
+            "class_mix": class_mix.get("rule", ""),
+            "covariate": covariate.get("rule", ""),
+            "support": covariate.get("support_rule", ""),
+            "insufficient": ("insufficient evidence for a relied-on unit when its minimum detectable "
+                             "harm exceeds both the harm threshold and its value on validation (what "
+                             f"a full break would cost), or fewer than {th['min_test_rows']} supported "
+                             "test rows"),
+        },
     }
-    result["summary"] = _summary(result)
+    result["summary"] = " ".join([answer["headline"], *answer["sentences"]])
     return result
 
 
-def _fmt_ev(ev: dict, split: str) -> str:
-    return (f"{ev['feature']} ({split} share {ev.get(f'share_{split}', float('nan')):.2f}, rank "
-            f"{ev.get(f'rank_{split}')}; NMI {ev.get('nmi_train', float('nan')):.3f} -> "
-            f"{ev.get('nmi_test', float('nan')):.3f}; one-feature accuracy "
-            f"{ev.get('onefeat_acc_train', float('nan')):.3f} -> {ev.get('onefeat_acc_test', float('nan')):.3f}; "
-            f"PSI {ev.get('psi', float('nan')):.3f}"
-            + (f", KS {ev['ks']:.3f}" if np.isfinite(ev.get("ks", float("nan"))) else "")
-            + (f", Cramer's V {ev['cramers_v']:.3f}" if np.isfinite(ev.get("cramers_v", float("nan"))) else "")
-            + ")")
+def _label_shift_summary(label_shift: pd.DataFrame | None) -> dict:
+    if label_shift is None or len(label_shift) == 0:
+        return {}
+    return {
+        "acc_test": float(label_shift["acc_test"].mean()),
+        "acc_test_prior_corrected": float(label_shift["acc_test_prior_corrected"].mean()),
+        "n_models": int(len(label_shift)),
+    }
 
 
-def _summary(result: dict) -> str:
-    ev, split = result["evidence"], result["reliance_split"]
-    if result["suspects"]:
-        n = len(result["suspects"])
-        head = f"{n} shortcut suspect{'s' if n > 1 else ''}: " + "; ".join(
-            _fmt_ev(ev[f], split) for f in result["suspects"])
-        return head + ". The model relies on it and its link to the label breaks on test."
-    needed = "relied on, association dropped" + (", shifted" if result["thresholds"]["require_shift"] else "")
-    text = f"No shortcut suspect: no feature meets every rule ({needed})."
-    closest = sorted((f for f in result["features"] if ev[f]["n_pass"] == 2),
-                     key=lambda f: result["features"].index(f))
-    if closest:
-        text += " Two of three: " + "; ".join(f"{f} - {ev[f]['reading']}" for f in closest) + "."
-    return text
+def _decomposition_summary(decomposition: pd.DataFrame | None) -> dict:
+    if decomposition is None or len(decomposition) == 0:
+        return {}
+    cols = [c for c in decomposition.columns if c in (
+        "acc_val", "acc_test", "total", "class_mix", "covariate", "conditional", "unsupported")]
+    return {c: float(decomposition[c].mean()) for c in cols} | {"n_models": int(len(decomposition))}
+
+
+def _answer(table, kept_units, suspects, covariate, class_mix, label_shift, n_rows, too_few) -> dict:
+    sentences: list[str] = []
+    changes: list[str] = []
+    if class_mix.get("changed"):
+        changes.append("label shift")
+    if covariate.get("shifted"):
+        changes.append("covariate shift")
+    share_out = _num(covariate.get("share_unsupported"))
+    if kept_units:
+        kind = "shortcut"
+        headline = (f"Shortcut suspect{'s' if len(suspects) > 1 else ''}: "
+                    + ", ".join(f"`{f}`" for f in suspects) + ".")
+        for u in kept_units:
+            t = table[u]
+            sentences.append(
+                f"The models rely on `{u}` (permutation importance {fmt(t['importance'])} nats, "
+                f"{fmt(100 * t['share'], 0)} % of the total), and on the test rows its train relation "
+                f"costs {fmt(t['harm'])} nats per row (95 % CI {fmt(t['harm_ci_low'])} to "
+                f"{fmt(t['harm_ci_high'])}, Holm-adjusted p {fmt(t['p_holm'], 4)}): the evidence "
+                f"model's test accuracy {direction(t['acc_with'], t['acc_without'])} from "
+                f"{fmt(t['acc_with'])} to {fmt(t['acc_without'])} without it.")
+    else:
+        insufficient = [u for u, t in table.items() if t["insufficient"]]
+        if too_few or insufficient:
+            kind = "insufficient evidence"
+            headline = "Insufficient evidence: too few test rows to tell whether a relied-on feature's relation holds."
+            if too_few:
+                sentences.append(f"Only {n_rows} test rows lie inside the training support.")
+            for u in insufficient:
+                t = table[u]
+                sentences.append(
+                    f"For `{u}` the smallest harm these rows could detect is {fmt(t['mde'])} nats per "
+                    f"row, above what a full break would cost ({fmt(max(t['value_val'], 0))} nats, its "
+                    f"value on validation).")
+        else:
+            kind = "no shortcut"
+            if changes == ["label shift"]:
+                headline = "No shortcut; the class mix changed."
+            elif changes == ["covariate shift"]:
+                headline = "No shortcut; the model meets inputs unlike its training rows."
+            elif changes:
+                headline = ("No shortcut; the class mix changed and the model meets inputs unlike "
+                            "its training rows.")
+            else:
+                headline = "No shortcut, and no material shift between the files."
+    if "label shift" in changes:
+        tr, te = class_mix.get("share_train", []), class_mix.get("share_test", [])
+        moved = [f"class {k}: {fmt(a)} {direction(a, b)} to {fmt(b)}" for k, (a, b) in enumerate(zip(tr, te))
+                 if abs(b - a) >= 0.01]
+        text = (f"The class mix changed (total variation {fmt(class_mix.get('tv'))}, chi-square p "
+                f"{fmt(class_mix.get('chi2_pvalue'), 4)}): " + "; ".join(moved) + ".")
+        ls = _label_shift_summary(label_shift)
+        if ls:
+            text += (f" Re-weighting the models' classes to the mix estimated from their own test "
+                     f"predictions (no test labels) moves mean test accuracy from "
+                     f"{fmt(ls['acc_test'])} to {fmt(ls['acc_test_prior_corrected'])}.")
+        sentences.append(text)
+    if "covariate shift" in changes:
+        feats = covariate.get("feature_auc", {}) or {}
+        top = sorted(((a, f) for f, a in feats.items() if np.isfinite(a) and a >= 0.55), reverse=True)
+        named = ", ".join(f"`{f}` (AUC {fmt(a)})" for a, f in top[:3]) or "no single feature"
+        sentences.append(
+            f"The test inputs differ from the training rows beyond the class mix (domain AUC "
+            f"{fmt(covariate.get('auc'))}, 95 % CI {fmt(covariate.get('auc_ci_low'))} to "
+            f"{fmt(covariate.get('auc_ci_high'))}); the features that separate the files: {named}.")
+    if np.isfinite(share_out) and share_out > 0:
+        sentences.append(
+            f"{fmt(100 * share_out, 1)} % of the test rows lie outside the training support; they "
+            f"cannot be judged and are left out of the conditional comparison.")
+    return {"kind": kind, "changes": changes, "headline": headline, "sentences": sentences}
+
+
+VERDICT_COLUMNS = [
+    "unit", "kind", "members", "importance", "importance_ci_low", "importance_ci_high", "share",
+    "relied", "harm", "harm_ci_low", "harm_ci_high", "p_holm", "mde", "change", "change_ci_low",
+    "change_ci_high", "value_val", "broke", "insufficient", "suspect", "reading",
+]
 
 
 def verdict_table(result: dict) -> pd.DataFrame:
-    """One row per feature: each piece of evidence, each rule's pass/fail, the verdict."""
-    split = result["reliance_split"]
-    ev = result["evidence"]
-    splits = sorted({k[len("share_"):] for e in ev.values() for k in e
-                     if k.startswith("share_") and not k.startswith("share_sd_")},
-                    key=lambda s: (s != split, s))
-
-    def pf(b: bool) -> str:
-        return "pass" if b else "fail"
-
+    """One row per unit: each piece of evidence, each rule's outcome, the verdict (suspects first,
+    then by decreasing importance)."""
     rows = []
-    for f in result["features"]:
-        e = ev[f]
-        row = {"feature": f}
-        for s in splits:
-            row[f"share_{s}"] = e.get(f"share_{s}", float("nan"))
-            row[f"rank_{s}"] = e.get(f"rank_{s}")
-        row["relies"] = pf(e["relies"])
-        for k in ("nmi_train", "nmi_test", "nmi_drop", "onefeat_acc_train", "onefeat_acc_test",
-                  "onefeat_drop"):
-            row[k] = e.get(k, float("nan"))
-        row["assoc_dropped"] = pf(e["assoc_dropped"])
-        for k in ("psi", "ks", "cramers_v"):
-            row[k] = e.get(k, float("nan"))
-        row["shifted"] = pf(e["shifted"])
-        row["suspect"] = "SUSPECT" if e["suspect"] else "no"
-        row["reading"] = e["reading"]
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    key = f"share_{split}"
-    if key in df.columns and len(df):
-        df = df.sort_values(["suspect", key], ascending=[True, False], kind="stable",
-                            key=lambda c: c.map({"SUSPECT": 0, "no": 1}) if c.name == "suspect" else c)
+    for u in result["units"]:
+        t = dict(result["evidence"][u])
+        t["members"] = ";".join(t["members"])
+        rows.append({c: t.get(c) for c in VERDICT_COLUMNS})
+    df = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+    if len(df):
+        df = df.assign(_s=~df["suspect"].astype(bool), _i=-df["importance"].fillna(-np.inf))
+        df = df.sort_values(["_s", "_i"], kind="stable").drop(columns=["_s", "_i"])
     return df.reset_index(drop=True)

@@ -382,6 +382,8 @@ def _resolve_init(init: str, activation: str) -> str:
 def _draw_weights(rng: np.random.Generator, scheme: str, fan_in: int, fan_out: int) -> np.ndarray:
     """Initial weights of one ``(fan_in, fan_out)`` matrix, drawn in float64."""
     shape = (fan_in, fan_out)
+    if fan_in == 0:  # a layer without inputs has no weights to draw
+        return np.zeros(shape)
     if scheme == "he":
         return rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
     if scheme == "glorot":
@@ -754,8 +756,10 @@ class MLP(_BaseNet):
 
     def __init__(self, n_in, hidden, n_out, activation, *, init="auto", dtype="float32", seed=0, l2=0.0):
         hidden = (int(hidden),) if np.isscalar(hidden) else tuple(int(h) for h in hidden)
-        if int(n_in) < 1 or int(n_out) < 1 or any(h < 1 for h in hidden):
-            raise ValueError(f"layer sizes must be positive: {n_in}, {hidden}, {n_out}")
+        # n_in = 0 is allowed: a network without inputs learns the class prior through its
+        # biases (the remedy of a dataset whose only feature is a shortcut).
+        if int(n_in) < 0 or int(n_out) < 1 or any(h < 1 for h in hidden):
+            raise ValueError(f"layer sizes must be positive (inputs may be 0): {n_in}, {hidden}, {n_out}")
         self.hidden = hidden
         sizes = [int(n_in), *hidden, int(n_out)]
         self.layer_sizes = tuple(sizes)

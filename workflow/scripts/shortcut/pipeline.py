@@ -59,19 +59,33 @@ def _scalar(value):
 METRIC_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "majority_baseline")
 
 
-def evaluate_split(model, split_path, encoder: dict, n_classes: int, cfg: dict):
-    """Metrics and saliency tables of one trained model on one encoded split file (val or test)."""
-    from . import saliency
+def predictions_frame(rows: np.ndarray, y: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
+    """Per row: source row number, label, predicted class and the probability of every class."""
+    frame = pd.DataFrame({"row": rows, data.TARGET: y, "predicted": np.argmax(proba, axis=1)})
+    for k in range(proba.shape[1]):
+        frame[f"p{k}"] = proba[:, k].astype(np.float64)
+    return frame
+
+
+def evaluate_split(model, split_path, encoder: dict, n_classes: int, cfg: dict, reliance_cfg: dict,
+                   seed: int):
+    """Metrics, per-row predictions, grouped permutation importance and saliency tables of one
+    trained model on one encoded split file (val, audit or confirm)."""
+    from . import reliance, saliency
 
     X, y, rows = data.read_xy(split_path, model.dtype)
-    result = metrics.classification_metrics(y, model.predict_proba(X), n_classes, majority_class(encoder))
+    proba = model.predict_proba(X)
+    result = metrics.classification_metrics(y, proba, n_classes, majority_class(encoder))
+    importance = reliance.permutation_importance(
+        model, X, y, encoder["sources"], encoder.get("groups", []), reliance_cfg["repeats"], seed
+    )
     baseline = encoder["column_means"] if cfg.get("baseline", "train_mean") == "train_mean" else None
     tables = saliency.saliency_tables(
         model, X, y, encoder["columns"], encoder["sources"], baseline=baseline,
         ig_steps=cfg.get("ig_steps", 32), chunk_rows=cfg.get("chunk_rows", 65_536),
         row_ids=rows, target=cfg.get("target", "predicted"),
     )
-    return result, tables
+    return result, predictions_frame(rows, y, proba), importance, tables
 
 
 def collect_metrics(records: list[dict], keys: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -89,29 +103,7 @@ def collect_metrics(records: list[dict], keys: list[dict]) -> tuple[pd.DataFrame
 
 
 def collect_saliency(frames: list[pd.DataFrame], keys: list[dict]) -> pd.DataFrame:
-    """Stack per-model ``by_feature`` tables, tagged with their model, seed and split."""
+    """Stack per-model tables (``by_feature`` saliency, importance), tagged with their model,
+    seed and split."""
     tagged = [frame.assign(**key) for frame, key in zip(frames, keys)]
     return pd.concat(tagged, ignore_index=True)
-
-
-def shift_step(train: pd.DataFrame, test: pd.DataFrame, spec: data.DatasetSpec, cfg: dict):
-    """Shift table of every source feature and the label drift, train vs test."""
-    from . import shift
-
-    table = shift.shift_table(
-        train, test, list(spec.numeric), list(spec.categorical), data.TARGET,
-        cfg.get("thresholds"), n_bins=cfg.get("bins", 10),
-    )
-    drift = shift.label_drift(train[data.TARGET].to_numpy(), test[data.TARGET].to_numpy(), cfg.get("thresholds"))
-    return table, drift
-
-
-def diagnose_step(saliency_by_feature: pd.DataFrame, shift_table: pd.DataFrame, cfg: dict):
-    """The verdict: shortcut suspects with their evidence, from the grid models on all features."""
-    from . import diagnose
-
-    frame = saliency_by_feature[saliency_by_feature["act"].isin(cfg["models"])]
-    frame = frame.assign(split=frame["split"].replace({"val": "validation"}))
-    result = diagnose.diagnose(frame, shift_table, cfg.get("thresholds"), method=cfg.get("method"))
-    result["models"] = list(cfg["models"])
-    return result, diagnose.verdict_table(result)

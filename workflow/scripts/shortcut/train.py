@@ -209,7 +209,9 @@ class _GradStats:
 
     def means(self, n_batches: int) -> np.ndarray:
         """Per ``names``: the mean |gradient| of each array averaged over ``n_batches``."""
-        sums = np.add.reduceat(self._acc.astype(np.float64), self._starts) / self._sizes / max(n_batches, 1)
+        sums = np.add.reduceat(self._acc.astype(np.float64), self._starts)
+        # an empty array (the weights of a network without inputs) has no mean: NaN
+        sums = np.where(self._sizes > 0, sums / np.maximum(self._sizes, 1), np.nan) / max(n_batches, 1)
         return np.array([sums[self._index[name]] for name in self.names])
 
 
