@@ -13,7 +13,7 @@ wildcard_constraints:
     fs="all|drop-[^/]+",
     act="[A-Za-z0-9_-]+",
     seed=r"\d+",
-    split="train|val|test",
+    split="train|val|audit|confirm",
 
 
 include: "workflow/rules/data.smk"

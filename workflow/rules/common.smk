@@ -46,6 +46,9 @@ MODELS = f"{RESULTS}/models/{{fs}}/{{act}}/seed{{seed}}"
 EVAL = f"{RESULTS}/metrics/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
 SALIENCY = f"{RESULTS}/saliency/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
 FIRST_SEED = config["grid"]["seeds"][0]
+# val: validation split (train distribution); audit: the part of the test file every decision
+# sees; confirm: the part held back to judge the remedy.
+EVAL_SPLITS = ("val", "audit", "confirm")
 for _name in config["grid"]["models"] + config["gradient_flow"]["models"]:
     if _name not in config["models"]:
         raise WorkflowError(
@@ -54,17 +57,49 @@ for _name in config["grid"]["models"] + config["gradient_flow"]["models"]:
 
 
 CONDA_ENV = "../../environment.yml"
+LIBRARY = os.path.join(SCRIPTS, "shortcut")
 
 
-def lib(*modules):
-    """Library source files a job imports, declared as inputs so a code change reruns the job."""
-    names = ("__init__", "io", "runner", *modules)
+def _imports(path):
+    """Library modules one Python file imports (``shortcut.x`` from a script, ``.x`` inside the
+    package), found by walking its syntax tree, so imports inside functions count too."""
+    import ast
+
+    with open(path, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read(), path)
+    inside = os.path.dirname(path) == LIBRARY
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.module == "shortcut" or (inside and node.level == 1 and not node.module):
+                found.update(alias.name for alias in node.names)
+            elif node.module and node.module.startswith("shortcut."):
+                found.add(node.module.split(".")[1])
+            elif inside and node.level == 1:
+                found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(
+                a.name.split(".")[1] for a in node.names if a.name.startswith("shortcut.")
+            )
+    return {m for m in found if os.path.exists(os.path.join(LIBRARY, f"{m}.py"))}
+
+
+def lib(script):
+    """Library files the rule script ``script`` imports, directly or through other library
+    modules (its import closure, computed when the workflow is parsed), declared as inputs so a
+    code change reruns exactly the jobs that run that code."""
+    todo = _imports(os.path.join(SCRIPTS, script))
+    seen = {"__init__"}
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo |= _imports(os.path.join(LIBRARY, f"{name}.py"))
     # Plain paths relative to the working directory, not workflow.source_path: Snakemake records
     # a source-cache input under a per-run cache path, so its checksum never matched (a touched
     # but unchanged module reran every job) and a moved checkout changed every job's input set.
     return [
-        os.path.relpath(os.path.join(SCRIPTS, "shortcut", f"{name}.py"))
-        for name in names
+        os.path.relpath(os.path.join(LIBRARY, f"{name}.py")) for name in sorted(seen)
     ]
 
 
@@ -94,6 +129,15 @@ def split_params():
     }
 
 
+def test_split_params():
+    """The audit/confirmation split of the test rows."""
+    return {
+        "fraction": config["split"]["confirm_fraction"],
+        "stratify": config["split"]["stratify"],
+        "seed": config["split"]["seed"],
+    }
+
+
 def holdout_params():
     """Holdout of test rows from the train CSV, used only when no test CSV is configured."""
     if DATA.get("test"):
@@ -109,7 +153,7 @@ def evaluation_keys(fs, with_train=False):
 
     The train split's metrics come from the training job; val and test from evaluate jobs.
     """
-    splits = (["train"] if with_train else []) + ["val", "test"]
+    splits = (["train"] if with_train else []) + list(EVAL_SPLITS)
     return [
         {"fs": fs, "act": act, "seed": seed, "split": split}
         for act in config["grid"]["models"]
@@ -128,9 +172,36 @@ def evaluation_files(fs, kind):
             else:
                 paths.append(os.path.join(EVAL.format(**key), "metrics.json"))
         return paths
+    if kind == "predictions":
+        return [
+            os.path.join(EVAL.format(**key), "predictions.parquet")
+            for key in evaluation_keys(fs)
+        ]
+    if kind == "importance":
+        return [
+            os.path.join(EVAL.format(**key), "importance.csv")
+            for key in evaluation_keys(fs)
+        ]
     return [
         os.path.join(SALIENCY.format(**key), f"{kind}.csv")
         for key in evaluation_keys(fs)
+    ]
+
+
+def grid_predictions(fs, split):
+    """Predictions of every grid model of one feature set on one split, in evaluation_keys order."""
+    return [
+        os.path.join(EVAL.format(**key), "predictions.parquet")
+        for key in evaluation_keys(fs)
+        if key["split"] == split
+    ]
+
+
+def grid_keys():
+    return [
+        {"act": act, "seed": seed}
+        for act in config["grid"]["models"]
+        for seed in config["grid"]["seeds"]
     ]
 
 
@@ -141,10 +212,19 @@ def diagnose_params():
 
 
 def remedy_feature_sets():
-    """Feature sets of the remedy: one drop-<suspect> per suspect of the diagnosis checkpoint."""
+    """Feature sets of the remedy, from the diagnosis checkpoint: one drop-<unit> per suspect unit
+    and, with two or more, one without all of them."""
     verdict = checkpoints.diagnose.get().output.verdict
     with open(verdict) as fh:
-        return [f"drop-{name}" for name in json.load(fh)["suspects"]]
+        return json.load(fh)["remedies"]
+
+
+def confirm_inputs(wildcards):
+    """Confirmation-split predictions of the grid on all features and on every remedy set."""
+    return {
+        "all": grid_predictions("all", "confirm"),
+        "remedy": [p for fs in remedy_feature_sets() for p in grid_predictions(fs, "confirm")],
+    }
 
 
 def train_targets():
@@ -222,10 +302,11 @@ def report_inputs(wildcards):
     """
     studies = {k: p for k, p in REPORT_STUDIES.items() if report_producer(p)}
     fixed = {
-        "clean_train_audit": f"{RESULTS}/clean/train_audit.json",
-        "clean_test_audit": f"{RESULTS}/clean/test_audit.json",
+        "clean_train_cells": f"{RESULTS}/clean/train_cells.json",
+        "clean_test_cells": f"{RESULTS}/clean/test_cells.json",
+        "test_split": f"{RESULTS}/clean/test_split.json",
         "encoder": f"{RESULTS}/features/all/encoder.json",
-        "test_audit": f"{RESULTS}/features/all/test_audit.json",
+        "test_cells": f"{RESULTS}/features/all/test_cells.json",
         "eda_classes": f"{RESULTS}/eda/class_distribution.csv",
         "eda_association": f"{RESULTS}/eda/target_association.csv",
         "eda_summary": f"{RESULTS}/eda/summary.csv",
@@ -239,10 +320,18 @@ def report_inputs(wildcards):
         "metrics": [f"{RESULTS}/evaluation/all/metrics_summary.csv"],
         "per_seed": [f"{RESULTS}/evaluation/all/metrics_per_seed.csv"],
         "saliency": [f"{RESULTS}/evaluation/all/saliency_by_feature.csv"],
+        "importance": [f"{RESULTS}/evaluation/all/importance.csv"],
         "shift": f"{RESULTS}/shift/shift.csv",
-        "label_drift": f"{RESULTS}/shift/label_drift.json",
+        "class_mix": f"{RESULTS}/shift/class_mix.json",
+        "covariate": f"{RESULTS}/shift/covariate.json",
+        "conditional": f"{RESULTS}/shift/conditional.csv",
+        "conditional_steps": f"{RESULTS}/shift/conditional_steps.csv",
+        "decomposition": f"{RESULTS}/shift/decomposition.csv",
+        "label_shift": f"{RESULTS}/shift/label_shift.csv",
         "diagnosis": f"{RESULTS}/diagnosis/shortcut.json",
         "verdict": f"{RESULTS}/diagnosis/verdict.csv",
+        "confirmation": f"{RESULTS}/diagnosis/confirmation.csv",
+        "answer": f"{RESULTS}/diagnosis/answer.json",
         **studies,
     }
     extra = [*DATA.values(), *fixed.values(), *studies.values()]

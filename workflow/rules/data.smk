@@ -5,7 +5,7 @@ if config["demo"]:
 
     rule generate_demo:
         input:
-            lib("demo"),
+            lib("generate_demo.py"),
         output:
             train=DATA["train"],
             test=DATA["test"],
@@ -23,11 +23,11 @@ if config["demo"]:
 
 rule clean:
     input:
-        lib("data", "spec"),
+        lib("clean.py"),
         csv=lambda w: raw_csv(w.part),
     output:
         parquet=f"{RESULTS}/clean/{{part}}.parquet",
-        audit=f"{RESULTS}/clean/{{part}}_audit.json",
+        cells=f"{RESULTS}/clean/{{part}}_cells.json",
     log:
         f"{RESULTS}/logs/clean/{{part}}.log",
     benchmark:
@@ -41,9 +41,32 @@ rule clean:
         "../scripts/clean.py"
 
 
+rule split_test:
+    # The test rows, once, into the audit part (the only test rows any decision sees) and the
+    # confirmation part (used only to judge the remedy). Stratified and seeded.
+    input:
+        lib("split_test.py"),
+        clean=f"{RESULTS}/clean/test.parquet",
+    output:
+        audit=f"{RESULTS}/clean/audit.parquet",
+        confirm=f"{RESULTS}/clean/confirm.parquet",
+        summary=f"{RESULTS}/clean/test_split.json",
+    log:
+        f"{RESULTS}/logs/split_test.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/split_test.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        split=test_split_params(),
+        has_test_file=bool(DATA.get("test")),
+    script:
+        "../scripts/split_test.py"
+
+
 rule fit_encoder:
     input:
-        lib("data", "spec"),
+        lib("fit_encoder.py"),
         clean=f"{RESULTS}/clean/train.parquet",
     output:
         encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
@@ -58,18 +81,21 @@ rule fit_encoder:
     params:
         dataset=dataset_params("encode"),
         split=split_params(),
+        group_association=config["reliance"]["group_association"],
     script:
         "../scripts/fit_encoder.py"
 
 
 rule apply_encoder:
     input:
-        lib("data", "spec"),
-        clean=f"{RESULTS}/clean/test.parquet",
+        lib("apply_encoder.py"),
+        audit=f"{RESULTS}/clean/audit.parquet",
+        confirm=f"{RESULTS}/clean/confirm.parquet",
         encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
     output:
-        test=f"{RESULTS}/features/{{fs}}/test.parquet",
-        audit=f"{RESULTS}/features/{{fs}}/test_audit.json",
+        audit=f"{RESULTS}/features/{{fs}}/audit.parquet",
+        confirm=f"{RESULTS}/features/{{fs}}/confirm.parquet",
+        cells=f"{RESULTS}/features/{{fs}}/test_cells.json",
     log:
         f"{RESULTS}/logs/apply_encoder/{{fs}}.log",
     benchmark:
@@ -82,7 +108,7 @@ rule apply_encoder:
 
 rule eda_figures:
     input:
-        lib("data", "spec", "eda"),
+        lib("eda.py"),
         train=f"{RESULTS}/clean/train.parquet",
         test=f"{RESULTS}/clean/test.parquet",
     output:

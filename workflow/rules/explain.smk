@@ -1,14 +1,17 @@
-# Evaluation, saliency, train/test shift and the shortcut diagnosis (a checkpoint).
+# Evaluation and reliance of every model, the shift evidence, the shortcut diagnosis (a
+# checkpoint) and the confirmation of its remedy.
 
 
 rule evaluate:
     input:
-        lib("data", "spec", "network", "metrics", "saliency", "pipeline"),
+        lib("evaluate.py"),
         model=f"{MODELS}/model.npz",
         split=f"{RESULTS}/features/{{fs}}/{{split}}.parquet",
         encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
     output:
         metrics=f"{EVAL}/metrics.json",
+        predictions=f"{EVAL}/predictions.parquet",
+        importance=f"{EVAL}/importance.csv",
         rows=f"{SALIENCY}/rows.parquet",
         by_column=f"{SALIENCY}/by_column.csv",
         by_feature=f"{SALIENCY}/by_feature.csv",
@@ -26,19 +29,22 @@ rule evaluate:
     params:
         n_classes=len(config["classes"]),
         saliency=config["saliency"],
+        reliance=config["reliance"],
     script:
         "../scripts/evaluate.py"
 
 
 rule collect:
     input:
-        lib("metrics", "pipeline"),
+        lib("collect.py"),
         metrics=lambda w: evaluation_files(w.fs, "metrics"),
         by_feature=lambda w: evaluation_files(w.fs, "by_feature"),
+        importance=lambda w: evaluation_files(w.fs, "importance"),
     output:
         per_seed=f"{RESULTS}/evaluation/{{fs}}/metrics_per_seed.csv",
         summary=f"{RESULTS}/evaluation/{{fs}}/metrics_summary.csv",
         saliency=f"{RESULTS}/evaluation/{{fs}}/saliency_by_feature.csv",
+        importance=f"{RESULTS}/evaluation/{{fs}}/importance.csv",
     log:
         f"{RESULTS}/logs/collect/{{fs}}.log",
     benchmark:
@@ -52,13 +58,14 @@ rule collect:
 
 
 rule shift:
+    # Marginal statistics of every feature and the class mix: train file against the audit part.
     input:
-        lib("data", "spec", "shift", "pipeline"),
+        lib("shift_stats.py"),
         train=f"{RESULTS}/clean/train.parquet",
-        test=f"{RESULTS}/clean/test.parquet",
+        test=f"{RESULTS}/clean/audit.parquet",
     output:
         table=f"{RESULTS}/shift/shift.csv",
-        label_drift=f"{RESULTS}/shift/label_drift.json",
+        class_mix=f"{RESULTS}/shift/class_mix.json",
     log:
         f"{RESULTS}/logs/shift.log",
     benchmark:
@@ -67,16 +74,80 @@ rule shift:
         CONDA_ENV
     params:
         dataset=dataset_params("clean"),
-        shift=config["shift"],
+        shift={key: config["shift"][key] for key in ("bins", "thresholds")},
     script:
         "../scripts/shift_stats.py"
 
 
+rule shift_evidence:
+    # Covariate shift and training support (domain classifier), and the conditional-shift
+    # evidence of every feature (did its relation to the label break on the audit rows?).
+    input:
+        lib("shift_evidence.py"),
+        train=f"{RESULTS}/features/all/train.parquet",
+        val=f"{RESULTS}/features/all/val.parquet",
+        audit=f"{RESULTS}/features/all/audit.parquet",
+        encoder=f"{RESULTS}/features/all/encoder.json",
+    output:
+        covariate=f"{RESULTS}/shift/covariate.json",
+        support=f"{RESULTS}/shift/support.parquet",
+        conditional=f"{RESULTS}/shift/conditional.csv",
+        steps=f"{RESULTS}/shift/conditional_steps.csv",
+    log:
+        f"{RESULTS}/logs/shift_evidence.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/shift_evidence.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        n_classes=len(config["classes"]),
+        seed=config["shift"]["seed"],
+        domain=config["shift"]["domain"],
+        evidence=config["shift"]["evidence"],
+    script:
+        "../scripts/shift_evidence.py"
+
+
+rule decompose:
+    # Per grid model: the validation -> test accuracy change split into class mix, inputs,
+    # relation Y | X and unsupported rows; and the class mix estimated from predictions alone.
+    input:
+        lib("decompose.py"),
+        support=f"{RESULTS}/shift/support.parquet",
+        val=grid_predictions("all", "val"),
+        audit=grid_predictions("all", "audit"),
+    output:
+        decomposition=f"{RESULTS}/shift/decomposition.csv",
+        label_shift=f"{RESULTS}/shift/label_shift.csv",
+    log:
+        f"{RESULTS}/logs/decompose.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/decompose.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        models=grid_keys(),
+        n_classes=len(config["classes"]),
+        seed=config["shift"]["seed"],
+        n_boot=config["shift"]["evidence"]["n_boot"],
+    script:
+        "../scripts/decompose.py"
+
+
 checkpoint diagnose:
     input:
-        lib("diagnose", "pipeline"),
-        saliency=f"{RESULTS}/evaluation/all/saliency_by_feature.csv",
+        lib("diagnose_verdict.py"),
+        importance=f"{RESULTS}/evaluation/all/importance.csv",
         shift=f"{RESULTS}/shift/shift.csv",
+        class_mix=f"{RESULTS}/shift/class_mix.json",
+        covariate=f"{RESULTS}/shift/covariate.json",
+        conditional=f"{RESULTS}/shift/conditional.csv",
+        decomposition=f"{RESULTS}/shift/decomposition.csv",
+        label_shift=f"{RESULTS}/shift/label_shift.csv",
     output:
         verdict=f"{RESULTS}/diagnosis/shortcut.json",
         table=f"{RESULTS}/diagnosis/verdict.csv",
@@ -88,12 +159,38 @@ checkpoint diagnose:
         CONDA_ENV
     params:
         diagnose=diagnose_params(),
+        reliance=config["reliance"],
+        features=list(SPEC.features),
     script:
         "../scripts/diagnose_verdict.py"
 
 
+rule confirm:
+    # The remedy judged on the confirmation part of the test file, which no decision has seen.
+    input:
+        unpack(confirm_inputs),
+        lib("confirm.py"),
+        verdict=f"{RESULTS}/diagnosis/shortcut.json",
+    output:
+        table=f"{RESULTS}/diagnosis/confirmation.csv",
+        answer=f"{RESULTS}/diagnosis/answer.json",
+    log:
+        f"{RESULTS}/logs/confirm.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/confirm.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        models=grid_keys(),
+        confirm=config["confirm"],
+        seed=config["shift"]["seed"],
+        has_test_file=bool(DATA.get("test")),
+    script:
+        "../scripts/confirm.py"
+
+
 rule saliency:
-    # Named target: metrics and saliency of every grid model on all features, val and test.
+    # Named target: metrics and saliency of every grid model on all features, on every split.
     input:
         f"{RESULTS}/evaluation/all/metrics_summary.csv",
         f"{RESULTS}/evaluation/all/saliency_by_feature.csv",

@@ -4,7 +4,7 @@
 
 rule report:
     input:
-        lib("report"),
+        lib("build_report.py"),
         unpack(report_inputs),
         unpack(report_remedy_inputs),
     output:
@@ -20,6 +20,8 @@ rule report:
         gradient_flow=report_figure("gradient_flow"),
         generalization=report_figure("generalization", "Generalization"),
         attribution=report_figure("attribution", "Attribution"),
+        conditional_shift=report_figure("conditional_shift", "Shift"),
+        decomposition=report_figure("decomposition", "Shift"),
         remedy=report_figure("remedy", "Remedy"),
         shared_bias=report_figure("shared_bias"),
     log:

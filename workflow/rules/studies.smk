@@ -3,7 +3,7 @@
 
 rule gradient_flow:
     input:
-        lib("studies"),
+        lib("gradient_flow.py"),
         histories=expand(
             f"{RESULTS}/models/all/{{act}}/seed{FIRST_SEED}/history.parquet",
             act=config["gradient_flow"]["models"],
@@ -34,7 +34,7 @@ rule gradient_flow:
 
 rule shared_bias:
     input:
-        lib("data", "spec", "network", "optim", "train", "studies"),
+        lib("shared_bias.py"),
         train=f"{RESULTS}/features/all/train.parquet",
         val=f"{RESULTS}/features/all/val.parquet",
     output:
@@ -66,7 +66,7 @@ rule shared_bias:
 
 rule gradcheck:
     input:
-        lib("data", "spec", "network", "gradcheck"),
+        lib("gradcheck.py"),
         train=f"{RESULTS}/features/all/train.parquet",
     output:
         table=f"{RESULTS}/checks/gradcheck.csv",

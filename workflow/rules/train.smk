@@ -3,7 +3,7 @@
 
 rule train_model:
     input:
-        lib("data", "spec", "network", "optim", "train", "metrics", "pipeline"),
+        lib("train_model.py"),
         train=f"{RESULTS}/features/{{fs}}/train.parquet",
         val=f"{RESULTS}/features/{{fs}}/val.parquet",
         encoder=f"{RESULTS}/features/{{fs}}/encoder.json",

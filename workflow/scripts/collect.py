@@ -1,4 +1,5 @@
-"""Gather per-model metrics (mean and sd over seeds) and saliency summaries into tables."""
+"""Gather per-model metrics (mean and sd over seeds), saliency summaries and permutation
+importance into tables."""
 
 import pandas as pd
 
@@ -12,9 +13,11 @@ def main(snakemake):
     per_seed, summary = pipeline.collect_metrics(records, keys)
     io.write_csv(per_seed, snakemake.output.per_seed)
     io.write_csv(summary, snakemake.output.summary)
-    frames = [pd.read_csv(path) for path in snakemake.input.by_feature]
-    saliency_keys = [k for k in keys if k["split"] != "train"]
-    io.write_csv(pipeline.collect_saliency(frames, saliency_keys), snakemake.output.saliency)
+    split_keys = [k for k in keys if k["split"] != "train"]
+    for name in ("by_feature", "importance"):
+        frames = [pd.read_csv(path) for path in snakemake.input[name]]
+        target = snakemake.output.saliency if name == "by_feature" else snakemake.output.importance
+        io.write_csv(pipeline.collect_saliency(frames, split_keys), target)
 
 
 run(snakemake, main)  # noqa: F821

@@ -1,16 +1,32 @@
-"""Checkpoint: combine saliency and shift evidence into the shortcut verdict."""
+"""Checkpoint: combine reliance and shift evidence into the shortcut verdict and its remedies."""
 
 import pandas as pd
 
-from shortcut import io, pipeline
+from shortcut import diagnose, io, reliance
 from shortcut.runner import run
 
 
 def main(snakemake):
-    result, table = pipeline.diagnose_step(
-        pd.read_csv(snakemake.input.saliency), pd.read_csv(snakemake.input.shift), snakemake.params.diagnose
+    p, inp = snakemake.params, snakemake.input
+    models = p.diagnose["models"]
+    importance = pd.read_csv(inp.importance)
+    importance = importance[(importance["split"] == "val") & importance["act"].isin(models)]
+
+    def per_model(path):
+        frame = pd.read_csv(path)
+        return frame[frame["act"].isin(models)]
+
+    evidence = pd.read_csv(inp.conditional)
+    result = diagnose.diagnose(
+        reliance=reliance.reliance_table(importance, min_share_factor=p.reliance["min_share_factor"],
+                                         set_aside=diagnose.broken_elsewhere(evidence)),
+        evidence=evidence, covariate=io.read_json(inp.covariate),
+        class_mix=io.read_json(inp.class_mix), features=p.features,
+        label_shift=per_model(inp.label_shift), decomposition=per_model(inp.decomposition),
+        marginal=pd.read_csv(inp.shift), thresholds={"min_test_rows": p.diagnose["min_test_rows"]},
     )
-    io.write_csv(table, snakemake.output.table)
+    result["models"] = list(models)
+    io.write_csv(diagnose.verdict_table(result), snakemake.output.table)
     io.write_json(snakemake.output.verdict, result)
 
 

@@ -5,9 +5,10 @@ from shortcut.runner import run
 
 
 def main(snakemake):
-    spec = data.DatasetSpec.from_config(snakemake.params.dataset)
+    p = snakemake.params
+    spec = data.DatasetSpec.from_config(p.dataset)
     clean = io.read_parquet(snakemake.input.clean)
-    encoder, train, val = data.encode_train(clean, spec, snakemake.wildcards.fs, snakemake.params.split)
+    encoder, train, val = data.encode_train(clean, spec, snakemake.wildcards.fs, p.split, p.group_association)
     io.write_parquet(train, snakemake.output.train)
     io.write_parquet(val, snakemake.output.val)
     io.write_json(snakemake.output.encoder, encoder)

@@ -1,16 +1,17 @@
-"""Train-vs-test shift statistics of every source feature, and label drift."""
+"""Marginal train-vs-audit statistics of every source feature, and the class mix."""
 
-from shortcut import data, io, pipeline
+from shortcut import data, io, shift
 from shortcut.runner import run
 
 
 def main(snakemake):
     spec = data.DatasetSpec.from_config(snakemake.params.dataset)
-    table, drift = pipeline.shift_step(
-        io.read_parquet(snakemake.input.train), io.read_parquet(snakemake.input.test), spec, snakemake.params.shift
-    )
+    p = snakemake.params.shift
+    train, test = io.read_parquet(snakemake.input.train), io.read_parquet(snakemake.input.test)
+    table = shift.shift_table(train, test, list(spec.numeric), list(spec.categorical), p["thresholds"], n_bins=p["bins"])
+    mix = shift.class_mix(train[data.TARGET], test[data.TARGET], len(spec.classes), p["thresholds"])
     io.write_csv(table, snakemake.output.table)
-    io.write_json(snakemake.output.label_drift, drift)
+    io.write_json(snakemake.output.class_mix, mix)
 
 
 run(snakemake, main)  # noqa: F821
