@@ -58,7 +58,7 @@ def test_chromium_parses_the_report_without_errors(page, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert '<h2>1. Verdict</h2>' in dom
-    assert "Answer: a shortcut." in dom
+    assert "Shortcut: <code>alpha</code> (confirmed)." in dom  # answer.json's headline, first
     assert dom.count("<img") == len(report.FIGURES)
     assert page_errors(proc.stderr) == []
 

@@ -2,11 +2,13 @@
 
 Three steps, each testable on its own:
 
-* :func:`load_inputs` reads the files the ``report`` rule names (audits, encoder, EDA, training
-  histories, metrics, saliency, shift, diagnosis, studies, benchmarks) into an :class:`Inputs`.
+* :func:`load_inputs` reads the files the ``report`` rule names (cell audits, the test split,
+  encoder, EDA, training histories, metrics, saliency, permutation importance, the shift evidence,
+  the verdict, its confirmation and the final answer, studies, benchmarks) into an :class:`Inputs`.
 * :func:`build_report` turns them into a :class:`Document`: sections of paragraphs, tables and
   figures. Every number in it is computed from the inputs; no dataset column is named here,
-  the names come from the inputs and the config.
+  the names come from the inputs and the config. The answer at the top is ``answer.json``'s
+  headline and sentences, shown verbatim.
 * :func:`write_report` draws (or copies) the figures as PNG files, then renders the same
   document twice: a self-contained HTML page (inline CSS, figures as base64 ``data:`` URIs,
   no scripts, no external references) and Markdown linking the PNGs relatively.
@@ -14,6 +16,10 @@ Three steps, each testable on its own:
 Both renderings are byte-identical for the same inputs, except the cost section (job timings
 from Snakemake's benchmark files), which is wrapped in ``<!-- cost:start -->`` and
 ``<!-- cost:end -->`` so a comparison can strip it (:func:`strip_cost`).
+
+Splits: ``train`` (training partition), ``val`` (validation, the training distribution),
+``audit`` (the part of the test rows every decision sees) and ``confirm`` (the part held back to
+judge the remedy); the report calls the last two "test (audit)" and "test (confirmation)".
 """
 
 from __future__ import annotations
@@ -42,10 +48,20 @@ METHOD_NAMES = {
     "loss_gradient": "loss gradient",
 }
 MEASURE_NAMES = {"spearman_rho": "Spearman's rho", "cramers_v": "Cramér's V"}
-SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
-SPLIT_COLORS = {"train": "#8c959f", "val": "#0969da", "test": "#d1242f"}
-SET_COLORS = ["#8c959f", "#1a7f37", "#8250df", "#bf8700", "#1b7c83"]  # all features, then each drop-<s>
+SPLIT_NAMES = {"train": "train", "val": "validation", "audit": "test (audit)", "confirm": "test (confirmation)"}
+SPLIT_COLORS = {"train": "#8c959f", "val": "#0969da", "audit": "#d1242f", "confirm": "#bf8700"}
+EVAL_SPLITS = ("val", "audit", "confirm")  # evaluated splits (train metrics come from training)
+SET_COLORS = ["#8c959f", "#1a7f37", "#8250df", "#bf8700", "#1b7c83"]  # all features, then each remedy
 PALETTE = ["#0969da", "#d1242f", "#1a7f37", "#8250df", "#bf8700", "#57606a", "#e16f24", "#1b7c83"]
+BROKE_COLOR, HOLDS_COLOR = "#d1242f", "#0969da"
+POOLED = "all settings"  # the confirmation table's pooled row
+# The four parts of the accuracy change validation -> test (columns of decomposition.csv).
+PARTS = {
+    "class_mix": ("class mix", "#bf8700"),
+    "covariate": ("inputs", "#8250df"),
+    "conditional": ("relation Y | X", "#d1242f"),
+    "unsupported": ("outside support", "#8c959f"),
+}
 
 # Figures the report writes into report/figures/ (file stem -> title). The rule declares one
 # output per name; figures made by other rules are copied byte for byte.
@@ -57,6 +73,8 @@ FIGURES = {
     "gradient_flow": "Gradient flow",
     "generalization": "Generalization",
     "attribution": "Attribution",
+    "conditional_shift": "Conditional shift",
+    "decomposition": "Accuracy-drop decomposition",
     "remedy": "Remedy",
     "shared_bias": "Shared-bias study",
 }
@@ -131,9 +149,10 @@ class Document:
 @dataclass
 class Inputs:
     settings: dict  # dataset, target, classes, class_names, models, seeds, method
-    audits: dict  # {"train": clean audit, "test": clean audit}
+    cells: dict  # {"train": clean cell audit, "test": clean cell audit} (missing/coerced cells per column)
     encoder: dict
-    test_audit: dict
+    test_cells: dict  # {"audit": {...}, "confirm": {...}}: imputed cells and unseen levels per part
+    test_split: dict  # rows, audit, confirm, confirm_fraction, seed, source
     class_distribution: pd.DataFrame
     association: pd.DataFrame
     eda_summary: pd.DataFrame
@@ -142,10 +161,18 @@ class Inputs:
     metrics: pd.DataFrame  # metrics_summary of every feature set
     per_seed: pd.DataFrame
     saliency: pd.DataFrame
-    shift: pd.DataFrame
-    label_drift: dict
+    importance: pd.DataFrame  # grouped permutation importance, per model, split and repeat
+    shift: pd.DataFrame  # marginal statistics per feature
+    class_mix: dict
+    covariate: dict
+    conditional: pd.DataFrame  # final conditional-shift evidence per unit
+    conditional_steps: pd.DataFrame
+    decomposition: pd.DataFrame  # per grid model
+    label_shift: pd.DataFrame  # per grid model (BBSE)
     diagnosis: dict
     verdict: pd.DataFrame
+    confirmation: pd.DataFrame
+    answer: dict
     gradient_flow: pd.DataFrame | None = None
     gradient_flow_png: str | None = None
     shared_bias_history: pd.DataFrame | None = None
@@ -163,8 +190,17 @@ def _as_list(value) -> list[str]:
     return [str(v) for v in value]
 
 
+def _read_csv(path) -> pd.DataFrame:
+    """A CSV; an empty file (no header) is an empty frame."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
 def _concat_csv(paths) -> pd.DataFrame:
-    return pd.concat([pd.read_csv(p) for p in _as_list(paths)], ignore_index=True)
+    frames = [_read_csv(p) for p in _as_list(paths)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def load_benchmarks(paths: Sequence[str], root: str) -> pd.DataFrame:
@@ -187,6 +223,8 @@ def load_benchmarks(paths: Sequence[str], root: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss"])
 
 
+
+
 def load_inputs(paths: Mapping[str, object], settings: Mapping) -> Inputs:
     """Read every report input. ``paths`` maps the rule's input names to files (or lists of files);
     the study inputs are optional, and ``remedy_metrics``, ``remedy_per_seed``, ``remedy_saliency``
@@ -196,24 +234,29 @@ def load_inputs(paths: Mapping[str, object], settings: Mapping) -> Inputs:
     settings = dict(settings)
 
     def optional_csv(key):
-        return pd.read_csv(paths[key]) if paths.get(key) else None
+        return _read_csv(paths[key]) if paths.get(key) else None
+
+    def optional_json(key):
+        return io.read_json(paths[key]) if paths.get(key) else {}
 
     histories = {
         (str(act), int(seed)): io.read_parquet(path)
         for (act, seed), path in zip(settings["histories"], _as_list(paths["histories"]))
     }
+
     def both(key):  # the fixed inputs and the remedy's (``remedy_<key>``)
         return _as_list(paths.get(key)) + _as_list(paths.get(f"remedy_{key}"))
 
     benchmarks = list(dict.fromkeys(both("benchmarks")))  # a job behind both parts counts once
     return Inputs(
         settings=settings,
-        audits={"train": io.read_json(paths["clean_train_audit"]), "test": io.read_json(paths["clean_test_audit"])},
+        cells={"train": io.read_json(paths["clean_train_cells"]), "test": io.read_json(paths["clean_test_cells"])},
         encoder=io.read_json(paths["encoder"]),
-        test_audit=io.read_json(paths["test_audit"]),
-        class_distribution=pd.read_csv(paths["eda_classes"]),
-        association=pd.read_csv(paths["eda_association"]),
-        eda_summary=pd.read_csv(paths["eda_summary"]),
+        test_cells=io.read_json(paths["test_cells"]),
+        test_split=optional_json("test_split"),
+        class_distribution=_read_csv(paths["eda_classes"]),
+        association=_read_csv(paths["eda_association"]),
+        eda_summary=_read_csv(paths["eda_summary"]),
         eda_figures={
             name: str(paths[key]) for name, key in (
                 ("eda_class_distribution", "eda_classes_png"), ("eda_boxplots", "eda_boxplots_png"),
@@ -224,10 +267,18 @@ def load_inputs(paths: Mapping[str, object], settings: Mapping) -> Inputs:
         metrics=_concat_csv(both("metrics")),
         per_seed=_concat_csv(both("per_seed")),
         saliency=_concat_csv(both("saliency")),
-        shift=pd.read_csv(paths["shift"]),
-        label_drift=io.read_json(paths["label_drift"]),
+        importance=_concat_csv(both("importance")),
+        shift=_read_csv(paths["shift"]),
+        class_mix=io.read_json(paths["class_mix"]),
+        covariate=io.read_json(paths["covariate"]),
+        conditional=_read_csv(paths["conditional"]),
+        conditional_steps=optional_csv("conditional_steps") if paths.get("conditional_steps") else pd.DataFrame(),
+        decomposition=_read_csv(paths["decomposition"]),
+        label_shift=_read_csv(paths["label_shift"]),
         diagnosis=io.read_json(paths["diagnosis"]),
-        verdict=pd.read_csv(paths["verdict"]),
+        verdict=_read_csv(paths["verdict"]),
+        confirmation=_read_csv(paths["confirmation"]),
+        answer=io.read_json(paths["answer"]),
         gradient_flow=optional_csv("gradient_flow"),
         gradient_flow_png=str(paths["gradient_flow_png"]) if paths.get("gradient_flow_png") else None,
         shared_bias_history=optional_csv("shared_bias_history"),
@@ -343,6 +394,66 @@ def _method_name(method: str) -> str:
     return METHOD_NAMES.get(method, method.replace("_", " "))
 
 
+def signed(x, digits: int = 3) -> str:
+    """A difference with its sign (+0.260, -0.012); no negative zero."""
+    if not _finite(x):
+        return "–"
+    text = f"{float(x):+.{digits}f}"
+    return "+" + text[1:] if float(text) == 0 else text
+
+
+def ci(x, lo, hi, digits: int = 3, sign: bool = False) -> str:
+    """A value with its 95 % interval: ``0.602 [0.592, 0.612]``."""
+    f = (lambda v: signed(v, digits)) if sign else (lambda v: num(v, digits))
+    if not _finite(x):
+        return "–"
+    if not (_finite(lo) and _finite(hi)):
+        return f(x)
+    return f"{f(x)} [{f(lo)}, {f(hi)}]"
+
+
+def ci_text(lo, hi, digits: int = 3, sign: bool = False) -> str:
+    """The interval in prose: ``95 % CI 0.592 to 0.612``."""
+    f = (lambda v: signed(v, digits)) if sign else (lambda v: num(v, digits))
+    return f"95 % CI {f(lo)} to {f(hi)}" if _finite(lo) and _finite(hi) else "no interval"
+
+
+def pval(p) -> str:
+    """A p-value: three decimals from 0.001 on, scientific below, and "< 1e-300" for an underflow."""
+    if not _finite(p):
+        return "–"
+    p = float(p)
+    if p >= 0.001:
+        return f"{p:.3f}"
+    return sci(p) if p > 0 else "< 1e-300"
+
+
+def yes(x) -> str:
+    return "yes" if _truthy(x) else "no"
+
+
+def _truthy(x) -> bool:
+    if isinstance(x, str):
+        return x.strip().lower() in ("true", "yes", "pass", "1")
+    return bool(x) if _finite(x) or isinstance(x, (bool, np.bool_)) else False
+
+
+def _direction(before, after, tol: float = 0.0005) -> str:
+    """'rises' / 'falls' / 'stays' for a change from ``before`` to ``after`` (as the verdict's sentences)."""
+    if not (_finite(before) and _finite(after)):
+        return "changes"
+    if after > before + tol:
+        return "rises"
+    if after < before - tol:
+        return "falls"
+    return "stays"
+
+
+def _codes(names: Sequence[str], empty: str = "none") -> str:
+    names = [f"`{n}`" for n in names]
+    return _join(names) if names else empty
+
+
 # --------------------------------------------------------------------------------------------
 # Computations shared by several sections
 # --------------------------------------------------------------------------------------------
@@ -365,6 +476,8 @@ def _majority(inp: Inputs) -> str:
 def metric(inp: Inputs, fs: str, act: str, split: str, name: str = "accuracy") -> tuple[float, float, int]:
     """(mean, sd, n_seeds) of one metric from the metrics summaries; NaNs when absent."""
     m = inp.metrics
+    if m.empty:
+        return float("nan"), float("nan"), 0
     row = m[(m["fs"] == fs) & (m["act"] == act) & (m["split"] == split)]
     if row.empty:
         return float("nan"), float("nan"), 0
@@ -372,14 +485,14 @@ def metric(inp: Inputs, fs: str, act: str, split: str, name: str = "accuracy") -
     return float(row[f"{name}_mean"]), float(row[f"{name}_sd"]), int(row["n_seeds"])
 
 
-def gap(inp: Inputs, fs: str, act: str) -> tuple[float, float, int]:
-    """Generalization gap val - test accuracy: mean and sd over seeds of the per-seed gaps."""
+def gap(inp: Inputs, fs: str, act: str, test: str = "audit") -> tuple[float, float, int]:
+    """Generalization gap validation - test (audit) accuracy: mean and sd over seeds of the per-seed gaps."""
     p = inp.per_seed
     sub = p[(p["fs"] == fs) & (p["act"] == act)]
     wide = sub.pivot_table(index="seed", columns="split", values="accuracy", aggfunc="first")
-    if not {"val", "test"} <= set(wide.columns):
+    if not {"val", test} <= set(wide.columns):
         return float("nan"), float("nan"), 0
-    d = (wide["val"] - wide["test"]).dropna().to_numpy()
+    d = (wide["val"] - wide[test]).dropna().to_numpy()
     if not len(d):
         return float("nan"), float("nan"), 0
     return float(d.mean()), float(d.std(ddof=1)) if len(d) > 1 else 0.0, len(d)
@@ -404,33 +517,75 @@ def feature_order(inp: Inputs, method: str) -> list[str]:
     return order + rest
 
 
+def importance_means(inp: Inputs) -> pd.DataFrame:
+    """Permutation importance per unit, model and split: mean over repeats per model, then mean,
+    sd and count over seeds (grid models on all features)."""
+    imp = inp.importance
+    cols = ["unit", "kind", "members", "act", "split", "mean", "std", "count"]
+    if imp is None or imp.empty:
+        return pd.DataFrame(columns=cols)
+    imp = imp[(imp["fs"] == "all") & (imp["act"].isin(_models(inp)))]
+    per_model = (imp.groupby(["unit", "kind", "members", "act", "split", "seed"], sort=False)["importance"]
+                 .mean().reset_index())
+    out = (per_model.groupby(["unit", "kind", "members", "act", "split"], sort=False)["importance"]
+           .agg(["mean", "std", "count"]).reset_index())
+    out["std"] = out["std"].fillna(0.0)
+    return out[cols]
+
+
 def _suspects(inp: Inputs) -> list[str]:
     return [str(s) for s in inp.diagnosis.get("suspects") or []]
 
 
 def _feature_sets(inp: Inputs) -> list[str]:
-    return list(dict.fromkeys(inp.metrics["fs"]))
+    return list(dict.fromkeys(inp.metrics["fs"])) if not inp.metrics.empty else []
 
 
-def _evidence_text(ev: Mapping, method: str) -> str:
-    parts = []
-    if _finite(ev.get("share_validation")):
-        rank = (f", rank {ev['rank_validation']} of {ev['n_features']} features"
-                if _finite(ev.get("rank_validation")) else "")
-        parts.append(f"the models put {two(ev['share_validation'])} of their validation attribution "
-                     f"({_method_name(method)}{rank}) on it")
-    assoc = []
-    if _finite(ev.get("nmi_train")) and _finite(ev.get("nmi_test")):
-        assoc.append(f"NMI {num(ev['nmi_train'])} → {num(ev['nmi_test'])}")
-    if _finite(ev.get("onefeat_acc_train")) and _finite(ev.get("onefeat_acc_test")):
-        assoc.append(f"one-feature accuracy {num(ev['onefeat_acc_train'])} → {num(ev['onefeat_acc_test'])}")
-    if assoc:
-        parts.append(f"its association with the label falls from train to test ({'; '.join(assoc)})")
-    shift = [f"{label} {num(ev[key])}" for key, label in (("psi", "PSI"), ("ks", "KS"), ("cramers_v", "Cramér's V"))
-             if _finite(ev.get(key))]
-    if shift:
-        parts.append(f"its distribution {'shifted' if ev.get('shifted') else 'did not shift'} ({', '.join(shift)})")
-    return _join(parts) if parts else "no evidence recorded"
+def _remedies(inp: Inputs) -> list[str]:
+    """Remedy feature sets named by the verdict (``drop-a``, ``drop-a+b``)."""
+    named = inp.diagnosis.get("remedies")
+    if named is None:
+        named = [f"drop-{s}" for s in _suspects(inp)]
+    return [str(fs) for fs in named]
+
+
+def _remedy_members(inp: Inputs, fs: str) -> list[str]:
+    members = (inp.diagnosis.get("remedy_members") or {}).get(fs)
+    if members:
+        return [str(m) for m in members]
+    return fs[len("drop-"):].split("+") if fs.startswith("drop-") else [fs]
+
+
+def _fs_label(inp: Inputs, fs: str, code: bool = True) -> str:
+    """"all features" or "without `a`" / "without `a` and `b`" (plain text for figure legends)."""
+    if fs == "all":
+        return "all features"
+    members = _remedy_members(inp, fs)
+    return "without " + (_join([f"`{m}`" for m in members]) if code else " + ".join(members))
+
+
+def _answer(inp: Inputs) -> dict:
+    """The final answer (answer.json), falling back to the verdict's own answer."""
+    return inp.answer or inp.diagnosis.get("answer") or {}
+
+
+def _verdict_records(inp: Inputs) -> list[dict]:
+    return inp.verdict.to_dict("records") if not inp.verdict.empty else []
+
+
+def _unit_label(unit, kind, members) -> str:
+    """`unit`, or for a group the unit and its members."""
+    members = [m for m in str(members).split(";") if m] if _value(members) != "–" else []
+    if str(kind) == "group" or len(members) > 1:
+        return f"`{unit}` (group: {_codes(members)})"
+    return f"`{unit}`"
+
+
+def _n_rows_audit(inp: Inputs) -> int | None:
+    for source in (inp.test_split.get("audit"), inp.covariate.get("n_test"), inp.class_mix.get("n_test")):
+        if _finite(source):
+            return int(source)
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,10 +670,18 @@ def _bar_values(ax, xs, values, fmt=two):
             ax.text(x, v + 0.015, fmt(v), ha="center", va="bottom", fontsize=7)
 
 
+
+
+def _baseline(inp: Inputs, split: str, fs: str = "all") -> float:
+    values = [metric(inp, fs, act, split, "majority_baseline")[0] for act in _models(inp)]
+    values = [v for v in values if _finite(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def plot_generalization(inp: Inputs):
     models = _models(inp)
-    splits = ["train", "val", "test"]
-    fig = _new_figure(7.5, 3.8)
+    splits = ["train", *EVAL_SPLITS]
+    fig = _new_figure(8.0, 3.9)
     ax = fig.add_subplot()
     width = 0.8 / max(len(models), 1)
     for j, act in enumerate(models):
@@ -529,8 +692,7 @@ def plot_generalization(inp: Inputs):
                label=act)
         _bar_values(ax, xs, means)
     for k, split in enumerate(splits):
-        base = np.nanmean([metric(inp, "all", act, split, "majority_baseline")[0] for act in models])
-        ax.hlines(base, k - 0.45, k + 0.45, colors="black", linestyles="--", lw=1.1,
+        ax.hlines(_baseline(inp, split), k - 0.45, k + 0.45, colors="black", linestyles="--", lw=1.1,
                   label="majority baseline" if k == 0 else None)
     ax.set_xticks(range(len(splits)), [SPLIT_NAMES[s] for s in splits])
     ax.set_ylabel("accuracy (mean ± sd over seeds)")
@@ -549,7 +711,7 @@ def plot_attribution(inp: Inputs, method: str):
     axes = fig.subplots(1, 2, sharey=True, sharex=True)
     height = 0.8 / max(len(models), 1)
     ys = np.arange(len(features))[::-1]
-    for ax, split in zip(axes, ("val", "test")):
+    for ax, split in zip(axes, ("val", "audit")):
         for j, act in enumerate(models):
             sub = means[(means["act"] == act) & (means["split"] == split)].set_index("feature")
             vals = [float(sub.loc[f, "mean"]) if f in sub.index else np.nan for f in features]
@@ -558,7 +720,7 @@ def plot_attribution(inp: Inputs, method: str):
                     color=PALETTE[j % len(PALETTE)], label=act)
         if features:
             ax.axvline(1.0 / len(features), color="black", ls="--", lw=0.9, label="even share")
-        ax.set_title(f"{SPLIT_NAMES[split]}", fontsize=10)
+        ax.set_title(SPLIT_NAMES[split], fontsize=10)
         ax.set_xlabel(f"share of |attribution| ({_method_name(method)})")
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(ys, features)
@@ -567,34 +729,142 @@ def plot_attribution(inp: Inputs, method: str):
     return fig
 
 
+def _remedies_run(inp: Inputs) -> list[str]:
+    """Remedy feature sets with metrics (retrained)."""
+    sets = _feature_sets(inp)
+    return [fs for fs in _remedies(inp) if fs in sets]
+
+
 def plot_remedy(inp: Inputs):
     models = _models(inp)
-    sets = ["all"] + [f"drop-{s}" for s in _suspects(inp) if f"drop-{s}" in _feature_sets(inp)]
-    fig = _new_figure(8.0, 3.6)
-    axes = fig.subplots(1, 2, sharey=True)
+    sets = ["all"] + _remedies_run(inp)
+    fig = _new_figure(8.0, 3.7)
+    axes = fig.subplots(1, len(EVAL_SPLITS), sharey=True)
     width = 0.8 / len(sets)
-    for ax, split in zip(axes, ("val", "test")):
+    for ax, split in zip(axes, EVAL_SPLITS):
         for k, fs in enumerate(sets):
             xs = np.arange(len(models)) - 0.4 + width * (k + 0.5)
             stats = [metric(inp, fs, act, split) for act in models]
             means = [s[0] for s in stats]
             ax.bar(xs, means, width * 0.92, yerr=[s[1] for s in stats], capsize=3,
-                   color=SET_COLORS[k % len(SET_COLORS)], label=_fs_label(fs))
+                   color=SET_COLORS[k % len(SET_COLORS)], label=_fs_label(inp, fs, code=False))
             _bar_values(ax, xs, means)
-        base = np.nanmean([metric(inp, "all", act, split, "majority_baseline")[0] for act in models])
-        ax.axhline(base, color="black", ls="--", lw=1.1, label="majority baseline")
+        ax.axhline(_baseline(inp, split), color="black", ls="--", lw=1.1, label="majority baseline")
         ax.set_xticks(range(len(models)), models)
         ax.set_title(SPLIT_NAMES[split], fontsize=10)
-        ax.set_ylim(0, 1.08)
+        ax.set_ylim(0, 1.12)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("accuracy (mean ± sd over seeds)")
-    axes[1].legend(fontsize=8, frameon=False, loc="upper right")
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, frameon=False, loc="lower center", ncol=min(len(labels), 4))
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    return fig
+
+
+def _conditional_rows(inp: Inputs) -> pd.DataFrame:
+    """The final conditional-shift evidence, largest harm first (units with no harm last)."""
+    c = inp.conditional
+    if c.empty:
+        return c
+    c = c.assign(_h=pd.to_numeric(c["harm"], errors="coerce").fillna(-np.inf))
+    return c.sort_values("_h", ascending=False, kind="stable").drop(columns="_h").reset_index(drop=True)
+
+
+def _min_harm(inp: Inputs) -> float:
+    c = inp.conditional
+    if c.empty or "min_harm" not in c:
+        return float("nan")
+    values = pd.to_numeric(c["min_harm"], errors="coerce").dropna()
+    return float(values.iloc[0]) if len(values) else float("nan")
+
+
+def _harm_scale(inp: Inputs) -> float | None:
+    """The linear range of a symmetric-log axis when the harms span orders of magnitude (else None)."""
+    c = _conditional_rows(inp)
+    m = _min_harm(inp)
+    values = pd.to_numeric(pd.concat([c["harm_ci_low"], c["harm_ci_high"], c["harm"]]), errors="coerce").abs()
+    values = values[np.isfinite(values)]
+    if not len(values) or not _finite(m) or m <= 0:
+        return None
+    return m if float(values.max()) > 25 * m else None
+
+
+def plot_conditional_shift(inp: Inputs):
+    c = _conditional_rows(inp)
+    c = c[pd.to_numeric(c["harm"], errors="coerce").notna()]
+    n = len(c)
+    fig = _new_figure(7.5, 0.42 * n + 1.5)
+    ax = fig.add_subplot()
+    ys = np.arange(n)[::-1]
+    for y, r in zip(ys, c.to_dict("records")):
+        broke = _truthy(r.get("broke"))
+        color = BROKE_COLOR if broke else HOLDS_COLOR
+        h, lo, hi = float(r["harm"]), float(r["harm_ci_low"]), float(r["harm_ci_high"])
+        err = [[h - lo], [hi - h]] if _finite(lo) and _finite(hi) else None
+        ax.errorbar([h], [y], xerr=err, fmt="o", color=color, ms=6 if broke else 5, capsize=3, lw=1.6)
+    ax.axvline(0.0, color="black", lw=0.9)
+    m = _min_harm(inp)
+    if _finite(m):
+        ax.axvline(m, color="#57606a", lw=1.1, ls="--")
+    lin = _harm_scale(inp)
+    if lin:
+        ax.set_xscale("symlog", linthresh=lin, linscale=1.0)
+        ends = pd.to_numeric(pd.concat([c["harm_ci_low"], c["harm_ci_high"], c["harm"]]), errors="coerce")
+        ends = ends[np.isfinite(ends)]
+        lo, hi = min(float(ends.min()), -lin), max(float(ends.max()), m if _finite(m) else lin)
+        ax.set_xlim(lo * 1.8 if lo < -lin else lo - lin, hi * 1.8 if hi > lin else hi + lin)
+    ax.set_yticks(ys, [str(u) for u in c["unit"]])
+    for label, broke in zip(ax.get_yticklabels(), c["broke"].map(_truthy)):
+        if broke:
+            label.set_color(BROKE_COLOR)
+            label.set_fontweight("bold")
+    ax.set_ylim(-0.7, n - 0.3)
+    scale = f"; symmetric log scale, linear within ±{sig(lin)}" if lin else ""
+    ax.set_xlabel(f"harm: test log loss with the unit − without it (nats per row, 95 % CI{scale})", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=BROKE_COLOR, marker="o", ls="", label="relation broke"),
+               Line2D([], [], color=HOLDS_COLOR, marker="o", ls="", label="relation holds")]
+    if _finite(m):
+        handles.append(Line2D([], [], color="#57606a", ls="--", label=f"minimum harm {sig(m)}"))
+    ax.legend(handles=handles, fontsize=8, frameon=False, loc="lower right")
     fig.tight_layout()
     return fig
 
 
-def _fs_label(fs: str) -> str:
-    return "all features" if fs == "all" else f"without {fs[len('drop-'):]}" if fs.startswith("drop-") else fs
+def _model_label(act, seed) -> str:
+    return f"{act} seed {int(seed)}" if _finite(seed) else str(act)
+
+
+def plot_decomposition(inp: Inputs):
+    d = inp.decomposition
+    n = len(d)
+    fig = _new_figure(max(5.0, 0.75 * n + 2.5), 4.2)
+    ax = fig.add_subplot()
+    xs = np.arange(n)
+    up, down = np.zeros(n), np.zeros(n)
+    for part, (label, color) in PARTS.items():
+        vals = pd.to_numeric(d[part], errors="coerce").fillna(0.0).to_numpy() if part in d else np.zeros(n)
+        pos, neg = np.clip(vals, 0, None), np.clip(vals, None, 0)
+        ax.bar(xs, pos, 0.6, bottom=up, color=color, label=label)
+        ax.bar(xs, neg, 0.6, bottom=down, color=color)
+        up, down = up + pos, down + neg
+    total = pd.to_numeric(d["total"], errors="coerce").to_numpy()
+    lo = pd.to_numeric(d.get("total_ci_low", pd.Series([np.nan] * n)), errors="coerce").to_numpy()
+    hi = pd.to_numeric(d.get("total_ci_high", pd.Series([np.nan] * n)), errors="coerce").to_numpy()
+    err = np.vstack([total - lo, hi - total])
+    err = np.where(np.isfinite(err), err, 0.0)
+    ax.errorbar(xs, total, yerr=err, fmt="D", color="black", ms=6, capsize=4, lw=1.2, zorder=3,
+                label="total (95 % CI)")
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_xticks(xs, [_model_label(a, s).replace(" seed", "\nseed") for a, s in zip(d["act"], d.get("seed", [np.nan] * n))],
+                  fontsize=8)
+    ax.set_ylabel("accuracy change, test (audit) − validation")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=5)
+    fig.tight_layout()
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -602,41 +872,116 @@ def _fs_label(fs: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+RULE_NAMES = {
+    "relied": "relied on", "broke": "relation broke", "insufficient": "insufficient evidence",
+    "suspect": "shortcut suspect", "class_mix": "class mix changed", "covariate": "covariate shift",
+    "support": "training support", "confirmed": "remedy confirmed",
+}
+UNIT_RULES = ("relied", "broke", "insufficient", "suspect")  # rules with one outcome per unit
+
+
+def _rule_outcome(inp: Inputs, key: str) -> str:
+    """What a rule of the verdict decided, in words and numbers from the inputs."""
+    records = _verdict_records(inp)
+    if key in UNIT_RULES:
+        hit = [str(r["unit"]) for r in records if _truthy(r.get(key))]
+        return (f"{_codes(hit)} ({len(hit)} of {_plural(len(records), 'unit')})" if hit
+                else f"none of {_plural(len(records), 'unit')}")
+    if key == "class_mix":
+        m = inp.class_mix
+        word = "**changed**" if _truthy(m.get("changed")) else "not changed"
+        return f"{word} (total variation {num(m.get('tv'))}, chi-square p {pval(m.get('chi2_pvalue'))})"
+    if key == "covariate":
+        c = inp.covariate
+        word = "**covariate shift**" if _truthy(c.get("shifted")) else "no covariate shift"
+        return f"{word} (AUC {num(c.get('auc'))}, {ci_text(c.get('auc_ci_low'), c.get('auc_ci_high'))})"
+    if key == "support":
+        c = inp.covariate
+        return (f"{count(c.get('n_unsupported'))} of {count(c.get('n_test'))} test (audit) rows unsupported "
+                f"({pct(c.get('share_unsupported'))})")
+    if key == "confirmed":
+        remedies = _remedies(inp)
+        if not remedies:
+            return "no remedy trained"
+        done = [str(fs) for fs in _answer(inp).get("confirmed_remedies") or []]
+        parts = [f"{_fs_label(inp, fs)}: {'**confirmed**' if fs in done else 'not confirmed'}" for fs in remedies]
+        return "; ".join(parts)
+    return "–"
+
+
 def _section_verdict(inp: Inputs) -> Section:
-    method = inp.diagnosis.get("method") or inp.settings.get("method", "")
-    suspects = _suspects(inp)
+    ans = _answer(inp)
     models = _models(inp)
+    remedies = _remedies_run(inp)
     blocks: list = []
-    below = [act for act in models
-             if metric(inp, "all", act, "test")[0] < metric(inp, "all", act, "test", "majority_baseline")[0]]
-    if suspects:
-        blocks.append(Para(
-            f"**Answer: a shortcut.** The models rely on {_join([f'`{s}`' for s in suspects])}, "
-            f"whose link to the label does not carry over from the training data to the test data.",
-            "answer alert"))
-        for s in suspects:
-            ev = inp.diagnosis.get("evidence", {}).get(s, {})
-            blocks.append(Para(f"**Shortcut suspect `{s}`:** {_evidence_text(ev, method)}."))
-    else:
-        tail = (f" Even so, test accuracy is below the majority baseline for {_join(below)}."
-                if below else "")
-        blocks.append(Para(
-            "**Answer: no shortcut suspect.** No feature is at once relied on by the models, shifted "
-            f"between train and test, and losing its association with the label.{tail}",
-            "answer alert" if below else "answer"))
+    headline = str(ans.get("headline", "")).strip()
+    kind = str(ans.get("kind", ""))
+    blocks.append(Para(f"**{headline}**" if headline else "**No answer recorded.**",
+                       "answer" if kind == "no shortcut" else "answer alert"))
+    sentences = [str(s) for s in ans.get("sentences") or []]
+    if sentences:
+        blocks.append(Bullets(sentences))
+
     lines = []
     for act in models:
-        val, test = metric(inp, "all", act, "val")[0], metric(inp, "all", act, "test")[0]
-        base = metric(inp, "all", act, "test", "majority_baseline")[0]
-        side = "below" if test < base else "above" if test > base else "at"
-        line = (f"`{act}`: validation accuracy {two(val)}, test accuracy {two(test)}, "
-                f"{side} the {two(base)} majority baseline")
-        for s in suspects:
-            t2 = metric(inp, f"drop-{s}", act, "test")[0]
-            if _finite(t2):
-                line += f"; retrained without `{s}`: test accuracy {two(t2)}"
+        va, au, co = (metric(inp, "all", act, s)[0] for s in EVAL_SPLITS)
+        base = metric(inp, "all", act, "audit", "majority_baseline")[0]
+        line = (f"`{act}` on all features: validation accuracy {two(va)}, test (audit) {two(au)}, "
+                f"test (confirmation) {two(co)}; majority baseline {two(base)}")
+        for fs in remedies:
+            c2 = metric(inp, fs, act, "confirm")[0]
+            if _finite(c2):
+                line += f"; retrained {_fs_label(inp, fs)}: test (confirmation) {two(c2)}"
         lines.append(line + ".")
+    blocks.append(Para("Accuracy of the grid models (mean over seeds):"))
     blocks.append(Bullets(lines))
+
+    blocks.append(Heading("Verdict table"))
+    records = _verdict_records(inp)
+    n_models = len(_models(inp)) * len(inp.settings.get("seeds") or [])
+    n_rows = inp.conditional["n_rows"].iloc[0] if "n_rows" in inp.conditional and len(inp.conditional) else None
+    blocks.append(Para(
+        "One row per unit: a feature, or a group of strongly associated features that can stand in for each "
+        "other. **Importance**: how much the validation log loss rises when the unit is shuffled (grouped "
+        f"permutation importance, nats per row, mean over {_plural(n_models, 'grid model')}, 95 % CI); "
+        "**share**: its part of the summed single-feature importance. **Harm**: how much worse the evidence "
+        "model with the unit predicts the test (audit) rows than the one without it, after refitting the class "
+        f"mix (nats per row, 95 % CI, on {count(n_rows)} supported rows); **Holm p**: its p-value adjusted for "
+        "testing every unit; **MDE**: the smallest harm these rows could detect."))
+    if records:
+        groups = any(str(r.get("kind")) == "group" for r in records)
+        header = ["unit", "importance (nats) [95 % CI]", "share", "relied on", "harm (nats/row) [95 % CI]",
+                  "Holm p", "MDE", "relation broke", "insufficient", "suspect"]
+        rows, strong = [], set()
+        for i, r in enumerate(records):
+            row = [_unit_label(r["unit"], r.get("kind"), r.get("members")) if groups else f"`{r['unit']}`",
+                   ci(r.get("importance"), r.get("importance_ci_low"), r.get("importance_ci_high")),
+                   pct(r.get("share")), yes(r.get("relied")),
+                   ci(r.get("harm"), r.get("harm_ci_low"), r.get("harm_ci_high")),
+                   pval(r.get("p_holm")), num(r.get("mde")), yes(r.get("broke")), yes(r.get("insufficient")),
+                   yes(r.get("suspect"))]
+            for j in (3, 7, 8, 9):
+                if row[j] == "yes":
+                    strong.add((i, j))
+            rows.append(row)
+        blocks.append(Table(header, rows, [False, True, True, False, True, True, True, False, False, False],
+                            strong=strong))
+        blocks.append(Bullets([f"`{r['unit']}`: {r['reading']}." for r in records if _value(r.get("reading")) != "–"]))
+    else:
+        blocks.append(Para("The verdict table is empty: no unit was assessed.", "note"))
+
+    blocks.append(Heading("Rules and outcomes"))
+    rules = dict(inp.diagnosis.get("rules") or {})
+    if ans.get("rule"):
+        rules["confirmed"] = ans["rule"]
+    order = [k for k in RULE_NAMES if k in rules] + [k for k in rules if k not in RULE_NAMES]
+    rows = [[RULE_NAMES.get(k, k.replace("_", " ")), str(rules[k]), _rule_outcome(inp, k)]
+            for k in order if rules[k]]
+    blocks.append(Table(["rule", "decision rule", "outcome"], rows, [False, False, False]))
+    th = inp.diagnosis.get("thresholds") or {}
+    if th:
+        blocks.append(Para("Thresholds of the verdict: " + ", ".join(f"`{k}` {plain(v)}" for k, v in th.items())
+                           + "."))
     return Section("verdict", "Verdict", blocks)
 
 
@@ -646,10 +991,10 @@ def _section_data(inp: Inputs) -> Section:
     split = enc.get("split", {})
     rows = []
     for part in ("train", "test"):
-        a = inp.audits[part]
-        rows.append([part, f"`{a.get('file', '')}`", count(a["rows"]), count(a.get("missing_cells", 0)),
+        a = inp.cells[part]
+        rows.append([f"{part} file", f"`{a.get('file', '')}`", count(a.get("rows")), count(a.get("missing_cells", 0)),
                      count(a.get("coerced_cells", 0))])
-    blocks.append(Heading("Files"))
+    blocks.append(Heading("Files and splits"))
     blocks.append(Table(["file", "path", "rows", "missing cells", "coerced cells"], rows,
                         [False, False, True, True, True]))
     blocks.append(Para(
@@ -659,15 +1004,27 @@ def _section_data(inp: Inputs) -> Section:
         f"the encoder (imputation values, levels, means and standard deviations) is fitted on the "
         f"{count(enc.get('n_fit_rows', split.get('n_train')))} training rows only and applied unchanged "
         "to the validation and test rows."))
+    ts = inp.test_split
+    if ts:
+        source = str(ts.get("source", "test file"))
+        text = (f"The {count(ts.get('rows'))} test rows ({source}) are split once "
+                f"({'stratified' if ts.get('stratify') else 'not stratified'}, seed {ts.get('seed')}) into an "
+                f"**audit part** of {count(ts.get('audit'))} rows, which every decision sees (the shift evidence, "
+                f"the verdict, the choice of remedy), and a **confirmation part** of {count(ts.get('confirm'))} "
+                f"rows (fraction {plain(ts.get('confirm_fraction'))}), which only judges the remedy.")
+        if source != "test file":
+            text += (" There is no separate test file: both parts are held-out rows of the training file, so "
+                     "they show a shortcut only if it is already inconsistent within that file.")
+        blocks.append(Para(text))
 
     blocks.append(Heading("Missing values and what was done"))
     val_imputed = enc.get("val_report", {}).get("imputed", {})
-    test_imputed = inp.test_audit.get("imputed", {})
+    parts = {p: inp.test_cells.get(p) or {} for p in ("audit", "confirm")}
     rows = []
     for kind in ("categorical", "numeric"):
         for col, e in enc.get(kind, {}).items():
-            tr = inp.audits["train"]["columns"].get(col, {})
-            te = inp.audits["test"]["columns"].get(col, {})
+            tr = inp.cells["train"].get("columns", {}).get(col, {})
+            te = inp.cells["test"].get("columns", {}).get(col, {})
             fill = f"`{e['fill']}`" if isinstance(e.get("fill"), str) else plain(e.get("fill"))
             if kind == "categorical":
                 transform = f"one-hot ({_plural(len(e.get('levels', [])), 'level')})"
@@ -676,28 +1033,34 @@ def _section_data(inp: Inputs) -> Section:
             rows.append([f"`{col}`", kind, count(tr.get("missing", 0)), count(tr.get("coerced_to_missing", 0)),
                          count(te.get("missing", 0)), count(te.get("coerced_to_missing", 0)),
                          str(e.get("impute", "")), fill, count(val_imputed.get(col, 0)),
-                         count(test_imputed.get(col, 0)), transform])
+                         count(parts["audit"].get("imputed", {}).get(col, 0)),
+                         count(parts["confirm"].get("imputed", {}).get(col, 0)), transform])
     blocks.append(Table(
         ["column", "kind", "missing (train file)", "coerced (train file)", "missing (test file)",
-         "coerced (test file)", "imputation", "fill value", "imputed (val)", "imputed (test)", "encoding"],
-        rows, [False, False, True, True, True, True, False, True, True, True, False]))
-    tr, te = inp.audits["train"], inp.audits["test"]
+         "coerced (test file)", "imputation", "fill value", "imputed (validation)", "imputed (audit)",
+         "imputed (confirmation)", "encoding"],
+        rows, [False, False, True, True, True, True, False, True, True, True, True, False]))
+    tr, te = inp.cells["train"], inp.cells["test"]
     blocks.append(Para(
         f"Missing cells: {count(tr.get('missing_cells', 0))} in the train file and "
         f"{count(te.get('missing_cells', 0))} in the test file; cells with non-numeric text in a numeric "
         f"column (coerced to missing): {count(tr.get('coerced_cells', 0))} and {count(te.get('coerced_cells', 0))}. "
         "Every missing or coerced cell is filled with the column's fill value fitted on the training rows."))
 
-    unseen = inp.test_audit.get("unseen_levels") or {}
-    if unseen:
-        items = [f"`{col}`: " + ", ".join(f"`{lvl}` ({count(n)} rows)" for lvl, n in levels.items())
-                 for col, levels in unseen.items()]
-        blocks.append(Para(f"**Unseen test levels:** {count(inp.test_audit.get('unseen_level_rows', 0))} test rows "
-                           "carry a category level not seen in training (encoded as all zeros):"))
-        blocks.append(Bullets(items))
-    else:
-        blocks.append(Para("**Unseen test levels:** none; every category level in the test file was seen in "
-                           "training."))
+    unseen_any = False
+    for part, label in (("audit", "test (audit)"), ("confirm", "test (confirmation)")):
+        unseen = parts[part].get("unseen_levels") or {}
+        if unseen:
+            unseen_any = True
+            items = [f"`{col}`: " + ", ".join(f"`{lvl}` ({_plural(int(n), 'row')})" for lvl, n in levels.items())
+                     for col, levels in unseen.items()]
+            blocks.append(Para(f"**Unseen levels, {label}:** {count(parts[part].get('unseen_level_rows', 0))} of "
+                               f"{count(parts[part].get('rows'))} rows carry a category level not seen in training "
+                               "(encoded as all zeros):"))
+            blocks.append(Bullets(items))
+    if not unseen_any:
+        blocks.append(Para("**Unseen levels:** none; every category level of the audit and confirmation rows was "
+                           "seen in training."))
 
     blocks.append(Heading("Class balance"))
     dist = inp.class_distribution
@@ -711,8 +1074,9 @@ def _section_data(inp: Inputs) -> Section:
             p = sub[sub["part"] == part]
             row += [count(p["count"].iloc[0]), pct(p["share"].iloc[0])] if len(p) else ["–", "–"]
         rows.append(row)
-    blocks.append(Table(["class", "name", "train rows", "train share", "test rows", "test share"], rows,
-                        [False, False, True, True, True, True]))
+    blocks.append(Table(["class", "name", "train file rows", "train file share", "test file rows", "test file share"],
+                        rows, [False, False, True, True, True, True]))
+    blocks.append(Para("Whole files; the class mix of the audit rows, with intervals, is in the shift evidence."))
     blocks += _eda_figures(inp)
     return Section("data", "Data", blocks)
 
@@ -728,12 +1092,13 @@ def _eda_figures(inp: Inputs) -> list:
             hit = frame[frame["class"] == cls]
             return pct(hit["share"].iloc[0]) if len(hit) else "–"
 
-        psi = inp.label_drift.get("psi")
+        tv = inp.class_mix.get("tv")
         out.append(Figure("eda_class_distribution", (
             f"Share of rows per class in the train and test files: the largest class, {big['name']}, holds "
             f"{pct(big['share'])} of train rows and {share_in(te, big['class'])} of test rows, the smallest, "
             f"{small['name']}, {pct(small['share'])} and {share_in(te, small['class'])}"
-            + (f" (label PSI {sig(psi)})." if _finite(psi) else ".")),
+            + (f" (total variation distance of the class mix, train file against the test (audit) rows: "
+               f"{num(tv)})." if _finite(tv) else ".")),
             source=inp.eda_figures["eda_class_distribution"]))
     assoc = inp.association
     if "eda_boxplots" in inp.eda_figures:
@@ -835,36 +1200,46 @@ def _section_training(inp: Inputs) -> Section:
     return Section("training", "Training", blocks)
 
 
+
+
+def _side(value, base) -> str:
+    if not (_finite(value) and _finite(base)):
+        return "–"
+    return "below" if value < base else "above" if value > base else "equal"
+
+
 def _section_generalization(inp: Inputs) -> Section:
     models = _models(inp)
     majority = _majority(inp)
     rows, below, above, parts = [], [], [], []
     for act in models:
-        tr, va, te = (metric(inp, "all", act, s) for s in ("train", "val", "test"))
+        tr, va, au, co = (metric(inp, "all", act, s) for s in ("train", *EVAL_SPLITS))
         g = gap(inp, "all", act)
-        base = metric(inp, "all", act, "test", "majority_baseline")[0]
-        bal = metric(inp, "all", act, "test", "balanced_accuracy")
-        f1 = metric(inp, "all", act, "test", "macro_f1")
-        ll = metric(inp, "all", act, "test", "log_loss")
-        side = "below" if te[0] < base else "above" if te[0] > base else "equal"
-        (below if side == "below" else above).append(f"`{act}` ({num(te[0])})")
-        rows.append([f"`{act}`", pm(*tr), pm(*va), pm(*te), pm(*g), num(base), side, pm(*bal), pm(*f1), pm(*ll)])
-        parts.append(f"`{act}` reaches {two(va[0])} validation accuracy but {two(te[0])} on test, "
-                     f"{side} the {two(base)} majority baseline")
-    base_test = np.nanmean([metric(inp, "all", act, "test", "majority_baseline")[0] for act in models])
+        base = metric(inp, "all", act, "audit", "majority_baseline")[0]
+        bal = metric(inp, "all", act, "audit", "balanced_accuracy")
+        f1 = metric(inp, "all", act, "audit", "macro_f1")
+        ll = metric(inp, "all", act, "audit", "log_loss")
+        side = _side(au[0], base)
+        (below if side == "below" else above).append(f"`{act}` ({num(au[0])})")
+        rows.append([f"`{act}`", pm(*tr), pm(*va), pm(*au), pm(*co), pm(*g), num(base), side, pm(*bal), pm(*f1),
+                     pm(*ll)])
+        parts.append(f"`{act}` reaches {two(va[0])} validation accuracy but {two(au[0])} on the test (audit) rows "
+                     f"and {two(co[0])} on the test (confirmation) rows, {side} the {two(base)} majority baseline")
     blocks: list = [Table(
-        ["model", "train accuracy", "val accuracy", "test accuracy", "gap (val − test)", "majority baseline (test)",
-         "test vs baseline", "test balanced acc.", "test macro F1", "test log loss"],
-        rows, [False, True, True, True, True, True, False, True, True, True],
-        strong={(i, 6) for i, r in enumerate(rows) if r[6] == "below"})]
-    n_seeds = metric(inp, "all", models[0], "test")[2]
+        ["model", "train accuracy", "validation accuracy", "test (audit) accuracy", "test (confirmation) accuracy",
+         "gap (validation − audit)", "majority baseline (audit)", "audit vs baseline", "audit balanced acc.",
+         "audit macro F1", "audit log loss"],
+        rows, [False, True, True, True, True, True, True, False, True, True, True],
+        strong={(i, 7) for i, r in enumerate(rows) if r[7] == "below"})]
+    n_seeds = metric(inp, "all", models[0], "audit")[2] if models else 0
     text = (f"Mean ± sd over {_plural(n_seeds, 'seed')} on all features. The majority baseline always predicts "
-            f"the most frequent training class, {majority} ({num(base_test)} of the test rows). ")
+            f"the most frequent training class, {majority} ({num(_baseline(inp, 'audit'))} of the test (audit) "
+            "rows). ")
     if below:
-        text += f"**Test accuracy is below the majority baseline** for {_join(below)}"
+        text += f"**Test (audit) accuracy is below the majority baseline** for {_join(below)}"
         text += f"; above it for {_join(above)}." if above else "."
     else:
-        text += f"Test accuracy is above the majority baseline for every model: {_join(above)}."
+        text += f"Test (audit) accuracy is above the majority baseline for every model: {_join(above)}."
     blocks.append(Para(text))
     blocks.append(Figure("generalization", "; ".join(parts) + " (bars: mean over seeds, whiskers ± sd, dashed: "
                          "majority baseline per split).", draw=lambda: plot_generalization(inp)))
@@ -872,36 +1247,64 @@ def _section_generalization(inp: Inputs) -> Section:
 
 
 def _section_attribution(inp: Inputs) -> Section:
-    method = inp.settings.get("method") or inp.diagnosis.get("method", "integrated_gradients")
+    method = inp.settings.get("method") or inp.diagnosis.get("method") or "integrated_gradients"
     models = _models(inp)
     features = feature_order(inp, method)
     share = saliency_means(inp, "all", method)
+    splits = ("val", "audit")
 
-    def cell(frame, act, split, feature, col="mean"):
-        hit = frame[(frame["act"] == act) & (frame["split"] == split) & (frame["feature"] == feature)]
+    def cell(frame, act, split, feature, col="mean", key="feature"):
+        hit = frame[(frame["act"] == act) & (frame["split"] == split) & (frame[key] == feature)]
         return float(hit[col].iloc[0]) if len(hit) else float("nan")
 
-    header = ["feature"] + [f"{act}, {SPLIT_NAMES[s]}" for act in models for s in ("val", "test")]
+    header = ["feature"] + [f"{act}, {SPLIT_NAMES[s]}" for act in models for s in splits]
+
     def share_cell(act, split, feature):
         n = cell(share, act, split, feature, "count")
         return pm(cell(share, act, split, feature), cell(share, act, split, feature, "std"),
                   int(n) if _finite(n) else 0)
 
-    rows = [[f"`{f}`"] + [share_cell(act, s, f) for act in models for s in ("val", "test")] for f in features]
-    blocks: list = [Para(
-        f"Share of the mean |attribution| per source feature ({_method_name(method)}, the diagnosis method; "
-        f"one-hot columns summed per feature; mean ± sd over seeds). An even split would give every feature "
-        f"{two(1 / len(features)) if features else 'n/a'}."),
-        Table(header, rows, [False] + [True] * (len(header) - 1))]
-    caption = (f"Share of {_method_name(method)} attribution per feature on validation and test "
+    blocks: list = [Heading("Permutation importance (the reliance evidence)")]
+    imp = importance_means(inp)
+    if imp.empty:
+        blocks.append(Para("No permutation importance in this run.", "note"))
+    else:
+        val = imp[imp["split"] == "val"].groupby("unit", sort=False)["mean"].mean()
+        units = val.sort_values(ascending=False, kind="stable").index.tolist()
+        units += [u for u in dict.fromkeys(imp["unit"]) if u not in units]
+        kinds = imp.drop_duplicates("unit").set_index("unit")
+        rows = []
+        for u in units:
+            n = lambda act, s: cell(imp, act, s, u, "count", "unit")  # noqa: E731
+            label = _unit_label(u, kinds.loc[u, "kind"], kinds.loc[u, "members"])
+            rows.append([label] + [pm(cell(imp, act, s, u, "mean", "unit"), cell(imp, act, s, u, "std", "unit"),
+                                      int(n(act, s)) if _finite(n(act, s)) else 0)
+                                   for act in models for s in splits])
+        repeats = int(inp.importance["repeat"].nunique()) if "repeat" in inp.importance else 0
+        blocks.append(Para(
+            "How much the log loss rises (nats per row) when a unit's values are shuffled across the rows: mean "
+            f"over {_plural(repeats, 'permutation')} per model, then mean ± sd over seeds. The validation column is "
+            "the reliance evidence of the verdict. On test rows where a unit's relation broke, shuffling it can "
+            "help: its importance there is then negative."))
+        blocks.append(Table(["unit"] + header[1:], rows, [False] + [True] * (len(header) - 1)))
+
+    rows = [[f"`{f}`"] + [share_cell(act, s, f) for act in models for s in splits] for f in features]
+    blocks.append(Heading("Gradient attribution"))
+    blocks.append(Para(
+        f"Share of the mean |attribution| per source feature ({_method_name(method)}; one-hot columns summed "
+        f"per feature; mean ± sd over seeds). An even split would give every feature "
+        f"{two(1 / len(features)) if features else 'n/a'}. Shown beside the permutation importance; no rule "
+        "uses it."))
+    blocks.append(Table(header, rows, [False] + [True] * (len(header) - 1)))
+    caption = (f"Share of {_method_name(method)} attribution per feature on validation and test (audit) "
                "(mean over seeds, ± sd)")
     if features:
         top = features[0]
         val_top = [cell(share, act, "val", top) for act in models]
-        test_top = [cell(share, act, "test", top) for act in models]
+        test_top = [cell(share, act, "audit", top) for act in models]
         caption += (f": the models put {two(np.nanmean(val_top))} of the validation attribution on `{top}` ("
                     + ", ".join(f"{act} {two(v)}" for act, v in zip(models, val_top))
-                    + f") and {two(np.nanmean(test_top))} on test")
+                    + f") and {two(np.nanmean(test_top))} on test (audit)")
         if len(features) > 1:
             second = features[1]
             caption += (f"; the next feature, `{second}`, gets "
@@ -912,9 +1315,10 @@ def _section_attribution(inp: Inputs) -> Section:
     if not grad.empty:
         ranks = {}
         for act in models:
-            for s in ("val", "test"):
+            for s in splits:
                 sub = grad[(grad["act"] == act) & (grad["split"] == s)].set_index("feature")["mean"]
                 ranks[(act, s)] = sub.rank(ascending=False, method="min")
+
         def mean_val_rank(f):
             return np.nanmean([ranks[(a, "val")].get(f, np.nan) for a in models]), features.index(f)
 
@@ -923,7 +1327,7 @@ def _section_attribution(inp: Inputs) -> Section:
         for f in order:
             row = [f"`{f}`"]
             for act in models:
-                for s in ("val", "test"):
+                for s in splits:
                     v, r = cell(grad, act, s, f), ranks[(act, s)].get(f, np.nan)
                     row.append(f"{num(v)} ({int(r)})" if _finite(r) else "–")
             rows.append(row)
@@ -931,152 +1335,414 @@ def _section_attribution(inp: Inputs) -> Section:
         blocks.append(Para("Mean |dL/dx| of the loss with respect to each feature's inputs (mean over seeds; "
                            "rank in parentheses), the plain-gradient view of the same question."))
         blocks.append(Table(header, rows, [False] + [True] * (len(header) - 1)))
-    return Section("attribution", "Attribution", blocks)
+    return Section("attribution", "Reliance and attribution", blocks)
 
 
-SHIFT_COLUMNS = [  # (column of shift.csv, header, flag name in the `flags` column)
-    ("ks", "KS", "ks"), ("psi", "PSI", "psi"), ("cramers_v", "Cramér's V", "cramers_v"),
-    ("nmi_train", "NMI train", None), ("nmi_test", "NMI test", None), ("nmi_drop", "NMI drop", "nmi_drop"),
-    ("onefeat_acc_train", "1-feature acc. train", None), ("onefeat_acc_test", "1-feature acc. test", None),
-    ("onefeat_drop", "1-feature acc. drop", "onefeat_drop"), ("shifted", "shifted", "shifted"),
-    ("assoc_dropped", "assoc. dropped", "assoc_dropped"),
+MARGINAL_COLUMNS = [  # (column of shift.csv, header, flag name in the `flags` column)
+    ("psi", "PSI", "psi"), ("ks", "KS", "ks"), ("ks_pvalue", "KS p", None), ("tv", "TV", "tv"),
 ]
+MARGINAL_RULES = {"psi_rule": "PSI", "ks_rule": "KS", "tv_rule": "TV", "shifted_rule": "shifted"}
 
 
-def _truthy(x) -> bool:
-    if isinstance(x, str):
-        return x.strip().lower() in ("true", "yes", "pass", "1")
-    return bool(x) if _finite(x) or isinstance(x, (bool, np.bool_)) else False
+def _flags(r: Mapping) -> set:
+    return set(str(r.get("flags")).split(";")) if _value(r.get("flags")) != "–" else set()
+
+
+def _rule_texts(table: pd.DataFrame, column: str) -> list[str]:
+    if column not in table:
+        return []
+    return [t for t in dict.fromkeys(table[column].dropna().astype(str)) if not t.startswith("n/a")]
+
+
+def _bbse(inp: Inputs) -> dict:
+    """BBSE estimate of the test class mix, mean over grid models: shares, interval bounds (means
+    of the per-model bounds), and the mean test accuracy before and after the prior correction."""
+    ls = inp.label_shift
+    if ls.empty:
+        return {}
+    k = len([c for c in ls.columns if c.startswith("bbse_share_")])
+
+    def mean(col):
+        return float(pd.to_numeric(ls[col], errors="coerce").mean()) if col in ls else float("nan")
+
+    return {"share": [mean(f"bbse_share_{i}") for i in range(k)],
+            "low": [mean(f"bbse_ci_low_{i}") for i in range(k)],
+            "high": [mean(f"bbse_ci_high_{i}") for i in range(k)],
+            "acc_test": mean("acc_test"), "acc_corrected": mean("acc_test_prior_corrected"), "n_models": len(ls)}
+
+
+def _shift_class_mix(inp: Inputs) -> list:
+    m = inp.class_mix
+    blocks: list = [Heading("Class mix (label shift)")]
+    tr, te = m.get("share_train") or [], m.get("share_test") or []
+    bb = _bbse(inp)
+    rows = []
+    for k in range(max(len(tr), len(te))):
+        def at(key, k=k):
+            values = m.get(key) or []
+            return values[k] if k < len(values) else float("nan")
+
+        row = [_class_name(inp, k), ci(at("share_train"), at("share_train_ci_low"), at("share_train_ci_high")),
+               ci(at("share_test"), at("share_test_ci_low"), at("share_test_ci_high")),
+               signed(at("share_test") - at("share_train"))]
+        if bb:
+            row.append(ci(bb["share"][k], bb["low"][k], bb["high"][k]) if k < len(bb["share"]) else "–")
+        rows.append(row)
+    header = ["class", "train file share [95 % CI]", "test (audit) share [95 % CI]", "change"]
+    if bb:
+        header.append("estimated from predictions (BBSE) [95 % CI]")
+    blocks.append(Table(header, rows, [False] + [True] * (len(header) - 1)))
+    changed = _truthy(m.get("changed"))
+    text = (f"Class shares of the {count(m.get('n_train'))} train-file rows and the {count(m.get('n_test'))} "
+            f"test (audit) rows. Total variation distance (half the summed absolute share differences): "
+            f"{num(m.get('tv'))}; chi-square test of equal mixes: p {pval(m.get('chi2_pvalue'))}. "
+            f"Rule: {m.get('rule', 'n/a')}. Outcome: "
+            + ("**the class mix changed**." if changed else "the class mix did not change."))
+    missing = m.get("classes_missing_in_test") or []
+    if missing:
+        text += (" Classes with no test (audit) row: "
+                 + ", ".join(_class_name(inp, int(c)) if _finite(c) else str(c) for c in missing) + ".")
+    blocks.append(Para(text))
+    if bb:
+        gaps = [abs(b - t) for b, t in zip(bb["share"], te)]
+        text = (f"BBSE estimates the test class mix from each model's own test predictions, without test labels "
+                f"(mean over {_plural(bb['n_models'], 'grid model')}; interval: mean of the per-model 95 % "
+                f"bounds). Re-weighting each model's classes to its estimate moves mean test (audit) accuracy "
+                f"from {num(bb['acc_test'])} to {num(bb['acc_corrected'])}: what correcting for the class mix "
+                "alone would give back.")
+        if gaps and all(_finite(g) for g in gaps):
+            k = int(np.argmax(gaps))
+            text += (f" BBSE assumes that only the class mix changed; its estimate is up to {num(gaps[k])} away "
+                     f"from the labelled audit shares ({_class_name(inp, k)}). A large gap means that "
+                     "assumption fails.")
+        blocks.append(Para(text))
+    return blocks
+
+
+def _shift_covariate(inp: Inputs) -> list:
+    c = inp.covariate
+    blocks: list = [Heading("Inputs (covariate shift) and training support")]
+    shifted = _truthy(c.get("shifted"))
+    blocks.append(Para(
+        f"A domain classifier (cross-fitted logistic regression) learns to tell the {count(c.get('n_source'))} "
+        f"rows of the train file from the {count(c.get('n_test'))} test (audit) rows. With the label in the "
+        f"model, the AUC of its input part is {num(c.get('auc'))} ({ci_text(c.get('auc_ci_low'), c.get('auc_ci_high'))}). "
+        "This is the input change beyond what the class mix explains: 0.5 means the inputs cannot be told "
+        "apart, 1 means they never overlap. From the inputs alone the AUC is "
+        f"{num(c.get('inputs_auc'))} ({ci_text(c.get('inputs_auc_ci_low'), c.get('inputs_auc_ci_high'))}). "
+        f"Rule: {c.get('rule', 'n/a')}. Outcome: "
+        + ("**covariate shift**." if shifted else "no covariate shift.")))
+    feats = {str(f): a for f, a in (c.get("feature_auc") or {}).items()}
+    if feats:
+        order = sorted(feats, key=lambda f: (-(float(feats[f]) if _finite(feats[f]) else -np.inf), f))
+        rows = [[f"`{f}`", num(feats[f]), signed(float(feats[f]) - 0.5) if _finite(feats[f]) else "–"] for f in order]
+        blocks.append(Para("Which features separate the files: the AUC of each feature's part of the domain "
+                           "classifier (0.5: this feature does not tell the files apart), largest first."))
+        blocks.append(Table(["feature", "AUC", "AUC − 0.5"], rows, [False, True, True]))
+    n_out, n_test, share = c.get("n_unsupported"), c.get("n_test"), c.get("share_unsupported")
+    reasons = c.get("unsupported_by_reason") or {}
+    names = {"unseen_level": "a level unseen in training", "out_of_range": "a numeric value outside the "
+             "training range", "low_train_density": "too little training density"}
+    text = (f"Training support: {count(n_out)} of {count(n_test)} test (audit) rows ({pct(share)}) lie outside "
+            "it")
+    if reasons:
+        text += (" (" + "; ".join(f"{names.get(k, k.replace('_', ' '))}: {count(v)}" for k, v in reasons.items())
+                 + "; a row can have several reasons)")
+    text += f". Rule: {c.get('support_rule', 'n/a')}."
+    blocks.append(Para(text))
+    if _finite(share) and float(share) > 0.5:
+        blocks.append(Para(
+            f"**Most test (audit) rows ({pct(share)}) lie outside the training support. The models extrapolate "
+            f"there, so those rows cannot be judged:** the conditional comparison below uses only the "
+            f"{count(int(n_test) - int(n_out)) if _finite(n_test) and _finite(n_out) else '–'} supported rows, "
+            "and the verdict says nothing about the rest.", "answer alert"))
+    elif _finite(share) and float(share) > 0:
+        blocks.append(Para("Rows outside the support cannot be judged; the conditional comparison leaves them out."))
+    return blocks
+
+
+def _shift_conditional(inp: Inputs) -> list:
+    blocks: list = [Heading("Relation to the label (conditional shift)")]
+    c = _conditional_rows(inp)
+    if c.empty:
+        blocks.append(Para("No conditional-shift evidence in this run.", "note"))
+        blocks.append(Figure("conditional_shift", "Conditional shift: not available in this run.",
+                             missing="no conditional-shift evidence"))
+        return blocks
+    m = _min_harm(inp)
+    rule = _rule_texts(c, "rule")
+    n_rows = c["n_rows"].iloc[0] if "n_rows" in c else None
+    blocks.append(Para(
+        "For each unit, two small evidence models are fitted on the training partition, one with the unit and "
+        f"one without it, and compared on the {count(n_rows)} supported test (audit) rows after refitting "
+        "their class offsets on those rows (this absorbs any change of the class mix). **Harm** is the mean "
+        "difference of log loss, with minus without (nats per row): positive when the unit's train relation "
+        "makes the test predictions worse. A change of the class mix or of the inputs alone cannot make it "
+        "positive. **Change** is the harm minus what the model itself expects; it is about 0 when the relation "
+        "holds and enters no rule. **MDE** is the smallest harm these rows could detect. Accuracy with / "
+        "without: the evidence models' test (audit) accuracy. Rule: " + ("; ".join(rule) or "n/a") + "."))
+    groups = any(str(k) == "group" for k in c.get("kind", []))
+    rows, strong = [], set()
+    for i, r in enumerate(c.to_dict("records")):
+        row = [_unit_label(r["unit"], r.get("kind"), r.get("members")) if groups else f"`{r['unit']}`",
+               count(r.get("n_rows")), ci(r.get("harm"), r.get("harm_ci_low"), r.get("harm_ci_high")),
+               pval(r.get("p_holm")), num(r.get("mde")),
+               ci(r.get("change"), r.get("change_ci_low"), r.get("change_ci_high")),
+               f"{num(r.get('acc_with'))} / {num(r.get('acc_without'))}", yes(r.get("broke"))]
+        if row[-1] == "yes":
+            strong |= {(i, 0), (i, 2), (i, 7)}
+        rows.append(row)
+    blocks.append(Table(["unit", "rows", "harm (nats/row) [95 % CI]", "Holm p", "MDE", "change [95 % CI]",
+                         "accuracy with / without", "relation broke"], rows,
+                        [False, True, True, True, True, True, True, False], strong=strong))
+    broke = [r for r in c.to_dict("records") if _truthy(r.get("broke"))]
+    holds = [r for r in c.to_dict("records") if not _truthy(r.get("broke")) and _finite(r.get("harm"))]
+    if broke:
+        caption = "The relation broke for " + _join(
+            [f"`{r['unit']}` (harm {num(r['harm'])}, {ci_text(r.get('harm_ci_low'), r.get('harm_ci_high'))})"
+             for r in broke])
+    else:
+        caption = "The relation broke for no unit"
+    if holds:
+        top = max(holds, key=lambda r: float(r["harm"]))
+        caption += (f"; among the {'other ' if broke else ''}units the largest harm is {num(top['harm'])} "
+                    f"(`{top['unit']}`)")
+    lin = _harm_scale(inp)
+    caption = (f"Harm of each unit's train relation on the {count(n_rows)} supported test (audit) rows, nats per "
+               f"row with its 95 % CI (points: estimate; red: relation broke; solid line: 0; dashed line: the "
+               f"{sig(m)} nats minimum harm of the rule"
+               + (f"; symmetric log scale, linear within ±{sig(lin)}" if lin else "") + "). " + caption + ".")
+    has_harm = bool(pd.to_numeric(c["harm"], errors="coerce").notna().any())
+    blocks.append(Figure("conditional_shift", caption, draw=lambda: plot_conditional_shift(inp),
+                         missing="" if has_harm else "no unit has a harm estimate"))
+
+    steps = inp.conditional_steps
+    if not steps.empty and "step" in steps and steps["step"].nunique() > 1:
+        features = [str(f) for f in inp.diagnosis.get("features") or []]
+        rows = []
+        for step, sub in steps.groupby("step", sort=True):
+            base = [b for b in str(sub["base"].iloc[0]).split(";") if b] if "base" in sub else []
+            left_out = [f for f in features if f not in base]
+            model = "all features" if not left_out else f"all but {_codes(left_out)}"
+            hit = sub[sub["broke"].map(_truthy)]
+            tested = _codes([str(u) for u in sub["unit"]])
+            broke_text = _join([f"`{r['unit']}` ({num(r['harm'])})" for r in hit.to_dict("records")]) or "none"
+            rows.append([count(step), model, tested, broke_text])
+        blocks.append(Para(
+            "Step by step: at each step every remaining unit is tested against the current features; the unit with "
+            "the largest harm that passes the rule is removed, and the rest are tested again without it. At the "
+            "end each removed unit is tested once more, alone, against the final features. A strong leak distorts "
+            "every other comparison, so only each unit's last test (the table above) counts."))
+        blocks.append(Table(["step", "features in the evidence model", "units tested", "relation broke (harm)"],
+                            rows, [True, False, False, False]))
+    return blocks
+
+
+def _shift_decomposition(inp: Inputs) -> list:
+    blocks: list = [Heading("Where the accuracy went (decomposition)")]
+    d = inp.decomposition
+    if d.empty:
+        blocks.append(Para("No accuracy decomposition in this run.", "note"))
+        blocks.append(Figure("decomposition", "Accuracy-drop decomposition: not available in this run.",
+                             missing="no decomposition"))
+        return blocks
+    n_val = d["n_val"].iloc[0] if "n_val" in d else None
+    blocks.append(Para(
+        "Per grid model, the change of accuracy from validation to test (audit), test minus validation, split "
+        "into four parts that sum to the total. **Class mix**: validation rows re-weighted to the test class "
+        "mix. **Inputs**: also re-weighted to the test inputs. **Relation Y | X**: what is left on the "
+        "supported test rows; this is the part a shortcut produces. **Outside support**: the test rows outside "
+        "the training support. Intervals: 95 % bootstrap over rows. ESS: the effective number of validation "
+        f"rows behind the re-weighting (of {count(n_val)}); a small ESS makes the re-weighted parts noisy."))
+    rows = []
+    for r in d.to_dict("records"):
+        rows.append([f"`{r['act']}`", count(r.get("seed")), num(r.get("acc_val")), num(r.get("acc_test")),
+                     ci(r.get("total"), r.get("total_ci_low"), r.get("total_ci_high"), sign=True)]
+                    + [ci(r.get(p), r.get(f"{p}_ci_low"), r.get(f"{p}_ci_high"), sign=True) for p in PARTS]
+                    + [count(round(float(r["ess_val"]))) if _finite(r.get("ess_val")) else "–"])
+    means = {p: float(pd.to_numeric(d[p], errors="coerce").mean()) for p in ["total", *PARTS] if p in d}
+    rows.append(["mean", "–", num(pd.to_numeric(d["acc_val"], errors="coerce").mean()),
+                 num(pd.to_numeric(d["acc_test"], errors="coerce").mean()), signed(means.get("total"))]
+                + [signed(means.get(p)) for p in PARTS] + ["–"])
+    blocks.append(Table(["model", "seed", "validation acc.", "test (audit) acc.", "total [95 % CI]"]
+                        + [f"{PARTS[p][0]} [95 % CI]" for p in PARTS] + ["ESS"], rows,
+                        [False, True, True, True, True, True, True, True, True, True], total=True))
+    parts = [p for p in PARTS if _finite(means.get(p))]
+    caption = (f"Accuracy change from validation to test (audit) per grid model, split into class mix, inputs, "
+               f"relation Y | X and outside support (stacked bars; parts above 0 raised accuracy, parts below "
+               f"lowered it); diamonds: the total with its 95 % CI. Mean over {_plural(len(d), 'model')}: total "
+               f"{signed(means.get('total'))}, the sum of "
+               + _join([f"{PARTS[p][0]} {signed(means[p])}" for p in parts]))
+    if parts:
+        big = max(parts, key=lambda p: abs(means[p]))
+        caption += f"; the largest part is {PARTS[big][0]}"
+    blocks.append(Figure("decomposition", caption + ".", draw=lambda: plot_decomposition(inp)))
+    return blocks
+
+
+def _shift_marginal(inp: Inputs) -> list:
+    table = inp.shift
+    blocks: list = [Heading("Marginal distributions")]
+    if table.empty:
+        blocks.append(Para("No marginal statistics in this run.", "note"))
+        return blocks
+    cols = [(c, h, f) for c, h, f in MARGINAL_COLUMNS if c in table]
+    rows, strong = [], set()
+    for i, r in enumerate(table.to_dict("records")):
+        flags = _flags(r)
+        row = [f"`{r['feature']}`", str(r.get("kind", ""))]
+        for c, _, flag in cols:
+            row.append(pval(r.get(c)) if c.endswith("pvalue") else num(r.get(c)))
+            if flag and flag in flags:
+                strong.add((i, len(row) - 1))
+        row.append(yes(r.get("shifted")))
+        if row[-1] == "yes":
+            strong |= {(i, 0), (i, len(row) - 1)}
+        rows.append(row)
+    shifted = [str(r["feature"]) for r in table.to_dict("records") if _truthy(r.get("shifted"))]
+    blocks.append(Para(
+        "Per feature, the train file against the test (audit) rows: PSI (population stability index over bins "
+        "of the observed values), KS (Kolmogorov–Smirnov distance, numeric features) with its p-value, and TV "
+        "(total variation distance of the levels, categorical features). A statistic past its threshold is in "
+        f"bold. Distribution shifted: {_codes(shifted)}. These statistics are descriptive and enter no "
+        "shortcut rule: a shortcut can keep its marginal distribution, and a shifted feature can be harmless."))
+    blocks.append(Table(["feature", "kind"] + [h for _, h, _ in cols] + ["shifted"], rows,
+                        [False, False] + [True] * len(cols) + [False], strong=strong))
+    rule_rows = [[label, "; ".join(_rule_texts(table, col))] for col, label in MARGINAL_RULES.items()
+                 if _rule_texts(table, col)]
+    if rule_rows:
+        blocks.append(Table(["statistic", "rule"], rule_rows, [False, False]))
+
+    blocks.append(Heading("Missing values, train against test"))
+    if "missing_train" not in table:
+        blocks.append(Para("No missingness statistics in this run.", "note"))
+        return blocks
+    rows, strong = [], set()
+    for i, r in enumerate(table.to_dict("records")):
+        row = [f"`{r['feature']}`", pct(r.get("missing_train")), pct(r.get("missing_test")),
+               signed(100 * float(r["missing_change"]), 1) + " pp" if _finite(r.get("missing_change")) else "–",
+               pval(r.get("missing_pvalue")), yes(r.get("missing_changed"))]
+        if row[-1] == "yes":
+            strong.add((i, 5))
+        rows.append(row)
+    changed = [str(r["feature"]) for r in table.to_dict("records") if _truthy(r.get("missing_changed"))]
+    blocks.append(Para(
+        "Share of missing cells per feature in the train file and in the test (audit) rows, the change in "
+        f"percentage points (pp), and the two-proportion test's p-value. Missingness changed for "
+        f"{len(changed)} of {_plural(len(table), 'feature')}: {_codes(changed)}. Rule: "
+        + ("; ".join(_rule_texts(table, "missing_rule")) or "n/a") + "."))
+    blocks.append(Table(["feature", "missing (train file)", "missing (test, audit)", "change", "p", "changed"],
+                        rows, [False, True, True, True, True, False], strong=strong))
+    return blocks
 
 
 def _section_shift(inp: Inputs) -> Section:
-    table = inp.shift
-    cols = [(c, h, f) for c, h, f in SHIFT_COLUMNS if c in table]
+    n = _n_rows_audit(inp)
+    blocks: list = [Para(
+        f"What changed between the training data and the test data. Every statistic here compares the train file "
+        f"with the {count(n)} audit rows of the test data; the confirmation rows are not used. Four kinds of "
+        "change are told apart: the class mix, the inputs, the relation of a feature to the label (only this "
+        "one makes a shortcut), and test rows outside the training support.")]
+    blocks += _shift_class_mix(inp)
+    blocks += _shift_covariate(inp)
+    blocks += _shift_conditional(inp)
+    blocks += _shift_decomposition(inp)
+    blocks += _shift_marginal(inp)
+    return Section("shift", "Shift evidence", blocks)
+
+
+def _confirmation_blocks(inp: Inputs, fs: str) -> list:
+    conf = inp.confirmation
+    sub = conf[conf["feature_set"] == fs] if not conf.empty and "feature_set" in conf else pd.DataFrame()
+    label = _fs_label(inp, fs)
+    if sub.empty:
+        return [Para(f"No confirmation results for the models retrained {label}.", "note")]
+    sub = pd.concat([sub[sub["setting"] != POOLED], sub[sub["setting"] == POOLED]])
     rows, strong = [], set()
-    for i, r in enumerate(table.to_dict("records")):
-        flags = set(str(r.get("flags") or "").split(";")) if _value(r.get("flags")) != "–" else set()
-        row = [f"`{r['feature']}`", str(r.get("kind", ""))]
-        for j, (c, _, flag) in enumerate(cols):
-            v = r.get(c)
-            if c in ("shifted", "assoc_dropped"):
-                row.append("yes" if _truthy(v) else "no")
-                if _truthy(v):
-                    strong.add((i, j + 2))
-            else:
-                row.append(num(v))
-                if flag and flag in flags:
-                    strong.add((i, j + 2))
+    for i, r in enumerate(sub.to_dict("records")):
+        row = [str(r["setting"]) if r["setting"] == POOLED else f"`{r['setting']}`", count(r.get("n_models")),
+               count(r.get("n_rows")), num(r.get("acc_all")), num(r.get("acc_remedy")),
+               ci(r.get("diff"), r.get("ci_low"), r.get("ci_high"), sign=True), yes(r.get("confirmed"))]
+        if row[-1] == "yes":
+            strong.add((i, 6))
         rows.append(row)
-    blocks: list = [
-        Para("Train-versus-test statistics of every source feature, on the cleaned files; a statistic that "
-             "crosses its threshold is in bold."),
-        Table(["feature", "kind"] + [h for _, h, _ in cols], rows,
-              [False, False] + [c not in ("shifted", "assoc_dropped") for c, _, _ in cols], strong=strong),
-        Heading("Decision rules"),
-    ]
-    rule_rows = []
-    for col in [c for c in table.columns if c.endswith("_rule")]:
-        texts = [t for t in dict.fromkeys(table[col].dropna().astype(str)) if not t.startswith("n/a")]
-        if texts:
-            stat = col[: -len("_rule")]
-            rule_rows.append([next((h for c, h, _ in SHIFT_COLUMNS if c == stat), stat), "; ".join(texts)])
-    blocks.append(Table(["statistic", "rule"], rule_rows, [False, False]))
-    d = inp.label_drift
-    labels = (("psi", "PSI"), ("cramers_v", "Cramér's V"), ("chi2_pvalue", "chi² p-value"))
-    stats = ", ".join(f"{label} {num(d[key])}" for key, label in labels if _finite(d.get(key)))
-    blocks.append(Heading("Label drift"))
-    blocks.append(Para(
-        f"{'**Label drift.**' if d.get('drifted') else 'No label drift.'} Class shares train → test: "
-        + ", ".join(f"{_class_name(inp, k)} {pct(a)} → {pct(b)}"
-                    for k, (a, b) in enumerate(zip(d.get("share_train", []), d.get("share_test", []))))
-        + f"; {stats} (rule: {d.get('rule', 'n/a')})."))
-    return Section("shift", "Shift between train and test", blocks)
-
-
-def _section_diagnosis(inp: Inputs) -> Section:
-    d = inp.diagnosis
-    v = inp.verdict
-    blocks: list = []
-    if d.get("summary"):
-        blocks.append(Para(f"**Diagnosis:** {d['summary']}"))
-    blocks.append(Para(
-        f"Reliance is measured with {_method_name(d.get('method', ''))} on the "
-        f"{d.get('reliance_split', 'validation')} split of {_join([f'`{m}`' for m in d.get('models', [])])} "
-        "(mean over seeds); the shift evidence is the table above."))
-    if "feature" in v and len(v):
-        features = [str(f) for f in v["feature"]]
-        records = v.to_dict("records")
-        # Sentences (the `reading`) go below the table: as a table row they would widen every column.
-        prose = [c for c in v.columns if c != "feature" and not pd.api.types.is_numeric_dtype(v[c])
-                 and v[c].astype(str).str.len().max() > 24]
-        fields = [c for c in v.columns if c != "feature" and c not in prose]
-        rows, strong = [], set()
-        for i, c in enumerate(fields):
-            row = [c.replace("_", " ")]
-            for j, r in enumerate(records):
-                row.append(_value(r[c]))
-                if str(r[c]) in ("pass", "SUSPECT"):
-                    strong.add((i, j + 1))
-            rows.append(row)
-        numeric = [False] + [True] * len(features)
-        blocks.append(Table([""] + [f"`{f}`" for f in features], rows, numeric, strong=strong))
-        for c in prose:
-            blocks.append(Bullets([f"`{r['feature']}` ({c.replace('_', ' ')}): {_value(r[c])}" for r in records]))
-    th = d.get("thresholds") or {}
-    if th:
-        blocks.append(Heading("Thresholds"))
-        blocks.append(Table(["threshold", "value"], [[k, plain(th[k])] for k in th], [False, True]))
-    rules = d.get("rules") or {}
-    if rules:
-        blocks.append(Heading("Rules"))
-        blocks.append(Bullets([f"**{k}**: {rules[k]}" for k in rules]))
-    return Section("diagnosis", "Verdict table", blocks)
+    blocks: list = [Table(["setting", "models", "rows", "accuracy, all features", "accuracy, remedy",
+                           "gain (remedy − all) [95 % CI]", "confirmed"], rows,
+                          [False, True, True, True, True, True, False], strong=strong,
+                          total=bool((sub["setting"] == POOLED).any()))]
+    pooled = sub[sub["setting"] == POOLED]
+    if len(pooled):
+        r = pooled.iloc[0]
+        verb = _direction(r["acc_all"], r["acc_remedy"])
+        outcome = "**confirmed**" if _truthy(r["confirmed"]) else "**not confirmed**: removing it did not help"
+        blocks.append(Para(
+            f"Pooled over settings, retrained {label} the confirmation accuracy {verb} from {num(r['acc_all'])} to "
+            f"{num(r['acc_remedy'])}, a change of {signed(r['diff'])} ({ci_text(r['ci_low'], r['ci_high'], sign=True)}, "
+            f"{count(r['n_models'])} models on {count(r['n_rows'])} rows): {outcome}."))
+    return blocks
 
 
 def _section_remedy(inp: Inputs) -> Section:
     models = _models(inp)
-    suspects = _suspects(inp)
-    sets = _feature_sets(inp)
+    remedies = _remedies(inp)
+    run = _remedies_run(inp)
     blocks: list = []
-    if not suspects:
-        blocks.append(Para("No shortcut suspect, so no feature was dropped and nothing was retrained. The figure "
-                           "shows the models on all features for reference."))
-    missing = [s for s in suspects if f"drop-{s}" not in sets]
+    ts = inp.test_split
+    if not remedies:
+        blocks.append(Para("No shortcut suspect, so no remedy was trained: no feature was dropped and nothing was "
+                           "retrained or confirmed. The figure shows the models on all features for reference."))
+    else:
+        rule = _answer(inp).get("rule") or _rule_texts(inp.confirmation, "rule")
+        rule = rule if isinstance(rule, str) else "; ".join(rule)
+        blocks.append(Para(
+            "Each remedy retrains the whole grid without the suspect (or without all suspects together). It is "
+            f"judged on the confirmation part of the test data: {count(ts.get('confirm'))} rows "
+            f"({ts.get('source', 'test file')}) that **no decision saw**: not the shift evidence, not the verdict, "
+            "not the choice of remedy. Per model setting, the accuracy of the retrained models minus that of the "
+            "models on all features, on the same rows, averaged over seeds (interval: rows and seeds "
+            f"bootstrapped); pooled over settings in the last row. Rule: {rule or 'n/a'}."))
+        for fs in remedies:
+            blocks.append(Heading(f"Retrained {_fs_label(inp, fs)}"))
+            blocks += _confirmation_blocks(inp, fs)
+    missing = [fs for fs in remedies if fs not in run]
     if missing:
-        blocks.append(Para(f"No retraining results for {_join([f'`{s}`' for s in missing])}.", "note"))
-    dropped = [s for s in suspects if f"drop-{s}" in sets]
+        blocks.append(Para(f"No retraining metrics for {_join([f'`{fs}`' for fs in missing])}.", "note"))
+
+    blocks.append(Heading("Accuracy of the remedy models"))
     rows, strong, parts = [], set(), []
     for act in models:
-        base = metric(inp, "all", act, "test", "majority_baseline")[0]
-        t_all = metric(inp, "all", act, "test")
-        for fs in ["all"] + [f"drop-{s}" for s in dropped]:
-            va, te = metric(inp, fs, act, "val"), metric(inp, fs, act, "test")
-            change = te[0] - t_all[0] if fs != "all" else float("nan")
-            side = "below" if te[0] < base else "above"
-            rows.append([f"`{act}`", _fs_label(fs), pm(*metric(inp, fs, act, "train")), pm(*va), pm(*te),
-                         pm(*gap(inp, fs, act)), "–" if fs == "all" else f"{change:+.3f}", side])
+        base = metric(inp, "all", act, "confirm", "majority_baseline")[0]
+        c_all = metric(inp, "all", act, "confirm")[0]
+        for fs in ["all"] + run:
+            tr, va, au, co = (metric(inp, fs, act, s) for s in ("train", *EVAL_SPLITS))
+            change = co[0] - c_all if fs != "all" else float("nan")
+            side = _side(co[0], base)
+            rows.append([f"`{act}`", _fs_label(inp, fs), pm(*tr), pm(*va), pm(*au), pm(*co), pm(*gap(inp, fs, act)),
+                         "–" if fs == "all" else signed(change), side])
             if side == "below":
-                strong.add((len(rows) - 1, 7))
-        for s in dropped:
-            te, va = metric(inp, f"drop-{s}", act, "test")[0], metric(inp, f"drop-{s}", act, "val")[0]
+                strong.add((len(rows) - 1, 8))
+        for fs in run:
+            co, va = metric(inp, fs, act, "confirm")[0], metric(inp, fs, act, "val")[0]
             v_all = metric(inp, "all", act, "val")[0]
-            verb = "rises" if te > t_all[0] else "falls" if te < t_all[0] else "stays"
-            parts.append(f"without `{s}`, `{act}`'s test accuracy {verb} from {two(t_all[0])} to {two(te)} "
-                         f"({'above' if te > base else 'below'} the {two(base)} majority baseline) while its "
-                         f"validation accuracy goes from {two(v_all)} to {two(va)}")
-    blocks.append(Table(["model", "features", "train accuracy", "val accuracy", "test accuracy", "gap (val − test)",
-                         "test change", "test vs baseline"], rows,
-                        [False, False, True, True, True, True, True, False], strong=strong))
-    if dropped:
-        caption = ("Validation and test accuracy with all features and retrained without each suspect: "
-                   + "; ".join(parts) + ".")
+            parts.append(f"retrained {_fs_label(inp, fs)}, `{act}`'s test (confirmation) accuracy "
+                         f"{_direction(c_all, co)} from {two(c_all)} to {two(co)} ({_side(co, base)} the {two(base)} "
+                         f"majority baseline) while its validation accuracy goes from {two(v_all)} to {two(va)}")
+    blocks.append(Para("Mean ± sd over seeds; change: test (confirmation) accuracy minus that of the same model "
+                       "setting on all features."))
+    blocks.append(Table(["model", "features", "train accuracy", "validation accuracy", "test (audit) accuracy",
+                         "test (confirmation) accuracy", "gap (validation − audit)", "confirmation change",
+                         "confirmation vs baseline"], rows,
+                        [False, False, True, True, True, True, True, True, False], strong=strong))
+    if run:
+        caption = ("Validation, test (audit) and test (confirmation) accuracy with all features and retrained "
+                   "for each remedy: " + "; ".join(parts) + ".")
     else:
-        base = metric(inp, "all", models[0], "test", "majority_baseline")[0]
-        caption = ("No suspect was dropped; with all features the test accuracy is "
-                   + ", ".join(f"{two(metric(inp, 'all', act, 'test')[0])} for `{act}`" for act in models)
+        base = metric(inp, "all", models[0], "confirm", "majority_baseline")[0] if models else float("nan")
+        caption = ("No remedy was trained; with all features the test (confirmation) accuracy is "
+                   + ", ".join(f"{two(metric(inp, 'all', act, 'confirm')[0])} for `{act}`" for act in models)
                    + f" against a {two(base)} majority baseline.")
     blocks.append(Figure("remedy", caption, draw=lambda: plot_remedy(inp)))
-    return Section("remedy", "Remedy", blocks)
+    return Section("remedy", "Remedy and confirmation", blocks)
 
 
 def _section_studies(inp: Inputs) -> Section:
@@ -1194,19 +1860,24 @@ def _section_cost(inp: Inputs) -> Section:
     return Section("cost", "Cost", blocks, marker="cost")
 
 
+
 def build_report(inp: Inputs) -> Document:
     """The whole report as a document; figures are drawn later, by :func:`write_report`."""
     s = inp.settings
     classes = s.get("class_names") or s.get("classes") or []
+    ts = inp.test_split
+    split = (f"; test rows: {count(ts.get('audit'))} audit, {count(ts.get('confirm'))} confirmation"
+             if ts else "")
     subtitle = (f"Dataset `{s.get('dataset')}`: target `{s.get('target')}` with "
                 f"{_plural(len(classes), 'class', 'classes')} "
                 f"({', '.join(str(c) for c in classes)}); grid models {_join([f'`{m}`' for m in _models(inp)])} "
-                f"× seeds {', '.join(str(x) for x in s.get('seeds', []))}; attribution method "
-                f"{_method_name(s.get('method') or inp.diagnosis.get('method', ''))}.")
+                f"× seeds {', '.join(str(x) for x in s.get('seeds', []))}{split}; reliance: permutation "
+                f"importance; attribution method "
+                f"{_method_name(s.get('method') or inp.diagnosis.get('method') or 'integrated_gradients')}.")
     sections = [
         _section_verdict(inp), _section_data(inp), _section_training(inp), _section_generalization(inp),
-        _section_attribution(inp), _section_shift(inp), _section_diagnosis(inp), _section_remedy(inp),
-        _section_studies(inp), _section_cost(inp),
+        _section_attribution(inp), _section_shift(inp), _section_remedy(inp), _section_studies(inp),
+        _section_cost(inp),
     ]
     return Document(f"Generalization report: {s.get('dataset')}", subtitle, sections)
 
