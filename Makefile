@@ -10,7 +10,7 @@ CORES  ?= all
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
 venv: $(STAMP)
@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py
 	$(BIN)/python benchmarks/saliency_speed.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/calibration.py --reps 2 --strengths 0.35,0.5,0.65
 
 clean-results:
 	rm -rf results .snakemake

