@@ -83,12 +83,18 @@ class Scratch:
     def train_all(self):
         return jobs(TRAIN, fs=self.fs, act=GRID, seed=SEEDS) | jobs(TRAIN, fs="all", act=STUDY_ONLY, seed=SEEDS[0])
 
-    def evaluate(self, splits=("val", "test"), acts=GRID):
+    def evaluate(self, splits=("val", "audit", "confirm"), acts=GRID):
         return jobs("evaluate", fs=self.fs, act=acts, seed=SEEDS, split=list(splits))
 
     def after_evaluate(self):
-        """collect of every feature set, the diagnosis (reads collect of fs=all) and the report."""
-        return jobs("collect", fs=self.fs) | {job("diagnose")} | self.report()
+        """collect of every feature set, the decomposition (reads the grid's predictions), the
+        diagnosis (reads collect of fs=all), the confirmation and the report."""
+        return (jobs("collect", fs=self.fs) | {job("decompose"), job("diagnose"), job("confirm")}
+                | self.report())
+
+    def after_verdict(self):
+        """What reads the verdict: the confirmation of the remedy and the report."""
+        return {job("diagnose"), job("confirm")} | self.report()
 
     def after_training(self):
         """Every model retrained: evaluations, collect, diagnosis, gradient flow, report."""
@@ -98,7 +104,7 @@ class Scratch:
         """The encoded train/val features of every feature set changed."""
         return (
             jobs("fit_encoder", fs=self.fs) | jobs("apply_encoder", fs=self.fs) | self.after_training()
-            | {job("shared_bias"), job("gradcheck")}
+            | {job("shared_bias"), job("gradcheck"), job("shift_evidence")}
         )
 
 
@@ -180,9 +186,13 @@ FILE_SCENARIOS = {
         lambda s: edited(s.wf / TRAIN_CSV),
         lambda s: set(),
     ),
-    "network module changed: training, evaluation and what reads them": (
+    "network module changed: training, evaluation, the evidence networks and what reads them": (
         lambda s: edited(s.wf / LIBRARY / "network.py", comment_appended),
-        lambda s: s.after_training() | {job("shared_bias"), job("gradcheck")},
+        lambda s: s.after_training() | {job("shared_bias"), job("gradcheck"), job("shift_evidence")},
+    ),
+    "conditional-shift module changed: the evidence and what reads it, no training": (
+        lambda s: edited(s.wf / LIBRARY / "conditional.py", comment_appended),
+        lambda s: {job("shift_evidence"), job("decompose")} | s.after_verdict(),
     ),
     "network module touched, same content: nothing (checksum matches)": (
         lambda s: edited(s.wf / LIBRARY / "network.py"),
@@ -212,13 +222,26 @@ CONFIG_SCENARIOS = {
         lambda s: (jobs(TRAIN, fs=s.fs, act="relu", seed=SEEDS) | s.evaluate(acts=["relu"])
                    | s.after_evaluate() | {job("gradient_flow")}),
     ),
-    "diagnose thresholds: the diagnosis and the report, no training": (
-        {"diagnose": {"thresholds": {"share_min": 0.31}}},
-        lambda s: {job("diagnose")} | s.report(),
+    "diagnose setting: the diagnosis, the confirmation and the report, no training": (
+        {"diagnose": {"min_test_rows": 31}},
+        lambda s: s.after_verdict(),
     ),
-    "shift thresholds: shift, diagnosis, report": (
+    "marginal shift thresholds: shift, diagnosis, confirmation, report": (
         {"shift": {"thresholds": {"psi": 0.3}}},
-        lambda s: {job("shift"), job("diagnose")} | s.report(),
+        lambda s: {job("shift")} | s.after_verdict(),
+    ),
+    "conditional-shift threshold: the evidence and what reads it, no training": (
+        {"shift": {"evidence": {"min_harm_share": 0.03}}},
+        lambda s: {job("shift_evidence"), job("decompose")} | s.after_verdict(),
+    ),
+    "reliance repeats: every evaluation, no training": (
+        {"reliance": {"repeats": 3}},
+        lambda s: s.evaluate() | s.after_evaluate(),
+    ),
+    "confirmation share of the test rows: the test side, no training": (
+        {"split": {"confirm_fraction": 0.4}},
+        lambda s: ({job("split_test"), job("shift"), job("shift_evidence")} | jobs("apply_encoder", fs=s.fs)
+                   | s.evaluate(splits=["audit", "confirm"]) | s.after_evaluate()),
     ),
     "saliency steps: every evaluation, no training": (
         {"saliency": {"ig_steps": 4}},
@@ -273,8 +296,8 @@ def test_test_csv_change_reruns_only_test_side_jobs(scratch):
     checkpoint), after which there is nothing to do (the edited CSV is the new state)."""
     s = scratch
     expected = (
-        {job("clean", part="test"), job("shift"), job(EDA)} | jobs("apply_encoder", fs=s.fs)
-        | s.evaluate(splits=["test"]) | s.after_evaluate()
+        {job("clean", part="test"), job("split_test"), job("shift"), job("shift_evidence"), job(EDA)}
+        | jobs("apply_encoder", fs=s.fs) | s.evaluate(splits=["audit", "confirm"]) | s.after_evaluate()
     )
     path = s.wf / TEST_CSV
     path.write_text(relabel_row(path.read_text()))
@@ -290,7 +313,7 @@ def test_test_csv_change_reruns_only_test_side_jobs(scratch):
     changed = {k for k, v in output_digests(s.wf).items() if s.digests.get(k) != v}
     train_side = [k for k in changed if "/models/" in k or "/val/" in k
                   or k.endswith(("/train.parquet", "/val.parquet", "/encoder.json"))]
-    assert any("/test/" in k for k in changed) and train_side == [], sorted(changed)
+    assert any("/audit/" in k for k in changed) and train_side == [], sorted(changed)
 
 
 def test_jobs_import_the_library_of_their_own_workflow_copy(tmp_path):
@@ -306,9 +329,9 @@ def test_jobs_import_the_library_of_their_own_workflow_copy(tmp_path):
 
 
 def test_a_dropped_library_dependency_is_detected(tmp_path):
-    """Meta-test: remove "network" from the training rule's lib(...) in a copy, and the
-    network-module check above (same helper, same expectation) fails, naming the training job
-    that no longer reruns."""
+    """Meta-test: make the computed library inputs of the training rule miss "network" in a copy
+    (as a hand-written list that forgot an import would), and the network-module check above
+    (same helper, same expectation) fails, naming the training job that no longer reruns."""
     wf, args = make_scratch(tmp_path / "wf")
     target = f"{RESULTS}/metrics/all/relu/seed0/val/metrics.json"
     s = Scratch(wf, args, [target])
@@ -318,13 +341,11 @@ def test_a_dropped_library_dependency_is_detected(tmp_path):
     with edited(network, comment_appended):
         s.assert_reruns(expected, "intact rule: network module changed")  # the control
 
-    rules = wf / "workflow/rules/train.smk"
-    text = rules.read_text()
-    start = text.index(f"rule {TRAIN}:")
-    call = re.compile(r"lib\(([^)]*)\)").search(text, start)
-    assert call and '"network"' in call[1], f"rule {TRAIN} does not declare the network module"
-    dropped = re.sub(r'"network",?\s*', "", call[0])
-    rules.write_text(text[:call.start()] + dropped + text[call.end():])
+    common = wf / "workflow/rules/common.smk"
+    text = common.read_text()
+    anchor = "    # Plain paths relative to the working directory"
+    assert anchor in text, "common.smk's lib() changed: update this meta-test"
+    common.write_text(text.replace(anchor, f'    if script == "{TRAIN}.py":\n        seen.discard("network")\n{anchor}', 1))
     # Dropping an input is itself a change of the job's input set: it reruns once ...
     proc = run_snakemake(wf, target, "--dry-run", *args)
     assert "Set of input files has changed" in proc.stdout
@@ -337,3 +358,29 @@ def test_a_dropped_library_dependency_is_detected(tmp_path):
     message = str(caught.value)
     missing = message.split("affected but NOT rerun (1):\n", 1)[1].split("\n", 1)[0]
     assert missing.strip() == f"{TRAIN}[act=relu, fs=all, seed=0]", message
+
+
+def test_library_inputs_cover_every_module_a_script_imports():
+    """The computed inputs of each rule hold every library module its script loads when imported
+    (checked in a fresh interpreter per script, scripts' own top-level imports only)."""
+    import ast
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    common = (ROOT / "workflow/rules/common.smk").read_text()
+    namespace: dict = {"os": os}
+    start, end = common.index("def _imports("), common.index("def raw_csv(")
+    exec("SCRIPTS = {!r}\nLIBRARY = {!r}\n".format(str(ROOT / "workflow/scripts"),
+                                                  str(ROOT / "workflow/scripts/shortcut"))
+         + common[start:end], namespace)
+    for script in sorted((ROOT / "workflow/scripts").glob("*.py")):
+        declared = {os.path.basename(p)[:-3] for p in namespace["lib"](script.name)}
+        tree = ast.parse(script.read_text())
+        imports = "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
+        code = (f"import sys; sys.path.insert(0, {str(ROOT / 'workflow/scripts')!r})\n{imports}\n"
+                "print(' '.join(sorted(m.split('.')[1] for m in sys.modules if m.startswith('shortcut.'))))")
+        loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+                     .stdout.split())
+        assert loaded <= declared, f"{script.name}: imports {sorted(loaded - declared)} not declared"

@@ -13,7 +13,7 @@ from workflow_scratch import DATASET, RESULTS, job_blocks, make_scratch, output_
 
 pytestmark = pytest.mark.workflow
 
-GRID_RULES = ["train_model", "evaluate", "shared_bias"]  # the jobs that train or run saliency
+GRID_RULES = ["train_model", "evaluate", "shared_bias", "shift_evidence"]  # the jobs that train or run saliency
 RUNNER = "workflow/scripts/shortcut/runner.py"
 RUNNER_ANCHOR = '    log.info("rule %s %s", snakemake.rule, dict(snakemake.wildcards.items()))\n'
 # Test-only instrumentation of a scratch copy's runner (the jobs import their own copy's library):

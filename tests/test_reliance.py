@@ -47,13 +47,19 @@ def test_the_rule_finds_the_informative_features_for_2_6_and_30(n_features, info
 
 def test_share_floor_and_interval_on_known_numbers():
     rows = []
-    for seed, values in enumerate([[0.5, 0.02, 0.001], [0.6, 0.03, -0.001], [0.55, 0.025, 0.0]]):
+    for seed, values in enumerate([[0.5, 0.02, 0.001], [0.6, 0.03, -0.001], [0.05, 0.025, 0.0]]):
         for unit, v in zip(["a", "b", "c"], values):
-            rows.append({"unit": unit, "kind": "feature", "members": unit, "repeat": 0, "importance": v,
-                         "base_log_loss": 1.0, "act": "relu", "seed": seed})
+            for repeat, jitter in enumerate([-0.002, 0.0, 0.002]):
+                rows.append({"unit": unit, "kind": "feature", "members": unit, "repeat": repeat,
+                             "importance": v + jitter, "base_log_loss": 1.0, "act": "relu", "seed": seed})
     table = reliance.reliance_table(pd.DataFrame(rows)).set_index("unit")
-    # b: clearly above 0 but 0.025 / 0.575 = 4 % < 0.5 / 3 of the total: not material
-    assert table.loc["a", "relied"] and not table.loc["b", "relied"] and not table.loc["c", "relied"]
+    # a: relied on by every model, even the one that uses it ten times less (seed 2)
+    assert table.loc["a", "relied"] and table.loc["a", "n_relied"] == 3
+    # b: clearly above 0 but 0.02 / 0.52 = 4 % < 0.5 / 3 of the total in two of three models
+    assert not table.loc["b", "relied"] and table.loc["b", "n_relied"] == 1
+    # c: its interval covers 0 in every model
+    assert not table.loc["c", "relied"] and table.loc["c", "n_relied"] == 0
+    assert table.loc["a", "importance_ci_low"] < table.loc["a", "importance"] < table.loc["a", "importance_ci_high"]
     # with a's importance set aside (its relation broke), b is most of what is left
     aside = reliance.reliance_table(pd.DataFrame(rows), set_aside={"b": ["a"]}).set_index("unit")
     assert aside.loc["b", "relied"] and aside.loc["b", "share"] > 0.9

@@ -558,7 +558,7 @@ def test_shift_class_mix_with_intervals_and_bbse(built):
     assert "chi-square test of equal mixes: p 0.012" in text
     assert f"Rule: {RULES['class_mix']}. Outcome: the class mix did not change." in text
     # BBSE: mean over the 4 grid models; audit accuracy 0.47 / 0.50 (+-0.01), corrected +0.01
-    assert "moves mean test (audit) accuracy from 0.485 to 0.495" in text
+    assert "raises mean test (audit) accuracy from 0.485 to 0.495: what correcting for the class mix alone gives back" in text
     assert "its estimate is up to 0.010 away from the labelled audit shares" in text
 
 

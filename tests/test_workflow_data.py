@@ -16,7 +16,7 @@ from conftest import ROOT, run_snakemake, write_override
 pytestmark = pytest.mark.workflow
 
 SMALL_DEMO = {"demo": {"rows_train": 3000, "rows_test": 800, "seed": 7}}
-DATA_TARGETS = ["results/demo/features/all/encoder.json", "results/demo/features/all/test.parquet",
+DATA_TARGETS = ["results/demo/features/all/encoder.json", "results/demo/features/all/audit.parquet",
                 "results/demo/eda/summary.csv"]
 
 
@@ -34,13 +34,18 @@ def test_data_stage_outputs_and_byte_identical_rerun(workflow_copy):
     run_snakemake(workflow_copy, *DATA_TARGETS, "--cores", "2", *write_override(workflow_copy, SMALL_DEMO))
     results = workflow_copy / "results"
     first = digests(results)
-    for name in ["demo/clean/train.parquet", "demo/clean/train_audit.json", "demo/clean/test.parquet",
+    for name in ["demo/clean/train.parquet", "demo/clean/train_cells.json", "demo/clean/test.parquet",
+                 "demo/clean/audit.parquet", "demo/clean/confirm.parquet", "demo/clean/test_split.json",
                  "demo/features/all/train.parquet", "demo/features/all/val.parquet",
-                 "demo/features/all/test.parquet", "demo/features/all/encoder.json",
+                 "demo/features/all/audit.parquet", "demo/features/all/confirm.parquet",
+                 "demo/features/all/encoder.json",
                  "demo/eda/boxplots.png", "demo/eda/target_association.csv"]:
         assert name in first, name
     encoder = json.loads((results / "demo/features/all/encoder.json").read_text())
     assert encoder["split"]["n_train"] + encoder["split"]["n_val"] == 3000
+    # the test rows, once, into two parts: stratified, seeded, half each by default
+    split = json.loads((results / "demo/clean/test_split.json").read_text())
+    assert split["audit"] + split["confirm"] == split["rows"] == 800 and abs(split["confirm"] - 400) <= 2
     shutil.rmtree(results)
     shutil.rmtree(workflow_copy / ".snakemake")
     run_snakemake(workflow_copy, *DATA_TARGETS, "--cores", "2", *write_override(workflow_copy, SMALL_DEMO))
@@ -62,7 +67,7 @@ def test_bad_test_csv_fails_cleanly_and_keeps_train_results(workflow_copy):
 
     train, test = demo.generate(3000, 800, seed=9)
     args = _own_csvs(workflow_copy, demo.to_csv_text(train, False), demo.to_csv_text(test, True))
-    targets = ["results/own/features/all/test.parquet"]
+    targets = ["results/own/features/all/audit.parquet"]
     run_snakemake(workflow_copy, *targets, "--cores", "2", *args)
     results = workflow_copy / "results/own"
     kept = {p: (results / p).read_bytes() for p in ["clean/train.parquet", "features/all/encoder.json"]}

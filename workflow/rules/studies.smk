@@ -1,35 +1,37 @@
 # Side studies of the seed assignment: gradient flow, the shared bias, and gradient checks.
 
 
-rule gradient_flow:
-    input:
-        lib("gradient_flow.py"),
-        histories=expand(
-            f"{RESULTS}/models/all/{{act}}/seed{FIRST_SEED}/history.parquet",
-            act=config["gradient_flow"]["models"],
-        ),
-    output:
-        table=f"{RESULTS}/studies/gradient_flow.csv",
-        summary=f"{RESULTS}/studies/gradient_flow_summary.csv",
-        figure=report(
-            f"{RESULTS}/studies/gradient_flow.png",
-            caption="../report/gradient_flow.rst",
-            category="Training",
-        ),
-    log:
-        f"{RESULTS}/logs/gradient_flow.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/gradient_flow.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        models=config["gradient_flow"]["models"],
-        activations={
-            name: config["models"][name]["activation"]
-            for name in config["gradient_flow"]["models"]
-        },
-    script:
-        "../scripts/gradient_flow.py"
+if config["gradient_flow"]["models"]:
+
+    rule gradient_flow:
+        input:
+            lib("gradient_flow.py"),
+            histories=expand(
+                f"{RESULTS}/models/all/{{act}}/seed{FIRST_SEED}/history.parquet",
+                act=config["gradient_flow"]["models"],
+            ),
+        output:
+            table=f"{RESULTS}/studies/gradient_flow.csv",
+            summary=f"{RESULTS}/studies/gradient_flow_summary.csv",
+            figure=report(
+                f"{RESULTS}/studies/gradient_flow.png",
+                caption="../report/gradient_flow.rst",
+                category="Training",
+            ),
+        log:
+            f"{RESULTS}/logs/gradient_flow.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/gradient_flow.tsv"
+        conda:
+            CONDA_ENV
+        params:
+            models=config["gradient_flow"]["models"],
+            activations={
+                name: config["models"][name]["activation"]
+                for name in config["gradient_flow"]["models"]
+            },
+        script:
+            "../scripts/gradient_flow.py"
 
 
 rule shared_bias:

@@ -330,7 +330,7 @@ class _Data:
             b = fit_offsets(lp_te, self.yte, self.n_classes) if len(self.yte) else np.zeros(self.n_classes)
             lp_va = adjusted_log_proba(lp_va / t, np.zeros(self.n_classes))
             self.cache[features] = {"test": adjusted_log_proba(lp_te, b), "val": lp_va, "offsets": b,
-                                    "temperature": t}
+                                    "temperature": t, "test_unadjusted": lp_te}
         return self.cache[features]
 
 
@@ -352,6 +352,30 @@ def _compare(data: _Data, base: frozenset, unit: Unit) -> dict:
     acc_red = float(np.mean(np.argmax(lr, axis=1) == data.yte)) if len(rows) else float("nan")
     return {"d": d, "e": d + kl, "e_val": e_val, "value_val": value_val, "acc_with": acc_full,
             "acc_without": acc_red}
+
+
+def class_mix_explained(data: "_Data", features: frozenset) -> dict:
+    """How much of the test rows' class mix the inputs explain: the mix the train-fitted model on
+    ``features`` predicts for them (no class offsets) against the mix observed. Under covariate
+    shift alone the two agree; the remainder, their total variation distance, is the change of
+    the class mix that the inputs do not explain (label shift). Bootstrap interval over rows."""
+    s = data.settings
+    n, k = len(data.yte), data.n_classes
+    if n == 0:
+        nan = float("nan")
+        return {"predicted_share": [nan] * k, "observed_share": [nan] * k, "unexplained_tv": nan,
+                "unexplained_tv_ci_low": nan, "unexplained_tv_ci_high": nan}
+    lp = data.scores(features)["test_unadjusted"]
+    p = np.exp(lp - lp.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    onehot = np.eye(k)[data.yte]
+    draws = stats.bootstrap_means(np.hstack([p, onehot]), s.n_boot, seed=s.seed + 7)
+    tv_draws = 0.5 * np.abs(draws[:, :k] - draws[:, k:]).sum(axis=1)
+    predicted, observed = p.mean(axis=0), onehot.mean(axis=0)
+    lo, hi = stats.percentile_ci(tv_draws)
+    return {"predicted_share": predicted.tolist(), "observed_share": observed.tolist(),
+            "unexplained_tv": float(0.5 * np.abs(predicted - observed).sum()),
+            "unexplained_tv_ci_low": float(lo), "unexplained_tv_ci_high": float(hi)}
 
 
 def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> list[dict]:
@@ -416,9 +440,10 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, columns
     """Per-unit conditional-shift evidence (final), and every step's tests.
 
     ``X_test``/``y_test`` are the supported test rows only (the caller drops the rest). Returns
-    ``(evidence, steps)``: ``evidence`` has one row per unit (every feature, then every group of
-    two or more strongly associated features) with ``EVIDENCE_COLUMNS``; ``steps`` every test made
-    on the way (same columns, one row per unit and step).
+    ``(evidence, steps, mix)``: ``evidence`` has one row per unit (every feature, then every group
+    of two or more strongly associated features) with ``EVIDENCE_COLUMNS``; ``steps`` every test
+    made on the way (same columns, one row per unit and step); ``mix`` the class mix the inputs
+    explain (:func:`class_mix_explained`, with all features).
     """
     s = settings or EvidenceSettings()
     design = build_design(X_train, columns, sources, categorical, s.min_level_rows)
@@ -429,6 +454,7 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, columns
                  min_harm=s.min_harm_share * entropy)
     units = make_units(design.features, groups)
     base = frozenset(design.features)
+    mix = class_mix_explained(data, base)
     flagged: list[Unit] = []
     all_steps: list[dict] = []
     final: dict = {}
@@ -472,7 +498,7 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, columns
     steps = pd.DataFrame(all_steps).assign(n_rows=n, min_harm=data.min_harm, label_entropy=entropy,
                                            rule=rule)
     return (pd.DataFrame(evidence).reindex(columns=EVIDENCE_COLUMNS),
-            steps.reindex(columns=EVIDENCE_COLUMNS))
+            steps.reindex(columns=EVIDENCE_COLUMNS), mix)
 
 
 def audit_evidence(train, val, audit, encoder: dict, n_classes: int, domain_settings=None,
@@ -493,7 +519,8 @@ def audit_evidence(train, val, audit, encoder: dict, n_classes: int, domain_sett
     shift = domain.shift_model(np.vstack([Xtr, Xva]), np.concatenate([ytr, yva]), Xte, yte, **layout,
                                n_classes=n_classes, X_train_partition=Xtr, settings=domain_settings)
     keep = shift["supported"]
-    evidence, steps = conditional_shift(Xtr, ytr, Xva, yva, Xte[keep], yte[keep], **layout,
-                                        groups=encoder.get("groups", []), n_classes=n_classes,
-                                        settings=evidence_settings)
+    evidence, steps, mix = conditional_shift(Xtr, ytr, Xva, yva, Xte[keep], yte[keep], **layout,
+                                             groups=encoder.get("groups", []), n_classes=n_classes,
+                                             settings=evidence_settings)
+    shift["class_mix_explained"] = mix
     return {"shift": shift, "evidence": evidence, "steps": steps}

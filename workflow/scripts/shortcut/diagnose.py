@@ -13,9 +13,14 @@ produce (2): under both, the model with the feature is at least as good on test 
 without it. So under those shifts no feature is named, and the answer names the change instead,
 in words a user acts on:
 
-* the class mix changed (``shortcut.shift.class_mix``): "no shortcut; the class mix changed",
-  with the accuracy the models would have after re-weighting their classes to the new mix
-  (estimated without test labels, ``shortcut.decompose``);
+* the class mix changed (``shortcut.shift.class_mix``) beyond what the inputs explain (the mix
+  the train-fitted evidence model predicts for the test rows, ``shortcut.conditional.
+  class_mix_explained``, differs from the observed one by at least the same total variation):
+  "no shortcut; the class mix changed", with the accuracy the models would have after
+  re-weighting their classes to the new mix (estimated without test labels,
+  ``shortcut.decompose``). When the inputs explain the new mix (a test file drawn from one part
+  of the input space changes the class mix too), the change is named as covariate shift and
+  the class mix is reported beside it;
 * the inputs moved beyond what the class mix explains (``shortcut.domain``): "no shortcut; the
   model meets inputs unlike its training rows", naming the features that separate the files and
   the share of test rows outside the training support;
@@ -140,6 +145,7 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
             "unit": u, "kind": e.get("kind") or r.get("kind") or "feature", "members": members,
             "importance": _num(r.get("importance")), "importance_ci_low": _num(r.get("importance_ci_low")),
             "importance_ci_high": _num(r.get("importance_ci_high")), "share": _num(r.get("share")),
+            "n_relied": int(_num(r.get("n_relied", 0)) or 0), "n_models": int(_num(r.get("n_models", 0)) or 0),
             "relied": relied, "harm": harm, "harm_ci_low": _num(e.get("harm_ci_low")),
             "harm_ci_high": _num(e.get("harm_ci_high")), "p_holm": _num(e.get("p_holm")), "mde": mde,
             "change": _num(e.get("change")), "change_ci_low": _num(e.get("change_ci_low")),
@@ -190,6 +196,9 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
             "broke": str(next(iter(ev.values()), {}).get("rule", "")),
             "suspect": "shortcut suspect if relied on AND its relation to the label broke",
             "class_mix": class_mix.get("rule", ""),
+            "label_shift": ("label shift if the class mix changed and the part the inputs do not explain "
+                            "(total variation between the mix the train-fitted model predicts for the "
+                            f"test rows and the observed one) is at least {_num(class_mix.get('min_tv', 0.05)):g}"),
             "covariate": covariate.get("rule", ""),
             "support": covariate.get("support_rule", ""),
             "insufficient": ("insufficient evidence for a relied-on unit when its minimum detectable "
@@ -223,7 +232,10 @@ def _decomposition_summary(decomposition: pd.DataFrame | None) -> dict:
 def _answer(table, kept_units, suspects, covariate, class_mix, label_shift, n_rows, too_few) -> dict:
     sentences: list[str] = []
     changes: list[str] = []
-    if class_mix.get("changed"):
+    explained = covariate.get("class_mix_explained") or {}
+    unexplained = _num(explained.get("unexplained_tv"))
+    mix_moved = bool(class_mix.get("changed"))
+    if mix_moved and not (np.isfinite(unexplained) and unexplained < _num(class_mix.get("min_tv", 0.05))):
         changes.append("label shift")
     if covariate.get("shifted"):
         changes.append("covariate shift")
@@ -235,8 +247,8 @@ def _answer(table, kept_units, suspects, covariate, class_mix, label_shift, n_ro
         for u in kept_units:
             t = table[u]
             sentences.append(
-                f"The models rely on `{u}` (permutation importance {fmt(t['importance'])} nats, "
-                f"{fmt(100 * t['share'], 0)} % of the total), and on the test rows its train relation "
+                f"The models rely on `{u}` ({t['n_relied']} of {t['n_models']} models; permutation importance "
+                f"{fmt(t['importance'])} nats, {fmt(100 * t['share'], 0)} % of the total), and on the test rows its train relation "
                 f"costs {fmt(t['harm'])} nats per row (95 % CI {fmt(t['harm_ci_low'])} to "
                 f"{fmt(t['harm_ci_high'])}, Holm-adjusted p {fmt(t['p_holm'], 4)}): the evidence "
                 f"model's test accuracy {direction(t['acc_with'], t['acc_without'])} from "
@@ -263,16 +275,23 @@ def _answer(table, kept_units, suspects, covariate, class_mix, label_shift, n_ro
             elif changes:
                 headline = ("No shortcut; the class mix changed and the model meets inputs unlike "
                             "its training rows.")
+            elif mix_moved:
+                headline = "No shortcut; the class mix changed with the inputs."
             else:
                 headline = "No shortcut, and no material shift between the files."
-    if "label shift" in changes:
+    if mix_moved:
         tr, te = class_mix.get("share_train", []), class_mix.get("share_test", [])
         moved = [f"class {k}: {fmt(a)} {direction(a, b)} to {fmt(b)}" for k, (a, b) in enumerate(zip(tr, te))
                  if abs(b - a) >= 0.01]
         text = (f"The class mix changed (total variation {fmt(class_mix.get('tv'))}, chi-square p "
                 f"{fmt(class_mix.get('chi2_pvalue'), 4)}): " + "; ".join(moved) + ".")
+        if np.isfinite(unexplained):
+            text += (f" The inputs {'explain most of it' if 'label shift' not in changes else 'do not explain it'}: "
+                     f"the mix the train-fitted model predicts for the test rows differs from the "
+                     f"observed one by {fmt(unexplained)} (total variation, 95 % CI "
+                     f"{fmt(explained.get('unexplained_tv_ci_low'))} to {fmt(explained.get('unexplained_tv_ci_high'))}).")
         ls = _label_shift_summary(label_shift)
-        if ls:
+        if ls and "label shift" in changes:
             text += (f" Re-weighting the models' classes to the mix estimated from their own test "
                      f"predictions (no test labels) moves mean test accuracy from "
                      f"{fmt(ls['acc_test'])} to {fmt(ls['acc_test_prior_corrected'])}.")
@@ -294,7 +313,7 @@ def _answer(table, kept_units, suspects, covariate, class_mix, label_shift, n_ro
 
 VERDICT_COLUMNS = [
     "unit", "kind", "members", "importance", "importance_ci_low", "importance_ci_high", "share",
-    "relied", "harm", "harm_ci_low", "harm_ci_high", "p_holm", "mde", "change", "change_ci_low",
+    "n_relied", "n_models", "relied", "harm", "harm_ci_low", "harm_ci_high", "p_holm", "mde", "change", "change_ci_low",
     "change_ci_high", "value_val", "broke", "insufficient", "suspect", "reading",
 ]
 

@@ -23,8 +23,9 @@ narrow one. A group's share is its importance over the same sum (it can exceed a
 Features of other units whose relation to the label broke are set aside from the sum and from F
 (``set_aside``), so a dominant leak cannot hide a second one.
 
-Interval: with several grid models, the Student-t interval of the per-model mean importances
-(seeds and settings are the independent replicates); with one model, over its repeats.
+Interval and decision per model: the Student-t interval of its repeats; the grid relies on a
+unit when at least half of its models do (settings can differ tenfold in how much they use a
+feature: that is not uncertainty about whether each uses it).
 """
 
 from __future__ import annotations
@@ -88,42 +89,55 @@ def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence
 
 
 def relied_rule(min_share_factor: float = DEFAULT_MIN_SHARE_FACTOR) -> str:
-    return (f"relied on if the 95 % interval of the permutation importance is above 0 and its share "
-            f"of the summed single-feature importance >= {min_share_factor:g} / F (features of other "
-            f"units whose relation broke are set aside from the sum and from F)")
+    return (f"relied on by a model if the 95 % interval of its permutation importance (over repeats) "
+            f"is above 0 and its share of the model's summed single-feature importance >= "
+            f"{min_share_factor:g} / F (features of other units whose relation broke set aside from the "
+            f"sum and from F); relied on by the grid if by at least half of its models")
 
 
 def reliance_table(importance: pd.DataFrame, model_keys: Sequence[str] = ("act", "seed"),
                    min_share_factor: float = DEFAULT_MIN_SHARE_FACTOR,
                    set_aside: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
-    """Per unit: mean importance over models, its interval, its share and the decision.
+    """Per unit: the decision of every model, and their summary.
 
     ``importance`` stacks ``permutation_importance`` outputs of several models, tagged with the
-    ``model_keys`` columns (absent keys are ignored). ``set_aside`` maps a unit to features left
+    ``model_keys`` columns (absent keys: one model). ``set_aside`` maps a unit to features left
     out of its share's sum and of F: the members of the OTHER units whose relation to the label
     broke. A dominant leak takes nearly all the importance, which would push a second leak below
     any share floor; with it set aside, the second is judged against the features that remain.
+
+    Columns: ``importance`` (mean over models) with ``importance_ci_low``/``_high`` (the models
+    held fixed: the repeats' standard errors combined), ``share`` (mean over models), ``share_floor``,
+    ``n_relied`` of ``n_models``, ``relied`` and ``rule``. Models of different settings may rely
+    on a feature to very different degrees; that spread is not uncertainty about whether these
+    models use it, so each model is judged on its own and the grid by the majority.
     """
     keys = [k for k in model_keys if k in importance.columns]
-    per_model = (importance.groupby(["unit", "kind", "members", *keys], sort=False)["importance"]
-                 .mean().reset_index())
-    n_models = len(per_model[keys].drop_duplicates()) if keys else 1
-    singles = (per_model[per_model["kind"] == "feature"].groupby("unit", sort=False)["importance"]
-               .mean().clip(lower=0))
+    frame = importance.assign(_model=importance[keys].astype(str).agg("|".join, axis=1) if keys else "m")
+    stats_per = (frame.groupby(["_model", "unit", "kind", "members"], sort=False)["importance"]
+                 .agg(["mean", "std", "count"]).reset_index())
     rows = []
-    for (unit, kind, members), sub in per_model.groupby(["unit", "kind", "members"], sort=False):
-        if n_models >= 2:
-            mean, lo, hi = stats.t_interval(sub["importance"])
-        else:
-            mean, lo, hi = stats.t_interval(importance[importance["unit"] == unit]["importance"])
+    for (unit, kind, members), sub in stats_per.groupby(["unit", "kind", "members"], sort=False):
         aside = set((set_aside or {}).get(unit, ())) - set(members.split(";"))
-        kept = singles[[f not in aside for f in singles.index]]
-        total = kept.sum()
-        share = max(mean, 0.0) / total if total > 0 else float("nan")
-        floor = min_share_factor / max(len(kept), 1)
-        relied = bool(np.isfinite(lo) and lo > 0 and np.isfinite(share) and share >= floor)
+        decisions, shares, ses = [], [], []
+        for r in sub.itertuples(index=False):
+            singles = stats_per[(stats_per["_model"] == r._0) & (stats_per["kind"] == "feature")]
+            kept = singles[~singles["unit"].isin(aside)]
+            total = kept["mean"].clip(lower=0).sum()
+            share = max(r.mean, 0.0) / total if total > 0 else float("nan")
+            floor = min_share_factor / max(len(kept), 1)
+            se = r.std / np.sqrt(r.count) if r.count > 1 else float("nan")
+            lo = r.mean - stats.t_quantile(r.count - 1) * se if r.count > 1 else float("nan")
+            decisions.append(bool(np.isfinite(lo) and lo > 0 and np.isfinite(share) and share >= floor))
+            shares.append(share)
+            ses.append(se)
+        m = len(decisions)
+        mean = float(sub["mean"].mean())
+        se_mean = float(np.sqrt(np.nansum(np.square(ses))) / m) if m else float("nan")
+        z = stats.normal_quantile(0.975)
         rows.append({"unit": unit, "kind": kind, "members": members, "importance": mean,
-                     "importance_ci_low": lo, "importance_ci_high": hi, "share": share,
-                     "share_floor": floor, "set_aside": ";".join(sorted(aside)), "n_models": n_models,
-                     "relied": relied, "rule": relied_rule(min_share_factor)})
+                     "importance_ci_low": mean - z * se_mean, "importance_ci_high": mean + z * se_mean,
+                     "share": float(np.nanmean(shares)) if m else float("nan"), "share_floor": floor,
+                     "set_aside": ";".join(sorted(aside)), "n_relied": int(sum(decisions)), "n_models": m,
+                     "relied": bool(m and 2 * sum(decisions) >= m), "rule": relied_rule(min_share_factor)})
     return pd.DataFrame(rows)

@@ -874,8 +874,8 @@ def plot_decomposition(inp: Inputs):
 
 RULE_NAMES = {
     "relied": "relied on", "broke": "relation broke", "insufficient": "insufficient evidence",
-    "suspect": "shortcut suspect", "class_mix": "class mix changed", "covariate": "covariate shift",
-    "support": "training support", "confirmed": "remedy confirmed",
+    "suspect": "shortcut suspect", "class_mix": "class mix changed", "label_shift": "label shift",
+    "covariate": "covariate shift", "support": "training support", "confirmed": "remedy confirmed",
 }
 UNIT_RULES = ("relied", "broke", "insufficient", "suspect")  # rules with one outcome per unit
 
@@ -891,6 +891,12 @@ def _rule_outcome(inp: Inputs, key: str) -> str:
         m = inp.class_mix
         word = "**changed**" if _truthy(m.get("changed")) else "not changed"
         return f"{word} (total variation {num(m.get('tv'))}, chi-square p {pval(m.get('chi2_pvalue'))})"
+    if key == "label_shift":
+        m = (inp.covariate.get("class_mix_explained") or {})
+        label = "label shift" in (inp.diagnosis.get("answer") or {}).get("changes", [])
+        word = "**label shift**" if label else "no label shift"
+        return (f"{word} (class-mix change the inputs do not explain: total variation "
+                f"{num(m.get('unexplained_tv'))}, {ci_text(m.get('unexplained_tv_ci_low'), m.get('unexplained_tv_ci_high'))})")
     if key == "covariate":
         c = inp.covariate
         word = "**covariate shift**" if _truthy(c.get("shifted")) else "no covariate shift"
@@ -907,6 +913,13 @@ def _rule_outcome(inp: Inputs, key: str) -> str:
         parts = [f"{_fs_label(inp, fs)}: {'**confirmed**' if fs in done else 'not confirmed'}" for fs in remedies]
         return "; ".join(parts)
     return "–"
+
+
+def _relied_text(r: Mapping) -> str:
+    """'yes (4 of 4)' / 'no (1 of 4)' from a verdict row."""
+    word = yes(r.get("relied"))
+    n, m = r.get("n_relied"), r.get("n_models")
+    return f"{word} ({int(n)} of {int(m)})" if _finite(n) and _finite(m) and m else word
 
 
 def _section_verdict(inp: Inputs) -> Section:
@@ -943,8 +956,10 @@ def _section_verdict(inp: Inputs) -> Section:
     blocks.append(Para(
         "One row per unit: a feature, or a group of strongly associated features that can stand in for each "
         "other. **Importance**: how much the validation log loss rises when the unit is shuffled (grouped "
-        f"permutation importance, nats per row, mean over {_plural(n_models, 'grid model')}, 95 % CI); "
-        "**share**: its part of the summed single-feature importance. **Harm**: how much worse the evidence "
+        f"permutation importance, nats per row, mean over {_plural(n_models, 'grid model')}, 95 % CI over the "
+        "repeated shuffles); **share**: its part of the summed single-feature importance; **relied on**: by how "
+        "many models (each judged on its own interval and share; the grid relies on a unit when at least half "
+        "of its models do). **Harm**: how much worse the evidence "
         "model with the unit predicts the test (audit) rows than the one without it, after refitting the class "
         f"mix (nats per row, 95 % CI, on {count(n_rows)} supported rows); **Holm p**: its p-value adjusted for "
         "testing every unit; **MDE**: the smallest harm these rows could detect."))
@@ -956,12 +971,12 @@ def _section_verdict(inp: Inputs) -> Section:
         for i, r in enumerate(records):
             row = [_unit_label(r["unit"], r.get("kind"), r.get("members")) if groups else f"`{r['unit']}`",
                    ci(r.get("importance"), r.get("importance_ci_low"), r.get("importance_ci_high")),
-                   pct(r.get("share")), yes(r.get("relied")),
+                   pct(r.get("share")), _relied_text(r),
                    ci(r.get("harm"), r.get("harm_ci_low"), r.get("harm_ci_high")),
                    pval(r.get("p_holm")), num(r.get("mde")), yes(r.get("broke")), yes(r.get("insufficient")),
                    yes(r.get("suspect"))]
             for j in (3, 7, 8, 9):
-                if row[j] == "yes":
+                if row[j].startswith("yes"):
                     strong.add((i, j))
             rows.append(row)
         blocks.append(Table(header, rows, [False, True, True, False, True, True, True, False, False, False],
@@ -1371,6 +1386,13 @@ def _bbse(inp: Inputs) -> dict:
             "acc_test": mean("acc_test"), "acc_corrected": mean("acc_test_prior_corrected"), "n_models": len(ls)}
 
 
+def _moves(before, after) -> str:
+    """'raises' / 'lowers' / 'leaves' for a change of a number, from the numbers themselves."""
+    from .diagnose import direction
+
+    return {"rises": "raises", "falls": "lowers", "stays": "leaves"}.get(direction(float(before), float(after)), "moves")
+
+
 def _shift_class_mix(inp: Inputs) -> list:
     m = inp.class_mix
     blocks: list = [Heading("Class mix (label shift)")]
@@ -1385,10 +1407,16 @@ def _shift_class_mix(inp: Inputs) -> list:
         row = [_class_name(inp, k), ci(at("share_train"), at("share_train_ci_low"), at("share_train_ci_high")),
                ci(at("share_test"), at("share_test_ci_low"), at("share_test_ci_high")),
                signed(at("share_test") - at("share_train"))]
+        explained = (inp.covariate.get("class_mix_explained") or {}).get("predicted_share") or []
+        if explained:
+            row.append(num(explained[k]) if k < len(explained) else "–")
         if bb:
             row.append(ci(bb["share"][k], bb["low"][k], bb["high"][k]) if k < len(bb["share"]) else "–")
         rows.append(row)
     header = ["class", "train file share [95 % CI]", "test (audit) share [95 % CI]", "change"]
+    mix = inp.covariate.get("class_mix_explained") or {}
+    if mix.get("predicted_share"):
+        header.append("explained by the inputs")
     if bb:
         header.append("estimated from predictions (BBSE) [95 % CI]")
     blocks.append(Table(header, rows, [False] + [True] * (len(header) - 1)))
@@ -1398,6 +1426,13 @@ def _shift_class_mix(inp: Inputs) -> list:
             f"{num(m.get('tv'))}; chi-square test of equal mixes: p {pval(m.get('chi2_pvalue'))}. "
             f"Rule: {m.get('rule', 'n/a')}. Outcome: "
             + ("**the class mix changed**." if changed else "the class mix did not change."))
+    if mix.get("predicted_share"):
+        label = "label shift" in (inp.diagnosis.get("answer") or {}).get("changes", [])
+        text += (f" **Explained by the inputs**: the mix the train-fitted evidence model predicts for the supported "
+                 f"test (audit) rows from their inputs alone; under covariate shift it matches the observed mix. "
+                 f"The part it leaves unexplained: total variation {num(mix.get('unexplained_tv'))} "
+                 f"({ci_text(mix.get('unexplained_tv_ci_low'), mix.get('unexplained_tv_ci_high'))}), so "
+                 + ("**label shift**." if label else "no label shift beyond what the inputs explain."))
     missing = m.get("classes_missing_in_test") or []
     if missing:
         text += (" Classes with no test (audit) row: "
@@ -1407,9 +1442,12 @@ def _shift_class_mix(inp: Inputs) -> list:
         gaps = [abs(b - t) for b, t in zip(bb["share"], te)]
         text = (f"BBSE estimates the test class mix from each model's own test predictions, without test labels "
                 f"(mean over {_plural(bb['n_models'], 'grid model')}; interval: mean of the per-model 95 % "
-                f"bounds). Re-weighting each model's classes to its estimate moves mean test (audit) accuracy "
-                f"from {num(bb['acc_test'])} to {num(bb['acc_corrected'])}: what correcting for the class mix "
-                "alone would give back.")
+                f"bounds). Re-weighting each model's classes to its estimate "
+                f"{_moves(bb['acc_test'], bb['acc_corrected'])} mean test (audit) accuracy from "
+                f"{num(bb['acc_test'])} to {num(bb['acc_corrected'])}"
+                + (": what correcting for the class mix alone gives back." if _finite(bb["acc_test"])
+                   and _finite(bb["acc_corrected"]) and bb["acc_corrected"] > bb["acc_test"] else
+                   ": correcting for the class mix alone does not help here."))
         if gaps and all(_finite(g) for g in gaps):
             k = int(np.argmax(gaps))
             text += (f" BBSE assumes that only the class mix changed; its estimate is up to {num(gaps[k])} away "

@@ -138,6 +138,7 @@ def class_mix(y_train, y_test, n_classes: int, thresholds: Mapping | None = None
         "n_train": int(ct.sum()), "n_test": int(cs.sum()),
         "tv": tv, "chi2": float(chi2), "chi2_pvalue": float(pval),
         "classes_missing_in_test": [int(k) for k in np.flatnonzero((cs == 0) & (ct > 0))],
+        "min_tv": th["label_tv"],
         "rule": (f"class mix changed if the chi-square p < {th['alpha']:g} and the total variation "
                  f"distance >= {th['label_tv']:g}"),
         "changed": bool(pval < th["alpha"] and tv >= th["label_tv"]),

@@ -126,19 +126,11 @@ def min_detectable(se: float, alpha: float, power: float = 0.8) -> float:
     return float((normal_quantile(1 - alpha) + normal_quantile(power)) * se)
 
 
-def t_interval(values, alpha: float = ALPHA) -> tuple[float, float, float]:
-    """Mean and Student-t interval of independent replicates (NaN bounds with one value)."""
+def t_quantile(df: int, alpha: float = ALPHA) -> float:
+    """Two-sided Student-t critical value with ``df`` degrees of freedom."""
     from scipy import stats as st
 
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    mean = float(v.mean())
-    if v.size < 2:
-        return mean, float("nan"), float("nan")
-    half = float(st.t.ppf(1 - alpha / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-    return mean, mean - half, mean + half
+    return float(st.t.ppf(1 - alpha / 2, df))
 
 
 # ---------------------------------------------------------------------------------------------
