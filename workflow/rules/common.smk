@@ -62,7 +62,8 @@ LIBRARY = os.path.join(SCRIPTS, "shortcut")
 
 def _imports(path):
     """Library modules one Python file imports (``shortcut.x`` from a script, ``.x`` inside the
-    package), found by walking its syntax tree, so imports inside functions count too."""
+    package), found by walking its syntax tree, so imports inside functions count too.
+    """
     import ast
 
     with open(path, encoding="utf-8") as fh:
@@ -71,7 +72,9 @@ def _imports(path):
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.module == "shortcut" or (inside and node.level == 1 and not node.module):
+            if node.module == "shortcut" or (
+                inside and node.level == 1 and not node.module
+            ):
                 found.update(alias.name for alias in node.names)
             elif node.module and node.module.startswith("shortcut."):
                 found.add(node.module.split(".")[1])
@@ -79,7 +82,9 @@ def _imports(path):
                 found.add(node.module.split(".")[0])
         elif isinstance(node, ast.Import):
             found.update(
-                a.name.split(".")[1] for a in node.names if a.name.startswith("shortcut.")
+                a.name.split(".")[1]
+                for a in node.names
+                if a.name.startswith("shortcut.")
             )
     return {m for m in found if os.path.exists(os.path.join(LIBRARY, f"{m}.py"))}
 
@@ -223,7 +228,9 @@ def confirm_inputs(wildcards):
     """Confirmation-split predictions of the grid on all features and on every remedy set."""
     return {
         "all": grid_predictions("all", "confirm"),
-        "remedy": [p for fs in remedy_feature_sets() for p in grid_predictions(fs, "confirm")],
+        "remedy": [
+            p for fs in remedy_feature_sets() for p in grid_predictions(fs, "confirm")
+        ],
     }
 
 
