@@ -3,7 +3,8 @@
 Runs ``config/scale1.yaml``, ``scale10.yaml`` and ``scale100.yaml`` (demo data, one seed, a fixed
 number of epochs) in one scratch copy of the workflow and reads Snakemake's own ``benchmark:``
 records (wall seconds and max RSS of each job). Per rule, jobs are summed over the grid. The
-growth from 10x to 100x is reported as ``time(100x) / (10 * time(10x))``: 1.0 is exactly linear.
+growth between the two largest scales run is reported as ``time(big) / (ratio * time(small))``:
+1.0 is exactly linear.
 
     .venv/bin/python benchmarks/scale.py [--scales 1 10 100] [--cores 2]
 Results: benchmarks/out/scale.json (``--out``).
@@ -50,7 +51,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     snakemake = [sys.executable, "-m", "snakemake"]
-    result = {"scales": {}, "growth_10x_to_100x": {}}
+    result = {"scales": {}, "growth": {}}
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
         work = scratch_copy(Path(tmp))
         for scale in args.scales:
@@ -61,22 +62,27 @@ def main(argv=None) -> dict:
             result["scales"][str(scale)] = {"wall_seconds": wall, "rules": costs}
             print(f"{scale:>4}x: {wall:8.1f} s wall; largest rule RSS "
                   f"{max(c['max_rss_mb'] for c in costs.values()):.0f} MB")
-    if "10" in result["scales"] and "100" in result["scales"]:
-        small, big = result["scales"]["10"]["rules"], result["scales"]["100"]["rules"]
+    # growth between the two largest scales run: time(big) / (ratio * time(small)); 1 = linear
+    scales = sorted(int(s) for s in result["scales"])
+    if len(scales) >= 2:
+        lo, hi = scales[-2], scales[-1]
+        small, big = result["scales"][str(lo)]["rules"], result["scales"][str(hi)]["rules"]
+        result["growth_between"] = [lo, hi]
         for rule in sorted(big):
             if rule in small and small[rule]["seconds"] > 0:
-                result["growth_10x_to_100x"][rule] = big[rule]["seconds"] / (10 * small[rule]["seconds"])
+                result["growth"][rule] = big[rule]["seconds"] / (hi / lo * small[rule]["seconds"])
     write_json(args.out, result)
     header = f"{'rule':<16}" + "".join(f"{s + 'x s':>10}{s + 'x MB':>10}" for s in result["scales"])
-    print(header + f"{'growth':>9}")
+    pair = result.get("growth_between")
+    print(header + (f"{f'growth {pair[0]}x-{pair[1]}x':>18}" if pair else ""))
     rules = sorted({r for s in result["scales"].values() for r in s["rules"]})
     for rule in rules:
         line = f"{rule:<16}"
         for s in result["scales"].values():
             c = s["rules"].get(rule, {"seconds": float("nan"), "max_rss_mb": float("nan")})
             line += f"{c['seconds']:10.2f}{c['max_rss_mb']:10.0f}"
-        growth = result["growth_10x_to_100x"].get(rule)
-        print(line + (f"{growth:9.2f}" if growth is not None else ""))
+        growth = result["growth"].get(rule)
+        print(line + (f"{growth:18.2f}" if growth is not None else ""))
     return result
 
 
