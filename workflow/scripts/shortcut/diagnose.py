@@ -42,8 +42,11 @@ DEFAULT_THRESHOLDS: dict = {"min_test_rows": 30}
 """Fewer supported test rows than this: no conditional comparison is attempted."""
 
 
-def direction(before: float, after: float, tol: float = 0.0005) -> str:
-    """'rises' / 'falls' / 'stays' for a change from ``before`` to ``after``."""
+def direction(before, after, tol: float = 0.0005) -> str:
+    """'rises' / 'falls' / 'stays' for a change from ``before`` to ``after`` ('changes' when
+    either is not a number). Every sentence of the verdict and the report takes its direction
+    word from here, so no sentence can say "falls" beside a value that rose."""
+    before, after = _num(before), _num(after)
     if not (np.isfinite(before) and np.isfinite(after)):
         return "changes"
     if after > before + tol:

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import io
+from .diagnose import direction
 
 COST_START = "<!-- cost:start -->"
 COST_END = "<!-- cost:end -->"
@@ -436,17 +437,6 @@ def _truthy(x) -> bool:
     if isinstance(x, str):
         return x.strip().lower() in ("true", "yes", "pass", "1")
     return bool(x) if _finite(x) or isinstance(x, (bool, np.bool_)) else False
-
-
-def _direction(before, after, tol: float = 0.0005) -> str:
-    """'rises' / 'falls' / 'stays' for a change from ``before`` to ``after`` (as the verdict's sentences)."""
-    if not (_finite(before) and _finite(after)):
-        return "changes"
-    if after > before + tol:
-        return "rises"
-    if after < before - tol:
-        return "falls"
-    return "stays"
 
 
 def _codes(names: Sequence[str], empty: str = "none") -> str:
@@ -1388,9 +1378,7 @@ def _bbse(inp: Inputs) -> dict:
 
 def _moves(before, after) -> str:
     """'raises' / 'lowers' / 'leaves' for a change of a number, from the numbers themselves."""
-    from .diagnose import direction
-
-    return {"rises": "raises", "falls": "lowers", "stays": "leaves"}.get(direction(float(before), float(after)), "moves")
+    return {"rises": "raises", "falls": "lowers", "stays": "leaves"}.get(direction(before, after), "moves")
 
 
 def _shift_class_mix(inp: Inputs) -> list:
@@ -1711,7 +1699,7 @@ def _confirmation_blocks(inp: Inputs, fs: str) -> list:
     pooled = sub[sub["setting"] == POOLED]
     if len(pooled):
         r = pooled.iloc[0]
-        verb = _direction(r["acc_all"], r["acc_remedy"])
+        verb = direction(r["acc_all"], r["acc_remedy"])
         outcome = "**confirmed**" if _truthy(r["confirmed"]) else "**not confirmed**: removing it did not help"
         blocks.append(Para(
             f"Pooled over settings, retrained {label} the confirmation accuracy {verb} from {num(r['acc_all'])} to "
@@ -1763,7 +1751,7 @@ def _section_remedy(inp: Inputs) -> Section:
             co, va = metric(inp, fs, act, "confirm")[0], metric(inp, fs, act, "val")[0]
             v_all = metric(inp, "all", act, "val")[0]
             parts.append(f"retrained {_fs_label(inp, fs)}, `{act}`'s test (confirmation) accuracy "
-                         f"{_direction(c_all, co)} from {two(c_all)} to {two(co)} ({_side(co, base)} the {two(base)} "
+                         f"{direction(c_all, co)} from {two(c_all)} to {two(co)} ({_side(co, base)} the {two(base)} "
                          f"majority baseline) while its validation accuracy goes from {two(v_all)} to {two(va)}")
     blocks.append(Para("Mean ± sd over seeds; change: test (confirmation) accuracy minus that of the same model "
                        "setting on all features."))
