@@ -171,3 +171,15 @@ def test_confirmation_needs_an_interval_above_zero():
     base["remedies"], base["remedy_members"] = ["drop-b"], {"drop-b": ["room"]}
     none = remedy.final_answer(base, table[table["feature_set"] == "drop-b"], has_test_file=False)
     assert none["kind"] == "suspect not confirmed" and "no test file" in none["text"]
+
+
+def test_rows_outside_the_training_support_are_not_judged():
+    """A test file far from the training rows (domain classifier near AUC 1): the few supported
+    rows cannot decide, and the answer says the rest cannot be judged instead of guessing."""
+    cov = dict(COVARIATE_NONE, auc=0.99, auc_ci_low=0.985, auc_ci_high=0.995, shifted=True,
+               share_unsupported=0.98, feature_auc={"room": 0.99, "borough": 0.5, "score": 0.5, "nights": 0.5})
+    v = verdict(relied=["room"], covariate=cov, n_rows=12, mde=0.9)
+    assert v["suspects"] == [] and v["answer"]["kind"] == "insufficient evidence"
+    text = " ".join(v["answer"]["sentences"])
+    assert "Only 12 test rows lie inside the training support." in text
+    assert "98.0 % of the test rows lie outside the training support; they cannot be judged" in text

@@ -295,12 +295,10 @@ class Unit:
 
 
 def make_units(features: Sequence[str], groups: Sequence[Sequence[str]]) -> list[Unit]:
-    units = [Unit(f, (f,), "feature") for f in features]
-    for g in groups:
-        members = tuple(f for f in features if f in set(g))
-        if len(members) >= 2:
-            units.append(Unit("+".join(members), members, "group"))
-    return units
+    """Every feature, then every group of two or more of them (the same units as the reliance)."""
+    from .reliance import units_of
+
+    return [Unit(name, members, kind) for name, kind, members in units_of(features, groups)]
 
 
 @dataclass

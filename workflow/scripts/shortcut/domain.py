@@ -86,19 +86,6 @@ def unsupported_reasons(X_source, X_test, columns: Sequence[str], sources: Seque
     return {"unseen_level": unseen, "out_of_range": out_of_range}
 
 
-def _fold_fit(Z, is_test, weights, s: DomainSettings):
-    """Cross-fitted logistic regression: (out-of-fold logits, fold ids, fold models)."""
-    folds = logreg.fold_ids(is_test, s.folds, s.seed)
-    logit = np.empty(len(is_test))
-    models = []
-    for k in range(s.folds):
-        hold = folds == k
-        model = logreg.fit_logistic(Z[~hold], is_test[~hold], weights[~hold], l2=s.l2)
-        logit[hold] = model.decision(Z[hold])
-        models.append(model)
-    return logit, folds, models
-
-
 def _auc(scores, is_test) -> dict:
     a = stats.auc_delong(scores, is_test)
     return {"auc": a["auc"], "auc_se": a["se"], "auc_ci_low": a["ci_low"], "auc_ci_high": a["ci_high"]}
@@ -138,9 +125,9 @@ def shift_model(X_source, y_source, X_test, y_test, *, columns: Sequence[str], s
                "auc_ci_high": float("nan")}
     enough = min(len(X_source), len(X_test)) >= 2 * s.folds and X.shape[1] > 0
     if enough:
-        logit_x, _, _ = _fold_fit(X, is_test, w, s)
+        logit_x, _, _ = logreg.cross_fit(X, is_test, w, l2=s.l2, n_folds=s.folds, seed=s.seed)
         Z = np.hstack([X, Y])
-        _, folds, models = _fold_fit(Z, is_test, w, s)
+        _, folds, models = logreg.cross_fit(Z, is_test, w, l2=s.l2, n_folds=s.folds, seed=s.seed)
         d = X.shape[1]
         log_a = np.empty(len(y))
         log_b = np.empty(len(y))

@@ -81,16 +81,19 @@ def fold_ids(y, n_folds: int, seed: int) -> np.ndarray:
     return folds
 
 
-def cross_fitted_decision(X, y, weights=None, l2: float = 1.0, n_folds: int = 5,
-                          seed: int = 0) -> np.ndarray:
-    """Out-of-fold decision values (logits): every row is scored by a model that never saw it."""
+def cross_fit(X, y, weights=None, l2: float = 1.0, n_folds: int = 5, seed: int = 0):
+    """Out-of-fold decision values (logits): every row is scored by a model that never saw it.
+
+    Returns ``(logits, folds, models)``: the fold of every row and the model fitted without it."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     folds = fold_ids(y, n_folds, seed)
     out = np.empty(len(y))
+    models = []
     for k in range(n_folds):
-        test = folds == k
-        model = fit_logistic(X[~test], y[~test], w[~test], l2=l2)
-        out[test] = model.decision(X[test])
-    return out
+        hold = folds == k
+        model = fit_logistic(X[~hold], y[~hold], w[~hold], l2=l2)
+        out[hold] = model.decision(X[hold])
+        models.append(model)
+    return out, folds, models

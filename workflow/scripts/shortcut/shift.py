@@ -85,11 +85,6 @@ def psi_from_counts(count_train: np.ndarray, count_test: np.ndarray, eps: float 
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def psi_codes(code_train, code_test, n_codes: int, eps: float = PSI_EPS) -> float:
-    return psi_from_counts(np.bincount(code_train, minlength=n_codes),
-                           np.bincount(code_test, minlength=n_codes), eps)
-
-
 def total_variation(count_a: np.ndarray, count_b: np.ndarray) -> float:
     """0.5 * sum |p - q| of two count vectors over the same categories (NaN if either is empty)."""
     a = np.asarray(count_a, dtype=np.float64)

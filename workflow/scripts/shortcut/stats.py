@@ -94,31 +94,6 @@ def percentile_ci(draws, alpha: float = ALPHA, axis: int = 0) -> tuple[np.ndarra
     return lo, hi
 
 
-def mean_test(values, n_boot: int = BOOTSTRAP, seed: int = 0, alpha: float = ALPHA) -> dict:
-    """Mean of paired per-row differences with its bootstrap interval and a one-sided test.
-
-    The p-value is for H0: E[value] <= 0 against E[value] > 0, from the studentised mean with the
-    bootstrap standard error and a normal reference (the rows are independent and there are at
-    least tens of them, where the central limit theorem holds well for a mean; the percentile
-    interval is reported beside it).
-    """
-    v = np.asarray(values, dtype=np.float64)
-    n = v.size
-    if n < 2:
-        nan = float("nan")
-        return {"mean": float(v.mean()) if n else nan, "ci_low": nan, "ci_high": nan, "se": nan,
-                "p": nan, "n": int(n)}
-    draws = bootstrap_means(v, n_boot, seed)
-    lo, hi = percentile_ci(draws, alpha)
-    se = float(np.std(draws, ddof=1))
-    mean = float(v.mean())
-    if se > 0:
-        p = float(normal_sf(mean / se))
-    else:
-        p = 0.0 if mean > 0 else 1.0
-    return {"mean": mean, "ci_low": float(lo), "ci_high": float(hi), "se": se, "p": p, "n": int(n)}
-
-
 def min_detectable(se: float, alpha: float, power: float = 0.8) -> float:
     """Smallest true mean a one-sided level-``alpha`` z test detects with probability ``power``."""
     if not np.isfinite(se):
