@@ -165,3 +165,18 @@ def test_outputs_are_deterministic(world):
     a, _ = evidence(train, pool.iloc[:1500].reset_index(drop=True))
     b, _ = evidence(train, pool.iloc[:1500].reset_index(drop=True))
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_group_is_not_broken_by_a_member_flagged_on_its_own(world):
+    """A leak that tracks a genuine feature in train (so the two form a group) and is noise in
+    test: the leak is flagged alone; the group, never tested again without it, must not carry
+    its break over to the genuine member."""
+    train, pool = world
+    test = pool.iloc[:3000].reset_index(drop=True)
+    rng = np.random.default_rng(11)
+    tr = train.assign(leak=train["x1"] + rng.normal(0, 0.05, len(train)))
+    te = test.assign(leak=rng.permutation(test["x1"].to_numpy()) + rng.normal(0, 0.05, len(test)))
+    ev, result = evidence(tr, te, numeric=("x1", "x2", "leak"))
+    assert "x1+leak" in ev.index
+    assert ev.loc["leak", "broke"]
+    assert not ev.loc["x1+leak", "broke"] and not ev.loc["x1", "broke"]

@@ -451,7 +451,7 @@ EVIDENCE_COLUMNS = [
 def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, columns: Sequence[str],
                       sources: Sequence[str], categorical: Sequence[str],
                       groups: Sequence[Sequence[str]] = (), n_classes: int,
-                      settings: EvidenceSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      settings: EvidenceSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Per-unit conditional-shift evidence (final), and every step's tests.
 
     ``X_test``/``y_test`` are the supported test rows only (the caller drops the rest). Returns
@@ -504,6 +504,12 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, columns
             r["broke"] = bool(np.isfinite(pa) and pa < s.alpha and r["harm"] >= data.min_harm)
             all_steps.append(r)
             final[r["unit"]] = r
+    # a unit that lost a member to a flagged unit was not tested again: its last result was
+    # measured with the broken member inside, so its break is that member's, not its own
+    names = {u.name for u in flagged}
+    for u in units:
+        if u.name not in names and u.name in final and not set(u.members) <= base:
+            final[u.name] = dict(final[u.name], broke=False)
     rule = decision_rule(s, data.min_harm)
     n = len(data.yte)
     evidence = []
