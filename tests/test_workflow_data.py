@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +45,12 @@ def test_data_stage_outputs_and_byte_identical_rerun(workflow_copy):
         assert name in first, name
     encoder = json.loads((results / "demo/features/all/encoder.json").read_text())
     assert encoder["split"]["n_train"] + encoder["split"]["n_val"] == 3000
+    # outputs are readable like any file the user writes: 0666 masked by the umask (0644 under 022)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    modes = {p.relative_to(results).as_posix(): stat.S_IMODE(p.stat().st_mode)
+             for p in results.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {0o666 & ~mask}, modes
     # the test rows, once, into two parts: stratified, seeded, half each by default
     split = json.loads((results / "demo/clean/test_split.json").read_text())
     assert split["audit"] + split["confirm"] == split["rows"] == 800 and abs(split["confirm"] - 400) <= 2

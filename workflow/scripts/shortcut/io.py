@@ -21,6 +21,14 @@ from typing import Any, Iterator
 import numpy as np
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file: 0666 masked by the process umask
+    (0644 under the usual 022). Read by setting the umask and putting it straight back."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -28,6 +36,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     On any exception the temporary file is removed and ``path`` is left untouched. A process
     killed between creating and renaming its temporary file (SIGKILL, power loss) leaves it
     behind: the next write of the same ``path`` removes it (see :func:`remove_stale_temps`).
+    The temporary file is created private (0600); before the rename it gets the mode any file
+    the user writes gets (:func:`_file_mode`), so a report copied to a shared folder or served
+    by a web server is readable like the user's other files.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,6 +50,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
