@@ -281,3 +281,58 @@ def test_read_xy_reads_an_encoded_split_as_written(tmp_path, spec, train_csv):
     assert X.flags.c_contiguous and X.dtype == np.float32 and X.shape == (len(train), len(encoder["columns"]))
     assert np.array_equal(X, X_frame) and np.array_equal(y, y_frame)
     assert np.array_equal(rows, train["row"].to_numpy())
+
+
+# --- encodings and classes of the training file ------------------------------------------------
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path, spec):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEADER + GOOD + GOOD.replace(",1\n", ",2\n")).encode("utf-8"))
+    frame, _ = data.clean_table(path, spec)
+    assert list(frame.columns[:2]) == ["neighbourhood_group", "room_type"] and len(frame) == 2
+
+
+def test_another_encoding_is_one_line_naming_the_byte_and_the_key(tmp_path, spec):
+    rows = HEADER + GOOD + "Manhattan,Caf\xe9 room,2,50,3,100,2\n"  # a Latin-1 e-acute
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(rows.encode("latin-1"))
+    with pytest.raises(DataError) as err:
+        data.clean_table(path, spec)
+    message = str(err.value)
+    offset = rows.encode("latin-1").index(b"\xe9")
+    assert message == (f"{path}: byte {offset} (0xe9) is not valid utf-8: set data.encoding to the file's "
+                       "encoding (for example latin-1 or cp1252)")
+    # the header line too: a raw UnicodeDecodeError never reaches the user
+    head = tmp_path / "latin1-header.csv"
+    head_bytes = HEADER.replace("room_type", "room_typ\xe9").encode("latin-1")
+    head.write_bytes(head_bytes + GOOD.encode())
+    at = head_bytes.index(b"\xe9")
+    with pytest.raises(DataError, match=rf"byte {at} \(0xe9\) is not valid utf-8"):
+        data.clean_table(head, spec)
+    # with the key set, the same file reads
+    latin = DatasetSpec.from_config({**CONFIG, "data": {"encoding": "latin-1"}})
+    frame, _ = data.clean_table(path, latin)
+    assert frame["room_type"].iloc[1] == "Café room"
+
+
+def test_an_unknown_encoding_is_a_config_error():
+    bad = DatasetSpec.from_config({**CONFIG, "data": {"encoding": "klingon"}})
+    with pytest.raises(DataError, match="data.encoding 'klingon' is not a text encoding"):
+        bad.check()
+
+
+def test_a_training_file_with_one_class_is_an_error_and_missing_classes_a_warning(tmp_path, spec, caplog):
+    one = write(tmp_path, HEADER + GOOD + GOOD, "one.csv")
+    with pytest.raises(DataError) as err:
+        data.clean_part(one, spec, "train")
+    assert str(err.value) == (f"{one}: column 'price_class': every training row has class 1; a classifier "
+                              "needs rows of at least two of the declared classes [0, 1, 2, 3]")
+    two = write(tmp_path, HEADER + GOOD + GOOD.replace(",1\n", ",2\n"), "two.csv")
+    with caplog.at_level("WARNING", logger="shortcut"):
+        _, cells = data.clean_part(two, spec, "train")
+    assert cells["classes_without_rows"] == ["0", "3"]
+    assert "declared class(es) 0, 3 have no training row" in caplog.text
+    # a test file may hold fewer classes: that is the shift evidence's business, not an error
+    _, test_cells = data.clean_part(one, spec, "test")
+    assert "classes_without_rows" not in test_cells

@@ -120,6 +120,10 @@ def dataset_params(stage):
     Stages: "clean" (clean, shift), "encode" (fit_encoder), "eda" (eda_figures: class names and
     log1p label and scale its plots)."""
     keys = ["target", "classes", "features", "clean"]
+    if stage == "clean":
+        # the encoding reads the CSV; the paths are the jobs' inputs, not params
+        encoding = (config.get("data") or {}).get("encoding", "utf-8")
+        return {**{key: config.get(key) for key in keys}, "data": {"encoding": encoding}}
     if stage == "encode":
         keys += ["impute", "log1p"]
     if stage == "eda":

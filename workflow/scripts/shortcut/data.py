@@ -10,6 +10,7 @@ never passed to :func:`fit_encoder`.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import math
@@ -41,13 +42,45 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _read_header(path: Path) -> list[str]:
+def _python_encoding(encoding: str) -> str:
+    """The codec a file is read with: UTF-8 also accepts a byte-order mark (files saved by Excel)."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def decode_error(path: Path, encoding: str) -> DataError | None:
+    """The first byte of ``path`` that ``encoding`` cannot decode, as a one-line error naming the
+    byte offset and the config key that sets the encoding (None if the whole file decodes)."""
+    decoder = codecs.getincrementaldecoder(_python_encoding(encoding))()
+    offset = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                at = offset - pending + exc.start  # exc.object is the pending bytes + this block
+                shown = f" (0x{exc.object[exc.start]:02x})" if exc.start < len(exc.object) else ""
+                return DataError(f"{path}: byte {at}{shown} is not valid {encoding}: set data.encoding to the "
+                                 "file's encoding (for example latin-1 or cp1252)")
+            offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return DataError(f"{path}: the file ends inside a {encoding} character: set data.encoding to the "
+                         "file's encoding")
+    return None
+
+
+def _read_header(path: Path, encoding: str = "utf-8") -> list[str]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
-    with open(path, newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(fh), None)
+    try:
+        with open(path, newline="", encoding=_python_encoding(encoding)) as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError:
+        raise decode_error(path, encoding) from None
     if not header or all(not h.strip() for h in header):
         raise DataError(f"{path}: file has no header line")
     return [h.strip() for h in header]
@@ -72,13 +105,15 @@ def _first_row(mask: np.ndarray) -> int:
 def read_raw(path: str | os.PathLike, spec: DatasetSpec) -> pa.Table:
     """Read the configured columns of a CSV as strings (empty text is null)."""
     path = Path(path)
-    header = _read_header(path)
+    header = _read_header(path, spec.encoding)
     _check_header(path, header, spec)
     wanted = [spec.target, *spec.features]
+    utf8 = codecs.lookup(spec.encoding).name == "utf-8"
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24,
+                                           encoding="utf8" if utf8 else spec.encoding),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in header},
                 include_columns=wanted,
@@ -88,7 +123,13 @@ def read_raw(path: str | os.PathLike, spec: DatasetSpec) -> pa.Table:
             ),
         )
     except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
+            error = decode_error(path, spec.encoding)
+            if error is not None:
+                raise error from None
         raise DataError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError:
+        raise decode_error(path, spec.encoding) from None
     if table.num_rows == 0:
         raise DataError(f"{path}: file has a header but no data rows")
     return table
@@ -199,7 +240,27 @@ def clean_part(path, spec: DatasetSpec, part: str, holdout: dict | None = None) 
         keep = test_rows if part == "test" else ~test_rows
         frame = frame.loc[keep].reset_index(drop=True)
         audit["holdout"] = {"part": part, "rows_kept": int(keep.sum()), **holdout}
+    if part == "train":
+        audit["classes_without_rows"] = _check_training_classes(Path(path), frame[TARGET].to_numpy(), spec)
     return frame, audit
+
+
+def _check_training_classes(path: Path, labels: np.ndarray, spec: DatasetSpec) -> list[str]:
+    """A classifier needs at least two classes in its training rows (else a one-line error); a
+    declared class with no training row is a warning, returned for the record and the report."""
+    counts = np.bincount(labels, minlength=len(spec.classes))
+    present = [str(spec.classes[k]) for k in np.flatnonzero(counts)]
+    missing = [str(spec.classes[k]) for k in np.flatnonzero(counts == 0)]
+    if len(present) < 2:
+        raise DataError(f"{path}: column '{spec.target}': every training row has class {present[0] if present else '?'}; "
+                        f"a classifier needs rows of at least two of the declared classes {list(spec.classes)}")
+    if missing:
+        import logging
+
+        logging.getLogger("shortcut").warning(
+            "%s: column '%s': declared class(es) %s have no training row; the models can never predict them",
+            path, spec.target, ", ".join(missing))
+    return missing
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1009,6 +1009,12 @@ def _section_data(inp: Inputs) -> Section:
         f"the encoder (imputation values, levels, means and standard deviations) is fitted on the "
         f"{count(enc.get('n_fit_rows', split.get('n_train')))} training rows only and applied unchanged "
         "to the validation and test rows."))
+    without = inp.cells["train"].get("classes_without_rows") or []
+    if without:
+        blocks.append(Para(
+            f"**Warning:** declared class{'es' if len(without) > 1 else ''} {_codes(without)} "
+            f"{'have' if len(without) > 1 else 'has'} no row in the training file: the models can never "
+            "predict them, and every test row of them counts as an error.", "note"))
     ts = inp.test_split
     if ts:
         source = str(ts.get("source", "test file"))

@@ -24,6 +24,7 @@ class DatasetSpec:
     impute: dict = field(default_factory=dict)  # column -> {"strategy": ..., "value": ...}
     log1p: tuple[str, ...] = ()
     max_coerced_fraction: float = 0.01
+    encoding: str = "utf-8"
 
     @classmethod
     def from_config(cls, config: dict) -> "DatasetSpec":
@@ -48,6 +49,7 @@ class DatasetSpec:
             impute=impute,
             log1p=tuple(config.get("log1p", [])),
             max_coerced_fraction=float(config.get("clean", {}).get("max_coerced_fraction", 0.01)),
+            encoding=str((config.get("data") or {}).get("encoding") or "utf-8"),
         )
 
     @property
@@ -72,3 +74,10 @@ class DatasetSpec:
             raise DataError("config: 'classes' has duplicates")
         if len(self.class_names) != len(self.classes):
             raise DataError("config: 'class_names' must have one name per class")
+        import codecs
+
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise DataError(f"config: data.encoding '{self.encoding}' is not a text encoding Python knows "
+                            "(for example utf-8, latin-1, cp1252)") from None
