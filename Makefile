@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= all
 
-.PHONY: run test venv bench clean-results
+.PHONY: run test venv slurm-venv bench clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 venv: $(STAMP)
+
+# The SLURM executor plugin, for `snakemake --workflow-profile workflow/profiles/slurm`.
+slurm-venv: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,slurm]"
 
 run: $(STAMP)
 	$(BIN)/snakemake --workflow-profile workflow/profiles/local --cores $(CORES)

@@ -10,6 +10,9 @@ results/ or .snakemake/):
   run), with the count of jobs it ran.
 The reference in the same run is ``python -c "import snakemake"``-free: ``startup``, the time of
 ``snakemake --version``, so the figures can be read as multiples of the engine's own start-up.
+It also records what makes a start wait for SLURM: whether the executor plugin is installed
+(it runs ``scontrol show config`` at every start), where ``scontrol`` is and whether a
+controller answers. Run it before and after ``make slurm-venv`` to compare.
 
     .venv/bin/python benchmarks/pipeline.py [--cores 2] [--configfile extra.yaml]
 Results: benchmarks/out/pipeline.json (``--out``).
@@ -88,8 +91,10 @@ def main(argv=None) -> dict:
         dry, _ = timed([*snakemake, "-n", *extra], work)
         change_test_csv(work, "demo")
         changed, log_changed = timed([*snakemake, "--cores", args.cores, *extra], work)
+    slurm = slurm_setting()
     result = {
         "cores": args.cores,
+        "slurm": slurm,
         "seconds": {"startup": startup, "full": full, "noop": noop, "dry_run": dry, "test_csv_changed": changed},
         "jobs": {"full": n_full, "noop": jobs_run(log_noop), "test_csv_changed": jobs_run(log_changed)},
         "over_startup": {k: v / startup for k, v in
@@ -101,7 +106,30 @@ def main(argv=None) -> dict:
         print(f"{name:<18} {seconds:8.2f} s  ({seconds / startup:5.1f} x startup)")
     print(f"jobs: full {n_full}, nothing-to-do {result['jobs']['noop']}, "
           f"after test CSV change {result['jobs']['test_csv_changed']}")
+    print(f"nothing-to-do rerun {noop:.2f} s with the SLURM executor plugin "
+          f"{'installed' if slurm['plugin_installed'] else 'not installed'}; scontrol "
+          f"{slurm['scontrol'] or 'not on PATH'}; SLURM_CONF {slurm['slurm_conf'] or 'unset'}; "
+          f"a SLURM controller {'answers' if slurm['controller_answers'] else 'does not answer'}")
     return result
+
+
+def slurm_setting() -> dict:
+    """What decides whether a snakemake start waits for SLURM: the executor plugin runs
+    `scontrol show config` when it is installed, which blocks ~9 s where the client tools exist
+    but no controller answers."""
+    import importlib.util
+    import os
+
+    scontrol = shutil.which("scontrol")
+    answers = False
+    if scontrol:
+        try:
+            answers = subprocess.run([scontrol, "ping"], capture_output=True, text=True,
+                                     timeout=15).returncode == 0
+        except subprocess.TimeoutExpired:
+            answers = False
+    return {"plugin_installed": importlib.util.find_spec("snakemake_executor_plugin_slurm") is not None,
+            "scontrol": scontrol, "slurm_conf": os.environ.get("SLURM_CONF"), "controller_answers": answers}
 
 
 if __name__ == "__main__":

@@ -35,6 +35,17 @@ def test_the_test_extra_holds_what_the_suite_needs():
     assert '".[test]"' in (ROOT / "Makefile").read_text()
 
 
+def test_the_slurm_plugin_is_an_extra_not_a_job_dependency():
+    """Installed, the plugin runs `scontrol show config` at every snakemake start (about 9 s where
+    SLURM's client tools exist but no controller answers): only `make slurm-venv` installs it."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert {_name(d) for d in project["optional-dependencies"]["slurm"]} == {"snakemake-executor-plugin-slurm"}
+    assert "snakemake-executor-plugin-slurm" not in {_name(d) for d in project["dependencies"]}
+    conda = {_name(d) for d in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]}
+    assert "snakemake-executor-plugin-slurm" not in conda
+    assert "make slurm-venv" in (ROOT / ".ci/run").read_text()
+
+
 def test_bench_extra_pins_the_cpu_torch():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert "torch==2.13.0" in extras["bench"]

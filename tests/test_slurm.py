@@ -54,6 +54,13 @@ def slurm_cluster():
     mode = os.environ.get("SHORTCUT_SLURM", "").strip()
     if mode == "0":
         pytest.skip("SHORTCUT_SLURM=0: SLURM tests disabled")
+    import importlib.util
+
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        message = "the SLURM executor plugin is not installed (it is an extra: make slurm-venv)"
+        if mode == "1":
+            pytest.fail(f"SHORTCUT_SLURM=1 but {message}")
+        pytest.skip(message)
     if shutil.which("sinfo") and sh.node_ready():
         name = sh.cluster_name()
         if mode == "1" or name == sh.CLUSTER_NAME:
