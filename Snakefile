@@ -14,6 +14,7 @@ wildcard_constraints:
     act="[A-Za-z0-9_-]+",
     seed=r"\d+",
     split="train|val|audit|confirm",
+    name="[A-Za-z0-9_.-]+",
 
 
 include: "workflow/rules/data.smk"
@@ -28,3 +29,4 @@ rule all:
     input:
         rules.report.output.html,
         rules.report.output.md,
+        prediction_targets(),

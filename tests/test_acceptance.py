@@ -179,11 +179,13 @@ def make_dataset(n, seed, *, classes=3, leaks=False, shuffle_leaks=False, drift=
     return frame
 
 
-def run_generic(tmp_path, train, test, *, categorical, numeric, classes=CLASSES):
+def run_generic(tmp_path, train, test, *, categorical, numeric, classes=CLASSES, predict=None):
     wf = copy_workflow(tmp_path / "wf")
     (wf / "in").mkdir()
     train.to_csv(wf / "in/train.csv", index=False)
     test.to_csv(wf / "in/test.csv", index=False)
+    for name, frame in (predict or {}).items():
+        frame.to_csv(wf / f"in/{name}.csv", index=False)
     overrides = {
         "dataset": "plant", "demo": None, "data": {"train": "in/train.csv", "test": "in/test.csv"},
         "target": "status", "classes": classes, "class_names": [c.title() for c in classes],
@@ -194,6 +196,7 @@ def run_generic(tmp_path, train, test, *, categorical, numeric, classes=CLASSES)
         "gradient_flow": {"models": []},
         "shared_bias": {"epochs": 2},
         "saliency": {"ig_steps": 4},
+        "predict": {"files": {name: f"in/{name}.csv" for name in (predict or {})}},
     }
     run_snakemake(wf, "--cores", "2", *write_override(wf, overrides))
     results = wf / "results/plant"
@@ -209,7 +212,10 @@ def test_two_leaks_are_both_named_and_removing_both_is_confirmed(tmp_path):
     test = make_dataset(2400, 2, leaks=True, shuffle_leaks=True)
     # the numeric leak's marginal is the same in both files; only its relation to the class broke
     assert abs(train["batch_code"].mean() - test["batch_code"].mean()) < 0.5
-    results = run_generic(tmp_path, train, test, categorical=["region", "lot"], numeric=[*SENSORS, "batch_code"])
+    new = make_dataset(200, 9, leaks=True, shuffle_leaks=True).drop(columns="status")
+    new.loc[new.index[:2], "region"] = "atlantis"  # a level never seen in training
+    results = run_generic(tmp_path, train, test, categorical=["region", "lot"], numeric=[*SENSORS, "batch_code"],
+                          predict={"new": new})
     verdict, answer, evidence = _outputs(results)
     assert verdict["suspects"] == ["lot", "batch_code"]
     assert verdict["remedies"] == ["drop-lot", "drop-batch_code", "drop-lot+batch_code"]
@@ -218,6 +224,7 @@ def test_two_leaks_are_both_named_and_removing_both_is_confirmed(tmp_path):
     both = confirmation[(confirmation["feature_set"] == "drop-lot+batch_code") & (confirmation["setting"] == "all settings")]
     assert bool(both["confirmed"].iloc[0]) and both["ci_low"].iloc[0] > 0
     assert answer["kind"] == "shortcut" and set(answer["confirmed"]) == {"lot", "batch_code"}
+    check_predictions(results, new, "drop-lot+batch_code", ["region"])
 
 
 def test_a_mild_drift_of_a_genuine_feature_names_nothing(tmp_path):
@@ -254,6 +261,55 @@ def test_binary_target_only_categorical_features_and_a_feature_constant_in_test(
     verdict, answer, evidence = _outputs(results)
     assert verdict["suspects"] == ["lot"]
     assert not evidence.loc["region", "broke"]
+    # region is constant in the test file: without lot nothing predicts, so the remedy cannot
+    # be confirmed, and the answer says so instead of claiming a fix
+    assert answer["kind"] in ("shortcut", "suspect not confirmed")
+
+
+def check_predictions(results, new, feature_set, categorical):
+    """Predictions of new rows: from the confirmed remedy, every row, equal to the models' own
+    forward pass, byte-identical when rerun; a bad file stops with the one-line error and leaves
+    no output."""
+    import hashlib
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "workflow/scripts"))
+    from shortcut import data, network
+
+    out = pd.read_parquet(results / "predictions/new.parquet")
+    meta = json.loads(pq.read_schema(results / "predictions/new.parquet").metadata[b"shortcut_audit"])
+    # the confirmed remedy with the largest gain; the metadata says which and why
+    assert meta["feature_set"] == feature_set and meta["seeds"] == [0, 1] and "confirmed remedy" in meta["reason"]
+    assert len(out) == len(new) and list(out["unseen"][:2]) == ["region", "region"]
+    encoder = json.loads((results / f"features/{feature_set}/encoder.json").read_text())
+    frame = new.assign(row=range(1, len(new) + 1))
+    for col in categorical:
+        frame[col] = frame[col].astype(pd.StringDtype(na_value=np.nan))
+    X, _ = data.transform(frame, encoder)
+    models = [network.MLP.load(results / f"models/{feature_set}/relu/seed{s}/model.npz") for s in (0, 1)]
+    expected = np.mean([m.predict_proba(X) for m in models], axis=0)
+    assert np.allclose(out[[c for c in out.columns if c.startswith("p_")]].to_numpy(), expected, atol=1e-7)
+    assert json.loads((results / "predictions/new_metrics.json").read_text())["scored"] is False
+
+    wf = results.parents[1]
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (results / "predictions").iterdir()}
+    run_snakemake(wf, "results/plant/predictions/new.parquet", "--cores", "2", "--forcerun", "predict",
+                  "--configfile", "override.yaml")
+    assert digest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (results / "predictions").iterdir()}
+
+    bad = new.head(3).copy()
+    bad["sensor_a"] = bad["sensor_a"].astype(object)
+    bad.loc[bad.index[1], "sensor_a"] = "n/a?"
+    bad.to_csv(wf / "in/new.csv", index=False)
+    proc = run_snakemake(wf, "results/plant/predictions/new.parquet", "--cores", "2", "--configfile", "override.yaml",
+                         check=False)
+    assert proc.returncode != 0
+    assert "in/new.csv: column 'sensor_a', row 2: non-numeric value 'n/a?'" in proc.stdout + proc.stderr
+    assert not (results / "predictions/new.parquet").exists() and not list(results.rglob("*.tmp"))
 
 
 def test_only_numeric_features_and_a_test_file_missing_a_class(tmp_path):

@@ -49,7 +49,11 @@ FIRST_SEED = config["grid"]["seeds"][0]
 # val: validation split (train distribution); audit: the part of the test file every decision
 # sees; confirm: the part held back to judge the remedy.
 EVAL_SPLITS = ("val", "audit", "confirm")
-for _name in config["grid"]["models"] + config["gradient_flow"]["models"]:
+for _name in (
+    config["grid"]["models"]
+    + config["gradient_flow"]["models"]
+    + [n for n in [config["predict"]["model"]] if n]
+):
     if _name not in config["models"]:
         raise WorkflowError(
             f"config: model setting '{_name}' is used but not defined under 'models'"
@@ -117,18 +121,23 @@ def raw_csv(part):
 def dataset_params(stage):
     """The config keys a data job reads: only these changing reruns it.
 
-    Stages: "clean" (clean, shift), "encode" (fit_encoder), "eda" (eda_figures: class names and
-    log1p label and scale its plots)."""
+    Stages: "clean" (clean, shift: the CSV's encoding too), "encode" (fit_encoder), "eda"
+    (eda_figures: class names and log1p label and scale its plots), "predict" (reads new CSVs
+    and names the predicted classes)."""
     keys = ["target", "classes", "features", "clean"]
-    if stage == "clean":
-        # the encoding reads the CSV; the paths are the jobs' inputs, not params
-        encoding = (config.get("data") or {}).get("encoding", "utf-8")
-        return {**{key: config.get(key) for key in keys}, "data": {"encoding": encoding}}
     if stage == "encode":
         keys += ["impute", "log1p"]
+    if stage in ("eda", "predict"):
+        keys += ["class_names"]
     if stage == "eda":
-        keys += ["class_names", "log1p"]
-    return {key: config.get(key) for key in keys}
+        keys += ["log1p"]
+    params = {key: config.get(key) for key in keys}
+    if stage in ("clean", "predict"):
+        # the encoding reads the CSVs; the paths are the jobs' inputs, not params
+        params["data"] = {
+            "encoding": (config.get("data") or {}).get("encoding", "utf-8")
+        }
+    return params
 
 
 def split_params():
@@ -226,6 +235,43 @@ def remedy_feature_sets():
     verdict = checkpoints.diagnose.get().output.verdict
     with open(verdict) as fh:
         return json.load(fh)["remedies"]
+
+
+PREDICT = config["predict"]
+PREDICT_SETTING = PREDICT["model"] or config["grid"]["models"][0]
+
+
+def predict_inputs(wildcards):
+    """New rows, the answer, and the encoder and grid models (one setting, every seed) of each
+    feature set the prediction may use: the one chosen in the config, or with `auto` all
+    features and every remedy (the script picks the confirmed one from answer.json)."""
+    if wildcards.name not in PREDICT["files"]:
+        raise WorkflowError(
+            f"predictions '{wildcards.name}': not a file named under predict.files in the config"
+        )
+    chosen = PREDICT["feature_set"]
+    sets = ["all", *remedy_feature_sets()] if chosen == "auto" else [chosen]
+    return {
+        "csv": PREDICT["files"][wildcards.name],
+        "answer": f"{RESULTS}/diagnosis/answer.json",
+        "confirmation": f"{RESULTS}/diagnosis/confirmation.csv",
+        "encoders": [f"{RESULTS}/features/{fs}/encoder.json" for fs in sets],
+        "models": [
+            os.path.join(
+                MODELS.format(fs=fs, act=PREDICT_SETTING, seed=seed), "model.npz"
+            )
+            for fs in sets
+            for seed in config["grid"]["seeds"]
+        ],
+    }
+
+
+def prediction_targets():
+    return [
+        f"{RESULTS}/predictions/{name}.{ext}"
+        for name in PREDICT["files"]
+        for ext in ("parquet", "csv")
+    ]
 
 
 def confirm_inputs(wildcards):

@@ -189,6 +189,36 @@ rule confirm:
         "../scripts/confirm.py"
 
 
+rule predict:
+    # Predictions for new rows (predict.files) from the model the audit recommends.
+    input:
+        unpack(predict_inputs),
+        lib("predict.py"),
+    output:
+        parquet=f"{RESULTS}/predictions/{{name}}.parquet",
+        csv=f"{RESULTS}/predictions/{{name}}.csv",
+        metrics=f"{RESULTS}/predictions/{{name}}_metrics.json",
+    log:
+        f"{RESULTS}/logs/predict/{{name}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/predict/{{name}}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        dataset=dataset_params("predict"),
+        predict=PREDICT,
+        setting=PREDICT_SETTING,
+        seeds=config["grid"]["seeds"],
+    script:
+        "../scripts/predict.py"
+
+
+rule predictions:
+    # Named target: the predictions of every file under predict.files.
+    input:
+        prediction_targets(),
+
+
 rule saliency:
     # Named target: metrics and saliency of every grid model on all features, on every split.
     input:

@@ -86,13 +86,13 @@ def _read_header(path: Path, encoding: str = "utf-8") -> list[str]:
     return [h.strip() for h in header]
 
 
-def _check_header(path: Path, header: list[str], spec: DatasetSpec) -> None:
+def _check_header(path: Path, header: list[str], spec: DatasetSpec, target: bool = True) -> None:
     seen = set()
     for i, name in enumerate(header, start=1):
         if name in seen:
             raise DataError(f"{path}: column '{name}' appears more than once in the header (column {i})")
         seen.add(name)
-    for col in (spec.target,) + spec.features:
+    for col in ((spec.target,) if target else ()) + spec.features:
         if col not in seen:
             raise DataError(f"{path}: column '{col}' required by the config is missing (header: {', '.join(header)})")
 
@@ -102,12 +102,15 @@ def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0]) + 1
 
 
-def read_raw(path: str | os.PathLike, spec: DatasetSpec) -> pa.Table:
-    """Read the configured columns of a CSV as strings (empty text is null)."""
+def read_raw(path: str | os.PathLike, spec: DatasetSpec, target: bool | None = True) -> pa.Table:
+    """Read the configured columns of a CSV as strings (empty text is null). ``target``: True
+    requires the target column, None reads it when the header has it (new rows to predict)."""
     path = Path(path)
     header = _read_header(path, spec.encoding)
-    _check_header(path, header, spec)
-    wanted = [spec.target, *spec.features]
+    if target is None:
+        target = spec.target in header
+    _check_header(path, header, spec, target)
+    wanted = ([spec.target] if target else []) + [*spec.features]
     utf8 = codecs.lookup(spec.encoding).name == "utf-8"
     try:
         table = pacsv.read_csv(
@@ -181,13 +184,15 @@ def _label_column(path: Path, name: str, arr: pa.ChunkedArray, classes: tuple) -
     return codes.to_numpy(dtype=np.int64)
 
 
-def clean_table(path: str | os.PathLike, spec: DatasetSpec) -> tuple[pd.DataFrame, dict]:
+def clean_table(path: str | os.PathLike, spec: DatasetSpec, target: bool | None = True) -> tuple[pd.DataFrame, dict]:
     """Raw CSV -> typed DataFrame (categoricals as strings, numerics float64, target class index).
 
-    Returns the frame and an audit of every missing and coerced cell per column.
+    Returns the frame and an audit of every missing and coerced cell per column. With
+    ``target=None`` the target column is optional (rows to predict): without it the frame has no
+    ``target`` column.
     """
     path = Path(path)
-    table = read_raw(path, spec)
+    table = read_raw(path, spec, target)
     n = table.num_rows
     columns: dict[str, object] = {}
     audit_cols: dict[str, dict] = {}
@@ -204,11 +209,13 @@ def clean_table(path: str | os.PathLike, spec: DatasetSpec) -> tuple[pd.DataFram
     for name in spec.features:
         if audit_cols[name]["missing"] + audit_cols[name]["coerced_to_missing"] == n:
             raise DataError(f"{path}: column '{name}' is entirely empty ({n} rows, no value)")
-    labels = _label_column(path, spec.target, table[spec.target], spec.classes)
+    has_target = spec.target in table.column_names
+    labels = _label_column(path, spec.target, table[spec.target], spec.classes) if has_target else None
     frame = pd.DataFrame({name: columns[name] for name in spec.features})
     for name in spec.categorical:
         frame[name] = frame[name].astype(pd.StringDtype(na_value=np.nan))
-    frame[TARGET] = labels
+    if has_target:
+        frame[TARGET] = labels
     audit = {
         "file": str(path),
         "sha256": file_sha256(path),
@@ -216,7 +223,8 @@ def clean_table(path: str | os.PathLike, spec: DatasetSpec) -> tuple[pd.DataFram
         "columns": audit_cols,
         "missing_cells": sum(c["missing"] for c in audit_cols.values()),
         "coerced_cells": sum(c["coerced_to_missing"] for c in audit_cols.values()),
-        "label_counts": {str(spec.classes[k]): int(c) for k, c in enumerate(np.bincount(labels, minlength=len(spec.classes)))},
+        "label_counts": ({str(spec.classes[k]): int(c) for k, c in
+                          enumerate(np.bincount(labels, minlength=len(spec.classes)))} if has_target else None),
     }
     return frame, audit
 

@@ -116,12 +116,18 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_parquet(df, path: str | os.PathLike) -> None:
-    """Write a pandas DataFrame as parquet with settings fixed for byte-stable output."""
+def write_parquet(df, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write a pandas DataFrame as parquet with settings fixed for byte-stable output.
+
+    ``metadata`` (JSON-able) is stored in the file's schema metadata under ``shortcut_audit``
+    (``pyarrow.parquet.read_schema(path).metadata[b"shortcut_audit"]``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df, preserve_index=False)
+    if metadata is not None:
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"shortcut_audit": to_json_text(metadata).encode("utf-8")})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)
 

@@ -1,0 +1,86 @@
+"""Predictions for new rows (shortcut.predict): which model, what each row gets, the score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shortcut import data, network, predict
+from shortcut.spec import DatasetSpec
+
+SPEC = DatasetSpec.from_config({"target": "y", "classes": ["a", "b", "c"], "class_names": ["A", "B", "C"],
+                                "features": {"categorical": ["g"], "numeric": ["x"]}})
+
+
+def confirmation(rows):
+    return pd.DataFrame([{"feature_set": fs, "setting": "all settings", "diff": d} for fs, d in rows])
+
+
+def test_the_confirmed_remedy_with_the_largest_gain_is_used():
+    table = confirmation([("drop-a", 0.10), ("drop-b", 0.05), ("drop-a+b", 0.20)])
+    fs, why = predict.choose_feature_set("auto", {"confirmed_remedies": ["drop-a", "drop-a+b"]}, table)
+    assert fs == "drop-a+b" and "+0.200" in why
+    assert predict.choose_feature_set("auto", {"confirmed_remedies": []}, table)[0] == "all"
+    assert predict.choose_feature_set("drop-b", {"confirmed_remedies": ["drop-a"]}, table)[0] == "drop-b"
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    n = 600
+    train = pd.DataFrame({"g": rng.choice(["u", "v"], n), "x": rng.normal(size=n)})
+    train["g"] = train["g"].astype(pd.StringDtype(na_value=np.nan))
+    train[data.TARGET] = rng.integers(0, 3, n)
+    encoder = data.fit_encoder(train, SPEC, "all")
+    encoder["split"] = {"class_counts_train": np.bincount(train[data.TARGET], minlength=3).tolist()}
+    X, _ = data.transform(train, encoder)
+    models = [network.MLP(X.shape[1], [4], 3, "relu", seed=s) for s in (0, 1)]
+    return encoder, models
+
+
+def new_rows():
+    frame = pd.DataFrame({"row": [1, 2, 3, 4], "g": ["u", "w", None, "v"], "x": [0.5, 1.0, np.nan, -2.0]})
+    frame["g"] = frame["g"].astype(pd.StringDtype(na_value=np.nan))
+    return frame
+
+
+def test_each_row_gets_the_class_its_name_every_probability_and_its_flags(fitted):
+    encoder, models = fitted
+    frame = new_rows()
+    out, proba = predict.predict_rows(frame, encoder, models, SPEC.classes, SPEC.class_names)
+    assert list(out.columns) == ["row", "predicted", "predicted_name", "p_A", "p_B", "p_C", "imputed", "unseen"]
+    # the probabilities are the mean of the models' own forward passes on the encoded rows
+    X, _ = data.transform(frame, encoder)
+    expected = np.mean([m.predict_proba(X) for m in models], axis=0)
+    assert np.allclose(out[["p_A", "p_B", "p_C"]].to_numpy(), expected)
+    assert list(out["predicted"]) == [SPEC.classes[k] for k in expected.argmax(axis=1)]
+    assert list(out["predicted_name"]) == [SPEC.class_names[k] for k in expected.argmax(axis=1)]
+    assert list(out["imputed"]) == ["", "", "g;x", ""]
+    assert list(out["unseen"]) == ["", "g", "", ""]
+
+
+def test_the_target_is_scored_when_present_and_never_used(fitted):
+    encoder, models = fitted
+    frame = new_rows()
+    _, proba = predict.predict_rows(frame, encoder, models, SPEC.classes, SPEC.class_names)
+    assert predict.score(frame, proba, encoder, 3) == {"scored": False, "reason": "the file has no target column"}
+    labelled = frame.assign(**{data.TARGET: [0, 1, 2, 0]})
+    out2, proba2 = predict.predict_rows(labelled, encoder, models, SPEC.classes, SPEC.class_names)
+    assert np.array_equal(proba, proba2)  # the label changes nothing
+    metrics = predict.score(labelled, proba2, encoder, 3)
+    assert metrics["scored"] and metrics["n"] == 4 and 0 <= metrics["accuracy"] <= 1
+
+
+def test_new_rows_without_the_target_column_are_cleaned_with_the_same_errors(tmp_path):
+    path = tmp_path / "new.csv"
+    path.write_text("g,x\nu,1.5\nv,2\n")
+    frame, _ = data.clean_table(path, SPEC, target=None)
+    assert list(frame.columns) == ["g", "x"] and len(frame) == 2
+    path.write_text("g,x,y\nu,1.5,a\nv,,b\n")
+    frame, _ = data.clean_table(path, SPEC, target=None)
+    assert list(frame[data.TARGET]) == [0, 1] and np.isnan(frame["x"].iloc[1])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("g,x\nu,1\nv,two\nu,three\n")
+    with pytest.raises(data.DataError, match=r"bad.csv: column 'x', row 2: non-numeric value 'two'"):
+        data.clean_table(bad, SPEC, target=None)
