@@ -128,6 +128,6 @@ def test_lint_is_clean(workflow_copy):
 
 def test_snakefmt_is_clean():
     snakefmt = Path(sys.executable).with_name("snakefmt")
-    files = [ROOT / "Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk"))]
+    files = [ROOT / "Snakefile", ROOT / "workflow/Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk"))]
     proc = subprocess.run([str(snakefmt), "--check", *map(str, files)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

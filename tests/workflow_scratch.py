@@ -94,7 +94,7 @@ def job_blocks(text: str) -> list[tuple[Job, dict[str, str]]]:
     return [(job(rule, **_pairs(fields.get("wildcards", ""))), fields) for rule, fields in blocks]
 
 
-def parse_jobs(text: str, skip=("all",)) -> Counter:
+def parse_jobs(text: str, skip=("all", "default")) -> Counter:
     """Counter of the jobs listed in snakemake's output (target rules in ``skip`` left out)."""
     return Counter(j for j, _ in job_blocks(text) if j[0] not in skip)
 
