@@ -107,7 +107,7 @@ def test_a_categorical_with_many_levels_does_not_inflate_the_value(world):
     # the mechanism: rare levels are pooled before the evidence models see them
     splits, encoder = syn.encoded(tr, te, categorical=("c1", "many"))
     X = splits[0][0]
-    design = conditional.build_design(X, encoder["columns"], encoder["sources"], ["c1", "many"], 30)
+    design = conditional.build_design(X, encoder["sources"], ["c1", "many"], 30)
     n_levels = sum(s == "many" for s in encoder["sources"])
     assert len(design.feature_columns["many"]) < n_levels
 

@@ -18,7 +18,7 @@ def world():
 
 def shift_of(train, test, **kw):
     (tr, va, te), enc = syn.encoded(train, test, **kw)
-    layout = {"columns": enc["columns"], "sources": enc["sources"], "categorical": list(enc["categorical"])}
+    layout = {"sources": enc["sources"], "categorical": list(enc["categorical"])}
     return domain.shift_model(np.vstack([tr[0], va[0]]), np.r_[tr[1], va[1]], te[0], te[1], **layout,
                               n_classes=3, X_train_partition=tr[0])
 

@@ -164,8 +164,7 @@ class Design:
         return np.asarray(sorted(cols), dtype=np.int64)
 
 
-def build_design(X_train, columns: Sequence[str], sources: Sequence[str], categorical: Sequence[str],
-                 min_level_rows: int) -> Design:
+def build_design(X_train, sources: Sequence[str], categorical: Sequence[str], min_level_rows: int) -> Design:
     """Pool the one-hot columns of rare levels (fewer than ``min_level_rows`` training rows) of
     each categorical into one column; numeric columns pass through."""
     X_train = np.asarray(X_train)
@@ -448,8 +447,7 @@ EVIDENCE_COLUMNS = [
 ]
 
 
-def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, columns: Sequence[str],
-                      sources: Sequence[str], categorical: Sequence[str],
+def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources: Sequence[str], categorical: Sequence[str],
                       groups: Sequence[Sequence[str]] = (), n_classes: int,
                       settings: EvidenceSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Per-unit conditional-shift evidence (final), and every step's tests.
@@ -467,7 +465,7 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, columns
 
         keep = stratified_split(y_train, s.max_train_rows / len(y_train), s.seed)
         X_train, y_train = X_train[keep], y_train[keep]
-    design = build_design(X_train, columns, sources, categorical, s.min_level_rows)
+    design = build_design(X_train, sources, categorical, s.min_level_rows)
     entropy = label_entropy(y_train, n_classes)
     data = _Data(design, design.apply(X_train), np.asarray(y_train, dtype=np.int64),
                  design.apply(X_val), np.asarray(y_val, dtype=np.int64),
@@ -534,14 +532,14 @@ def audit_evidence(train, val, audit, encoder: dict, n_classes: int, domain_sett
 
     ``train``/``val``/``audit``: ``(X, y, rows)`` of the training partition, the validation split
     and the audit part of the test rows (``shortcut.data.read_xy``); ``encoder``: the fitted
-    encoder (columns, sources, categorical levels, groups). Returns ``shift`` (the domain model
+    encoder (sources, categorical levels, groups). Returns ``shift`` (the domain model
     of ``shortcut.domain.shift_model``), ``evidence`` and ``steps`` (``conditional_shift``, on the
     supported audit rows).
     """
     from . import domain
 
     (Xtr, ytr, _), (Xva, yva, _), (Xte, yte, _) = train, val, audit
-    layout = {"columns": encoder["columns"], "sources": encoder["sources"],
+    layout = {"sources": encoder["sources"],
               "categorical": list(encoder["categorical"])}
     shift = domain.shift_model(np.vstack([Xtr, Xva]), np.concatenate([ytr, yva]), Xte, yte, **layout,
                                n_classes=n_classes, X_train_partition=Xtr, settings=domain_settings)

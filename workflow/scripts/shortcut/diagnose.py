@@ -104,7 +104,7 @@ def _num(x) -> float:
         return float("nan")
 
 
-def _reading(relied: bool, broke: bool, harm: float, insufficient: bool) -> str:
+def _reading(relied: bool, broke: bool, insufficient: bool) -> str:
     if relied and broke:
         return "shortcut suspect: relied on, and its relation to the label broke on test"
     if broke:
@@ -157,7 +157,7 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
             "step": e.get("step"), "broke": broke, "insufficient": insufficient,
             "suspect": bool(relied and broke),
         }
-        table[u]["reading"] = _reading(relied, broke, harm, insufficient)
+        table[u]["reading"] = _reading(relied, broke, insufficient)
 
     suspect_units = [u for u in units if table[u]["suspect"]]
     # a group is named only when no member was already named on its own

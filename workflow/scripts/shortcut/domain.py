@@ -64,8 +64,7 @@ def balanced_weights(is_test: np.ndarray) -> np.ndarray:
     return np.where(is_test, 0.5 * is_test.size / max(n1, 1), 0.5 * is_test.size / max(n0, 1))
 
 
-def unsupported_reasons(X_source, X_test, columns: Sequence[str], sources: Sequence[str],
-                        categorical: Sequence[str]) -> dict:
+def unsupported_reasons(X_source, X_test, sources: Sequence[str], categorical: Sequence[str]) -> dict:
     """Boolean masks over test rows: an unseen level, a numeric value outside the train range."""
     X_source = np.asarray(X_source)
     X_test = np.asarray(X_test)
@@ -91,7 +90,7 @@ def _auc(scores, is_test) -> dict:
     return {"auc": a["auc"], "auc_se": a["se"], "auc_ci_low": a["ci_low"], "auc_ci_high": a["ci_high"]}
 
 
-def shift_model(X_source, y_source, X_test, y_test, *, columns: Sequence[str], sources: Sequence[str],
+def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
                 categorical: Sequence[str], n_classes: int, X_train_partition=None,
                 settings: DomainSettings | None = None) -> dict:
     """Both domain classifiers between the train file (``X_source``: training partition and
@@ -159,7 +158,7 @@ def shift_model(X_source, y_source, X_test, y_test, *, columns: Sequence[str], s
     out["log_a_test"] = log_a[is_test]
 
     ranges_from = X_source if X_train_partition is None else np.asarray(X_train_partition)
-    reasons = unsupported_reasons(ranges_from, X_test, columns, sources, categorical)
+    reasons = unsupported_reasons(ranges_from, X_test, sources, categorical)
     # training rows' worth of density per unit of test mass: n_source * p_train / p_test
     reasons["low_train_density"] = (np.log(max(len(X_source), 1)) - logit_x[is_test]
                                     < np.log(s.min_train_rows))
