@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from shortcut import data, demo, io  # noqa: E402
+from shortcut import data, demo, files  # noqa: E402
 from shortcut.spec import DatasetSpec  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "data" / "airbnb"
@@ -33,8 +33,8 @@ def encoded_splits(tmp: Path):
     else:
         train_df, test_df = demo.generate()
         paths = (tmp / "train.csv", tmp / "test.csv")
-        io.write_text(paths[0], demo.to_csv_text(train_df, False))
-        io.write_text(paths[1], demo.to_csv_text(test_df, True))
+        files.write_text(paths[0], demo.to_csv_text(train_df, False))
+        files.write_text(paths[1], demo.to_csv_text(test_df, True))
         source = "synthetic demo data"
     clean_train, _ = data.clean_part(paths[0], spec, "train")
     clean_test, _ = data.clean_part(paths[1], spec, "test")

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from shortcut.io import write_json  # noqa: E402
+from shortcut.files import write_json  # noqa: E402
 
 COPY = ["Snakefile", "workflow", "config", "environment.yml"]
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_data import encoded_splits  # noqa: E402
-from shortcut import io, network, saliency, train  # noqa: E402
+from shortcut import files, network, saliency, train  # noqa: E402
 
 TARGET_SECONDS = 0.010
 
@@ -92,7 +92,7 @@ def main(argv=None) -> dict:
         "target_seconds": TARGET_SECONDS,
         "meets_target": times["loss_gradient"] <= TARGET_SECONDS,
     }
-    io.write_json(args.out, result)
+    files.write_json(args.out, result)
     print(f"saliency of all {n} test rows ({X.shape[1]} encoded columns, {source}):")
     for name, seconds in times.items():
         print(f"  {name:<22} {seconds * 1e3:10.2f} ms")

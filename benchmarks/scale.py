@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from pipeline import scratch_copy, timed  # noqa: E402
-from shortcut.io import write_json  # noqa: E402
+from shortcut.files import write_json  # noqa: E402
 
 
 def rule_costs(bench_dir: Path) -> dict[str, dict]:

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_data import REAL, encoded_splits  # noqa: E402
-from shortcut.io import write_json  # noqa: E402
+from shortcut.files import write_json  # noqa: E402
 from shortcut.network import MLP  # noqa: E402
 from shortcut.train import blas_threads, fit, limit_blas_threads  # noqa: E402
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shortcut import data, demo, io
+from shortcut import data, demo, files
 from shortcut.data import TARGET, DataError, DatasetSpec
 
 CONFIG = {
@@ -145,7 +145,7 @@ def test_encoder_ignores_validation_rows(train_csv, spec):
     perturbed.loc[is_val, "room_type"] = "Castle"
     again, _, val = data.encode_train(perturbed, spec, "all", SPLIT)
     encoder.pop("val_report"), again.pop("val_report")
-    assert io.to_json_text(again) == io.to_json_text(encoder)
+    assert files.to_json_text(again) == files.to_json_text(encoder)
     # Negative control: the same perturbation on training-partition rows does change the encoder.
     control = clean.copy()
     control.loc[~is_val, "availability_365"] = 1e6
@@ -262,7 +262,7 @@ def test_encoder_survives_its_json_round_trip(spec, train_csv):
 
     clean = _clean(train_csv, spec)
     encoder, train, _ = data.encode_train(clean, spec, "all", SPLIT)
-    reloaded = json.loads(io.to_json_text(encoder))
+    reloaded = json.loads(files.to_json_text(encoder))
     assert list(reloaded["numeric"]) != list(encoder["numeric"])  # the round trip does reorder
     is_val = data.stratified_split(clean[TARGET].to_numpy(), SPLIT["val_fraction"], SPLIT["seed"])
     again, _ = data.encode_rows(clean.loc[~is_val].reset_index(drop=True), reloaded)
@@ -275,7 +275,7 @@ def test_encoder_survives_its_json_round_trip(spec, train_csv):
 
 def test_read_xy_reads_an_encoded_split_as_written(tmp_path, spec, train_csv):
     encoder, train, _ = data.encode_train(_clean(train_csv, spec), spec, "all", SPLIT)
-    io.write_parquet(train, tmp_path / "train.parquet")
+    files.write_parquet(train, tmp_path / "train.parquet")
     X, y, rows = data.read_xy(tmp_path / "train.parquet")
     X_frame, y_frame = data.split_xy(train)
     assert X.flags.c_contiguous and X.dtype == np.float32 and X.shape == (len(train), len(encoder["columns"]))

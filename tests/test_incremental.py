@@ -45,7 +45,7 @@ from workflow_scratch import (
 pytestmark = pytest.mark.workflow
 
 TRAIN = "train_model"  # the grid's training rule
-EDA = "eda_figures"
+EDA = "eda"
 LIBRARY = "workflow/scripts/shortcut"
 
 

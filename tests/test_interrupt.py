@@ -121,12 +121,12 @@ def test_sigkill_mid_training_then_rerun_incomplete(tmp_path, reference):
 
 
 def test_a_write_removes_the_temporary_files_a_killed_write_of_the_same_file_left(tmp_path):
-    from shortcut import io
+    from shortcut import files
 
     stale = [".model.npz.abcd_123.tmp", ".model.npz.k3j4h5g6.tmp"]  # mkstemp names of model.npz
     other = [".model.npz.abcd_1234.tmp", ".model.npz.gz.abcd1234.tmp", ".history.parquet.abcd1234.tmp",
              "model.npz.abcd1234.tmp"]
     for name in stale + other:
         (tmp_path / name).write_bytes(b"stale")
-    io.save_npz(tmp_path / "model.npz", w=np.arange(3))
+    files.save_npz(tmp_path / "model.npz", w=np.arange(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(other + ["model.npz"])

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import copy_workflow, run_snakemake, write_override
-from shortcut import io, report
+from shortcut import files, report
 
 MODELS = ["relu", "sigmoid"]
 SEEDS = [0, 1]
@@ -58,7 +58,7 @@ def _png(path: Path, color: str = "#0969da") -> str:
     fig = Figure(figsize=(3, 2))
     ax = fig.add_subplot()
     ax.bar([0, 1, 2], [1, 3, 2], color=color)
-    io.save_figure(fig, path)
+    files.save_figure(fig, path)
     return str(path)
 
 
@@ -69,7 +69,7 @@ def _csv(frame: pd.DataFrame, path: Path) -> str:
 
 
 def _json(obj, path: Path) -> str:
-    io.write_json(path, obj)
+    files.write_json(path, obj)
     return str(path)
 
 
@@ -207,7 +207,7 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
                               "val_loss": 1.1 / e + 0.1 * (e == n), "val_acc": 0.78 + 0.01 * e,
                               "grad_W0": 0.01 / e, "grad_W1": 0.02 / e, "grad_b0": 0.001 / e})
             path = root / f"models/all/{act}/seed{seed}/history.parquet"
-            io.write_parquet(h, path)
+            files.write_parquet(h, path)
             histories.append(str(path))
     p["histories"] = histories
 

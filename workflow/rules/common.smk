@@ -19,7 +19,8 @@ _PYTHONPATH = [SCRIPTS, *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
 os.environ.update(
     PYTHONPATH=os.pathsep.join(dict.fromkeys(p for p in _PYTHONPATH if p))
 )
-from shortcut.spec import DataError, DatasetSpec  # noqa: E402
+from shortcut.errors import DataError  # noqa: E402
+from shortcut.spec import DatasetSpec  # noqa: E402
 
 SPEC = DatasetSpec.from_config(config)
 try:
@@ -42,10 +43,19 @@ DATA = (
     if config.get("demo")
     else config["data"]
 )
-MODELS = f"{RESULTS}/models/{{fs}}/{{act}}/seed{{seed}}"
-EVAL = f"{RESULTS}/metrics/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
-SALIENCY = f"{RESULTS}/saliency/{{fs}}/{{act}}/seed{{seed}}/{{split}}"
+MODELS = f"{RESULTS}/models/{{fs}}/{{setting}}/seed{{seed}}"
+EVAL = f"{RESULTS}/metrics/{{fs}}/{{setting}}/seed{{seed}}/{{split}}"
+SALIENCY = f"{RESULTS}/saliency/{{fs}}/{{setting}}/seed{{seed}}/{{split}}"
 FIRST_SEED = config["grid"]["seeds"][0]
+
+
+def model_path(template, key):
+    """``template`` (MODELS, EVAL or SALIENCY) for one key of ``evaluation_keys``."""
+    return template.format(
+        fs=key["fs"], setting=key["act"], seed=key["seed"], split=key.get("split")
+    )
+
+
 # val: validation split (train distribution); audit: the part of the test file every decision
 # sees; confirm: the part held back to judge the remedy.
 EVAL_SPLITS = ("val", "audit", "confirm")
@@ -64,65 +74,86 @@ CONDA_ENV = "../../environment.yml"
 LIBRARY = os.path.join(SCRIPTS, "shortcut")
 
 
-def _imports(path):
-    """Library modules one Python file imports (``shortcut.x`` from a script, ``.x`` inside the
-    package), found by walking its syntax tree, so imports inside functions count too.
-    """
+def _module_file(name):
+    """File of library module ``name`` (dotted, below ``shortcut``), or None if there is none."""
+    base = os.path.join(LIBRARY, *name.split("."))
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def _imports(path, name):
+    """Library modules (dotted names below ``shortcut``) that the Python file ``path`` imports:
+    ``shortcut.x`` from a script, relative imports inside the package, found by walking the syntax
+    tree, so imports inside functions count too. ``name`` is the file's own module name (None for
+    a rule script)."""
     import ast
 
     with open(path, encoding="utf-8") as fh:
         tree = ast.parse(fh.read(), path)
-    inside = os.path.dirname(path) == LIBRARY
+    # The package a relative import of level 1 starts from.
+    package = []
+    if name is not None:
+        package = name.split(".")
+        if not path.endswith("__init__.py"):
+            package = package[:-1]
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.module == "shortcut" or (
-                inside and node.level == 1 and not node.module
-            ):
-                found.update(alias.name for alias in node.names)
-            elif node.module and node.module.startswith("shortcut."):
-                found.add(node.module.split(".")[1])
-            elif inside and node.level == 1:
-                found.add(node.module.split(".")[0])
+            if node.level and name is not None:
+                start = package[: len(package) - (node.level - 1)]
+                dotted = start + (node.module.split(".") if node.module else [])
+            elif not node.level and (node.module or "").split(".")[0] == "shortcut":
+                dotted = node.module.split(".")[1:]
+            else:
+                continue
+            if dotted:
+                found.add(".".join(dotted))
+            # ``from package import name``: the name may itself be a module
+            found.update(".".join([*dotted, alias.name]) for alias in node.names)
         elif isinstance(node, ast.Import):
-            found.update(
-                a.name.split(".")[1]
-                for a in node.names
-                if a.name.startswith("shortcut.")
-            )
-    return {m for m in found if os.path.exists(os.path.join(LIBRARY, f"{m}.py"))}
+            for alias in node.names:
+                if alias.name.startswith("shortcut."):
+                    found.add(alias.name.split(".", 1)[1])
+    # A module also runs the __init__ of every package above it.
+    closed = set()
+    for dotted in found:
+        parts = dotted.split(".")
+        closed.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {m for m in closed if _module_file(m)}
 
 
 def lib(script):
     """Library files the rule script ``script`` imports, directly or through other library
     modules (its import closure, computed when the workflow is parsed), declared as inputs so a
     code change reruns exactly the jobs that run that code."""
-    todo = _imports(os.path.join(SCRIPTS, script))
-    seen = {"__init__"}
+    todo = _imports(os.path.join(SCRIPTS, script), None)
+    seen = set()
     while todo:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            todo |= _imports(os.path.join(LIBRARY, f"{name}.py"))
+            todo |= _imports(_module_file(name), name)
+    files = {os.path.join(LIBRARY, "__init__.py")}
+    files.update(_module_file(name) for name in seen)
     # Plain paths relative to the working directory, not workflow.source_path: Snakemake records
     # a source-cache input under a per-run cache path, so its checksum never matched (a touched
     # but unchanged module reran every job) and a moved checkout changed every job's input set.
-    return [
-        os.path.relpath(os.path.join(LIBRARY, f"{name}.py")) for name in sorted(seen)
-    ]
+    return [os.path.relpath(path) for path in sorted(files)]
 
 
-def raw_csv(part):
+def raw_csv(source):
     """Raw CSV a clean job reads. Without a test CSV, the test rows are held out of the train CSV."""
     test = DATA.get("test")
-    return DATA["train"] if part == "train" or not test else test
+    return DATA["train"] if source == "train" or not test else test
 
 
 def dataset_params(stage):
     """The config keys a data job reads: only these changing reruns it.
 
     Stages: "clean" (clean, shift: the CSV's encoding too), "encode" (fit_encoder), "eda"
-    (eda_figures: class names and log1p label and scale its plots), "predict" (reads new CSVs
+    (eda: class names and log1p label and scale its plots), "predict" (reads new CSVs
     and names the predicted classes)."""
     keys = ["target", "classes", "features", "clean"]
     if stage == "encode":
@@ -168,13 +199,15 @@ def holdout_params():
 
 def evaluation_keys(fs, with_train=False):
     """(fs, act, seed, split) of every evaluation of the grid on one feature set, in a fixed order.
+    ``act`` names the model setting (the column of that name in every per-model table); paths
+    take it as the ``setting`` wildcard (see ``model_path``).
 
     The train split's metrics come from the training job; val and test from evaluate jobs.
     """
     splits = (["train"] if with_train else []) + list(EVAL_SPLITS)
     return [
-        {"fs": fs, "act": act, "seed": seed, "split": split}
-        for act in config["grid"]["models"]
+        {"fs": fs, "act": setting, "seed": seed, "split": split}
+        for setting in config["grid"]["models"]
         for seed in config["grid"]["seeds"]
         for split in splits
     ]
@@ -186,22 +219,22 @@ def evaluation_files(fs, kind):
         paths = []
         for key in evaluation_keys(fs, with_train=True):
             if key["split"] == "train":
-                paths.append(os.path.join(MODELS.format(**key), "train_metrics.json"))
+                paths.append(os.path.join(model_path(MODELS, key), "train_metrics.json"))
             else:
-                paths.append(os.path.join(EVAL.format(**key), "metrics.json"))
+                paths.append(os.path.join(model_path(EVAL, key), "metrics.json"))
         return paths
     if kind == "predictions":
         return [
-            os.path.join(EVAL.format(**key), "predictions.parquet")
+            os.path.join(model_path(EVAL, key), "predictions.parquet")
             for key in evaluation_keys(fs)
         ]
     if kind == "importance":
         return [
-            os.path.join(EVAL.format(**key), "importance.csv")
+            os.path.join(model_path(EVAL, key), "importance.csv")
             for key in evaluation_keys(fs)
         ]
     return [
-        os.path.join(SALIENCY.format(**key), f"{kind}.csv")
+        os.path.join(model_path(SALIENCY, key), f"{kind}.csv")
         for key in evaluation_keys(fs)
     ]
 
@@ -209,7 +242,7 @@ def evaluation_files(fs, kind):
 def grid_predictions(fs, split):
     """Predictions of every grid model of one feature set on one split, in evaluation_keys order."""
     return [
-        os.path.join(EVAL.format(**key), "predictions.parquet")
+        os.path.join(model_path(EVAL, key), "predictions.parquet")
         for key in evaluation_keys(fs)
         if key["split"] == split
     ]
@@ -217,8 +250,8 @@ def grid_predictions(fs, split):
 
 def grid_keys():
     return [
-        {"act": act, "seed": seed}
-        for act in config["grid"]["models"]
+        {"act": setting, "seed": seed}
+        for setting in config["grid"]["models"]
         for seed in config["grid"]["seeds"]
     ]
 
@@ -258,7 +291,7 @@ def predict_inputs(wildcards):
         "encoders": [f"{RESULTS}/features/{fs}/encoder.json" for fs in sets],
         "models": [
             os.path.join(
-                MODELS.format(fs=fs, act=PREDICT_SETTING, seed=seed), "model.npz"
+                MODELS.format(fs=fs, setting=PREDICT_SETTING, seed=seed), "model.npz"
             )
             for fs in sets
             for seed in config["grid"]["seeds"]
@@ -288,13 +321,13 @@ def train_targets():
     models = expand(
         os.path.join(MODELS, "model.npz"),
         fs="all",
-        act=config["grid"]["models"],
+        setting=config["grid"]["models"],
         seed=config["grid"]["seeds"],
     )
     studies = expand(
         os.path.join(MODELS, "model.npz"),
         fs="all",
-        act=config["gradient_flow"]["models"],
+        setting=config["gradient_flow"]["models"],
         seed=FIRST_SEED,
     )
     return sorted(set(models + studies))
@@ -371,8 +404,8 @@ def report_inputs(wildcards):
         "eda_boxplots_png": f"{RESULTS}/eda/boxplots.png",
         "eda_association_png": f"{RESULTS}/eda/target_association.png",
         "histories": [
-            os.path.join(MODELS.format(fs="all", act=act, seed=seed), "history.parquet")
-            for act, seed in report_histories()
+            os.path.join(MODELS.format(fs="all", setting=setting, seed=seed), "history.parquet")
+            for setting, seed in report_histories()
         ],
         "metrics": [f"{RESULTS}/evaluation/all/metrics_summary.csv"],
         "per_seed": [f"{RESULTS}/evaluation/all/metrics_per_seed.csv"],
@@ -412,8 +445,8 @@ def report_remedy_inputs(wildcards):
 
 def report_histories():
     return [
-        (act, seed)
-        for act in config["grid"]["models"]
+        (setting, seed)
+        for setting in config["grid"]["models"]
         for seed in config["grid"]["seeds"]
     ]
 

@@ -24,14 +24,14 @@ if config["demo"]:
 rule clean:
     input:
         lib("clean.py"),
-        csv=lambda w: raw_csv(w.part),
+        csv=lambda w: raw_csv(w.source),
     output:
-        parquet=f"{RESULTS}/clean/{{part}}.parquet",
-        cells=f"{RESULTS}/clean/{{part}}_cells.json",
+        parquet=f"{RESULTS}/clean/{{source}}.parquet",
+        cells=f"{RESULTS}/clean/{{source}}_cells.json",
     log:
-        f"{RESULTS}/logs/clean/{{part}}.log",
+        f"{RESULTS}/logs/clean/{{source}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/clean/{{part}}.tsv"
+        f"{RESULTS}/benchmarks/clean/{{source}}.tsv"
     conda:
         CONDA_ENV
     params:
@@ -106,7 +106,8 @@ rule apply_encoder:
         "../scripts/apply_encoder.py"
 
 
-rule eda_figures:
+rule eda:
+    # Also the named target for the exploratory tables and figures.
     input:
         lib("eda.py"),
         train=f"{RESULTS}/clean/train.parquet",
@@ -131,9 +132,9 @@ rule eda_figures:
             category="Data",
         ),
     log:
-        f"{RESULTS}/logs/eda_figures.log",
+        f"{RESULTS}/logs/eda.log",
     benchmark:
-        f"{RESULTS}/benchmarks/eda_figures.tsv"
+        f"{RESULTS}/benchmarks/eda.tsv"
     conda:
         CONDA_ENV
     params:
@@ -141,8 +142,3 @@ rule eda_figures:
     script:
         "../scripts/eda.py"
 
-
-rule eda:
-    # Named target: the exploratory tables and figures.
-    input:
-        rules.eda_figures.output,

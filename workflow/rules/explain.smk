@@ -17,9 +17,9 @@ rule evaluate:
         by_feature=f"{SALIENCY}/by_feature.csv",
         meta=f"{SALIENCY}/meta.json",
     log:
-        f"{RESULTS}/logs/evaluate/{{fs}}/{{act}}/seed{{seed}}/{{split}}.log",
+        f"{RESULTS}/logs/evaluate/{{fs}}/{{setting}}/seed{{seed}}/{{split}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{fs}}/{{act}}/seed{{seed}}/{{split}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate/{{fs}}/{{setting}}/seed{{seed}}/{{split}}.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -60,7 +60,7 @@ rule collect:
 rule shift:
     # Marginal statistics of every feature and the class mix: train file against the audit part.
     input:
-        lib("shift_stats.py"),
+        lib("shift.py"),
         train=f"{RESULTS}/clean/train.parquet",
         test=f"{RESULTS}/clean/audit.parquet",
     output:
@@ -76,7 +76,7 @@ rule shift:
         dataset=dataset_params("clean"),
         shift={key: config["shift"][key] for key in ("bins", "thresholds")},
     script:
-        "../scripts/shift_stats.py"
+        "../scripts/shift.py"
 
 
 rule shift_evidence:
@@ -140,7 +140,7 @@ rule decompose:
 
 checkpoint diagnose:
     input:
-        lib("diagnose_verdict.py"),
+        lib("diagnose.py"),
         importance=f"{RESULTS}/evaluation/all/importance.csv",
         shift=f"{RESULTS}/shift/shift.csv",
         class_mix=f"{RESULTS}/shift/class_mix.json",
@@ -162,7 +162,7 @@ checkpoint diagnose:
         reliance=config["reliance"],
         features=list(SPEC.features),
     script:
-        "../scripts/diagnose_verdict.py"
+        "../scripts/diagnose.py"
 
 
 rule confirm:

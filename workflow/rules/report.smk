@@ -4,7 +4,7 @@
 
 rule report:
     input:
-        lib("build_report.py"),
+        lib("report.py"),
         unpack(report_inputs),
         unpack(report_remedy_inputs),
     output:
@@ -43,4 +43,4 @@ rule report:
             "benchmark_root": f"{RESULTS}/benchmarks",
         },
     script:
-        "../scripts/build_report.py"
+        "../scripts/report.py"

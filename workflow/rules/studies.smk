@@ -7,8 +7,8 @@ if config["gradient_flow"]["models"]:
         input:
             lib("gradient_flow.py"),
             histories=expand(
-                f"{RESULTS}/models/all/{{act}}/seed{FIRST_SEED}/history.parquet",
-                act=config["gradient_flow"]["models"],
+                f"{RESULTS}/models/all/{{setting}}/seed{FIRST_SEED}/history.parquet",
+                setting=config["gradient_flow"]["models"],
             ),
         output:
             table=f"{RESULTS}/studies/gradient_flow.csv",

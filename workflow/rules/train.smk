@@ -13,9 +13,9 @@ rule train_model:
         params=f"{MODELS}/params.json",
         metrics=f"{MODELS}/train_metrics.json",
     log:
-        f"{RESULTS}/logs/train_model/{{fs}}/{{act}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/train_model/{{fs}}/{{setting}}/seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_model/{{fs}}/{{act}}/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/train_model/{{fs}}/{{setting}}/seed{{seed}}.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -23,7 +23,7 @@ rule train_model:
         mem_mb=1000,
         runtime=20,
     params:
-        hp=lambda w: config["models"][w.act],
+        hp=lambda w: config["models"][w.setting],
         network=config["network"],
         n_classes=len(config["classes"]),
     script:

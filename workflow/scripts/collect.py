@@ -3,21 +3,21 @@ importance into tables."""
 
 import pandas as pd
 
-from shortcut import io, pipeline
-from shortcut.runner import run
+from shortcut import files, pipeline
+from shortcut.job import run
 
 
 def main(snakemake):
     keys = snakemake.params.models
-    records = [io.read_json(path) for path in snakemake.input.metrics]
+    records = [files.read_json(path) for path in snakemake.input.metrics]
     per_seed, summary = pipeline.collect_metrics(records, keys)
-    io.write_csv(per_seed, snakemake.output.per_seed)
-    io.write_csv(summary, snakemake.output.summary)
+    files.write_csv(per_seed, snakemake.output.per_seed)
+    files.write_csv(summary, snakemake.output.summary)
     split_keys = [k for k in keys if k["split"] != "train"]
     for name in ("by_feature", "importance"):
         frames = [pd.read_csv(path) for path in snakemake.input[name]]
         target = snakemake.output.saliency if name == "by_feature" else snakemake.output.importance
-        io.write_csv(pipeline.collect_saliency(frames, split_keys), target)
+        files.write_csv(pipeline.collect_saliency(frames, split_keys), target)
 
 
 run(snakemake, main)  # noqa: F821

@@ -1,14 +1,14 @@
 """Write the synthetic demo CSVs (train with the planted shortcut, test where it is noise)."""
 
-from shortcut import demo, io
-from shortcut.runner import run
+from shortcut import demo, files
+from shortcut.job import run
 
 
 def main(snakemake):
     p = snakemake.params.demo
     train, test = demo.generate(p["rows_train"], p["rows_test"], p["seed"])
-    io.write_text(snakemake.output.train, demo.to_csv_text(train, integers=False))
-    io.write_text(snakemake.output.test, demo.to_csv_text(test, integers=True))
+    files.write_text(snakemake.output.train, demo.to_csv_text(train, integers=False))
+    files.write_text(snakemake.output.test, demo.to_csv_text(test, integers=True))
 
 
 run(snakemake, main)  # noqa: F821 (snakemake is injected by the script directive)

@@ -1,13 +1,13 @@
 """Finite-difference check of every backward term, on random and on real encoded rows."""
 
-from shortcut import data, gradcheck, io
-from shortcut.runner import run
+from shortcut import data, gradcheck, files
+from shortcut.job import run
 
 
 def main(snakemake):
     X, y, _ = data.read_xy(snakemake.input.train, "float64")
     table = gradcheck.gradcheck_table(X_real=X, y_real=y, seed=snakemake.params.seed)
-    io.write_csv(table, snakemake.output.table, float_format="%.3e")
+    files.write_csv(table, snakemake.output.table, float_format="%.3e")
 
 
 run(snakemake, main)  # noqa: F821

@@ -4,17 +4,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from shortcut import io, studies  # noqa: E402
-from shortcut.runner import run  # noqa: E402
+from shortcut import files, studies  # noqa: E402
+from shortcut.job import run  # noqa: E402
 
 
 def main(snakemake):
     names = snakemake.params.models
-    histories = {name: io.read_parquet(path) for name, path in zip(names, snakemake.input.histories)}
+    histories = {name: files.read_parquet(path) for name, path in zip(names, snakemake.input.histories)}
     flow = studies.gradient_flow_table(histories, snakemake.params.activations)
-    io.write_csv(flow, snakemake.output.table)
-    io.write_csv(studies.gradient_flow_summary(flow), snakemake.output.summary)
-    io.save_figure(studies.plot_gradient_flow(flow), snakemake.output.figure)
+    files.write_csv(flow, snakemake.output.table)
+    files.write_csv(studies.gradient_flow_summary(flow), snakemake.output.summary)
+    files.save_figure(studies.plot_gradient_flow(flow), snakemake.output.figure)
 
 
 run(snakemake, main)  # noqa: F821

@@ -4,26 +4,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from shortcut import data, io, network, predict
-from shortcut.runner import run
+from shortcut import data, files, network, predict
+from shortcut.job import run
 
 
 def main(snakemake):
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     spec = data.DatasetSpec.from_config(p.dataset)
-    answer = io.read_json(inp.answer)
+    answer = files.read_json(inp.answer)
     feature_set, reason = predict.choose_feature_set(p.predict["feature_set"], answer, pd.read_csv(inp.confirmation))
     # inputs: every candidate feature set's encoder (features/<fs>/encoder.json) and grid models
-    encoder = io.read_json(next(e for e in inp.encoders if Path(e).parent.name == feature_set))
+    encoder = files.read_json(next(e for e in inp.encoders if Path(e).parent.name == feature_set))
     models = [network.MLP.load(m) for m in inp.models if Path(m).parts[-4] == feature_set]
     frame, _ = data.clean_table(inp.csv, spec, target=None)
     frame.insert(0, "row", range(1, len(frame) + 1))
     table, proba = predict.predict_rows(frame, encoder, models, spec.classes, spec.class_names)
     metadata = {"file": str(inp.csv), "sha256": data.file_sha256(inp.csv), "feature_set": feature_set,
                 "reason": reason, "model": p.setting, "seeds": p.seeds, "answer": answer.get("headline")}
-    io.write_parquet(table, out.parquet, metadata=metadata)
-    io.write_csv(table, out.csv, float_format="%.6f")
-    io.write_json(out.metrics, {**metadata, **predict.score(frame, proba, encoder, len(spec.classes))})
+    files.write_parquet(table, out.parquet, metadata=metadata)
+    files.write_csv(table, out.csv, float_format="%.6f")
+    files.write_json(out.metrics, {**metadata, **predict.score(frame, proba, encoder, len(spec.classes))})
 
 
 run(snakemake, main)  # noqa: F821

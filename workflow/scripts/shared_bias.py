@@ -4,8 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from shortcut import io, studies  # noqa: E402
-from shortcut.runner import run  # noqa: E402
+from shortcut import files, studies  # noqa: E402
+from shortcut.job import run  # noqa: E402
 
 
 def main(snakemake):
@@ -14,9 +14,9 @@ def main(snakemake):
         snakemake.input.train, snakemake.input.val, p.n_classes, p.study,
         p.seeds, p.dtype, threads=snakemake.threads,
     )
-    io.write_csv(history, snakemake.output.history)
-    io.write_csv(summary, snakemake.output.summary)
-    io.save_figure(studies.plot_shared_bias(history), snakemake.output.figure)
+    files.write_csv(history, snakemake.output.history)
+    files.write_csv(summary, snakemake.output.summary)
+    files.save_figure(studies.plot_shared_bias(history), snakemake.output.figure)
 
 
 run(snakemake, main)  # noqa: F821

@@ -1,23 +1,23 @@
 """Covariate shift and training support of the audit rows, and the conditional-shift evidence of
 every feature (did its relation to the label break?)."""
 
-from shortcut import conditional, data, domain, io
-from shortcut.runner import run
+from shortcut import conditional, data, domain, files
+from shortcut.job import run
 
 
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
     splits = [data.read_xy(path) for path in (inp.train, inp.val, inp.audit)]
     result = conditional.audit_evidence(
-        *splits, io.read_json(inp.encoder), p.n_classes,
+        *splits, files.read_json(inp.encoder), p.n_classes,
         domain_settings=domain.DomainSettings(seed=p.seed, **p.domain),
         evidence_settings=conditional.EvidenceSettings.from_config({**p.evidence, "seed": p.seed}),
     )
     rows = [rows for _, _, rows in splits]
-    io.write_json(snakemake.output.covariate, domain.summary(result["shift"]))
-    io.write_parquet(domain.support_frame(result["shift"], *rows), snakemake.output.support)
-    io.write_csv(result["evidence"], snakemake.output.conditional)
-    io.write_csv(result["steps"], snakemake.output.steps)
+    files.write_json(snakemake.output.covariate, domain.summary(result["shift"]))
+    files.write_parquet(domain.support_frame(result["shift"], *rows), snakemake.output.support)
+    files.write_csv(result["evidence"], snakemake.output.conditional)
+    files.write_csv(result["steps"], snakemake.output.steps)
 
 
 run(snakemake, main)  # noqa: F821

@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .io import save_npz
+from .files import save_npz
 
 __all__ = [
     "ACTIVATIONS",

@@ -37,7 +37,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import io
+from . import files
 from .diagnose import direction
 
 COST_START = "<!-- cost:start -->"
@@ -238,10 +238,10 @@ def load_inputs(paths: Mapping[str, object], settings: Mapping) -> Inputs:
         return _read_csv(paths[key]) if paths.get(key) else None
 
     def optional_json(key):
-        return io.read_json(paths[key]) if paths.get(key) else {}
+        return files.read_json(paths[key]) if paths.get(key) else {}
 
     histories = {
-        (str(act), int(seed)): io.read_parquet(path)
+        (str(act), int(seed)): files.read_parquet(path)
         for (act, seed), path in zip(settings["histories"], _as_list(paths["histories"]))
     }
 
@@ -251,9 +251,9 @@ def load_inputs(paths: Mapping[str, object], settings: Mapping) -> Inputs:
     benchmarks = list(dict.fromkeys(both("benchmarks")))  # a job behind both parts counts once
     return Inputs(
         settings=settings,
-        cells={"train": io.read_json(paths["clean_train_cells"]), "test": io.read_json(paths["clean_test_cells"])},
-        encoder=io.read_json(paths["encoder"]),
-        test_cells=io.read_json(paths["test_cells"]),
+        cells={"train": files.read_json(paths["clean_train_cells"]), "test": files.read_json(paths["clean_test_cells"])},
+        encoder=files.read_json(paths["encoder"]),
+        test_cells=files.read_json(paths["test_cells"]),
         test_split=optional_json("test_split"),
         class_distribution=_read_csv(paths["eda_classes"]),
         association=_read_csv(paths["eda_association"]),
@@ -270,16 +270,16 @@ def load_inputs(paths: Mapping[str, object], settings: Mapping) -> Inputs:
         saliency=_concat_csv(both("saliency")),
         importance=_concat_csv(both("importance")),
         shift=_read_csv(paths["shift"]),
-        class_mix=io.read_json(paths["class_mix"]),
-        covariate=io.read_json(paths["covariate"]),
+        class_mix=files.read_json(paths["class_mix"]),
+        covariate=files.read_json(paths["covariate"]),
         conditional=_read_csv(paths["conditional"]),
         conditional_steps=optional_csv("conditional_steps") if paths.get("conditional_steps") else pd.DataFrame(),
         decomposition=_read_csv(paths["decomposition"]),
         label_shift=_read_csv(paths["label_shift"]),
-        diagnosis=io.read_json(paths["diagnosis"]),
+        diagnosis=files.read_json(paths["diagnosis"]),
         verdict=_read_csv(paths["verdict"]),
         confirmation=_read_csv(paths["confirmation"]),
-        answer=io.read_json(paths["answer"]),
+        answer=files.read_json(paths["answer"]),
         gradient_flow=optional_csv("gradient_flow"),
         gradient_flow_png=str(paths["gradient_flow_png"]) if paths.get("gradient_flow_png") else None,
         shared_bias_history=optional_csv("shared_bias_history"),
@@ -2061,7 +2061,7 @@ def strip_cost(text: str) -> str:
 
 
 def _copy(src: str, dest: str) -> None:
-    with io.atomic_path(dest) as tmp:
+    with files.atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
 
 
@@ -2079,10 +2079,10 @@ def write_report(doc: Document, html_path: str, md_path: str, figure_paths: Mapp
                 drawn = fig.draw()
             else:
                 drawn = placeholder_figure(f"Not available: {fig.missing or 'no data'}")
-            io.save_figure(drawn, path)
+            files.save_figure(drawn, path)
         pngs[fig.name] = Path(path).read_bytes()
         links[fig.name] = Path(os.path.relpath(path, Path(md_path).parent)).as_posix()
-    io.write_text(html_path, render_html(doc, pngs))
-    io.write_text(md_path, render_markdown(doc, links))
+    files.write_text(html_path, render_html(doc, pngs))
+    files.write_text(md_path, render_markdown(doc, links))
     if captions_path:
-        io.write_json(captions_path, {f.name: f.caption for f in doc.figures()})
+        files.write_json(captions_path, {f.name: f.caption for f in doc.figures()})

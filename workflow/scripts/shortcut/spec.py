@@ -1,4 +1,4 @@
-"""Dataset roles from the config, and the error type for bad input.
+"""Dataset roles from the config.
 
 Kept free of heavy imports: the Snakefile imports it at parse time to check the config.
 """
@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-class DataError(ValueError):
-    """Bad input: the message is one line naming the file, column and row where it can."""
+from .errors import DataError
 
 
 @dataclass(frozen=True)

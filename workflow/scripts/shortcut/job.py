@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Callable
 
-from .spec import DataError
+from .errors import DataError
 
 log = logging.getLogger("shortcut")
 

@@ -1,4 +1,4 @@
-"""Atomic, deterministic output (shortcut.io): complete files only, modes like any file the user
+"""Atomic, deterministic output (shortcut.files): complete files only, modes like any file the user
 writes."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from shortcut import io
+from shortcut import files
 
 
 @pytest.fixture
@@ -27,9 +27,9 @@ def umask():
 @pytest.mark.parametrize("mask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
 def test_outputs_get_the_mode_the_umask_gives(tmp_path, umask, mask, mode):
     umask(mask)
-    for name, write in [("a.json", lambda p: io.write_json(p, {"x": 1})),
-                        ("b.txt", lambda p: io.write_text(p, "text")),
-                        ("c.csv", lambda p: io.write_csv(__import__("pandas").DataFrame({"x": [1]}), p))]:
+    for name, write in [("a.json", lambda p: files.write_json(p, {"x": 1})),
+                        ("b.txt", lambda p: files.write_text(p, "text")),
+                        ("c.csv", lambda p: files.write_csv(__import__("pandas").DataFrame({"x": [1]}), p))]:
         write(tmp_path / name)
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
     # a plain open() under the same umask agrees
@@ -40,9 +40,9 @@ def test_outputs_get_the_mode_the_umask_gives(tmp_path, umask, mask, mode):
 
 def test_a_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path):
     target = tmp_path / "out.txt"
-    io.write_text(target, "old")
+    files.write_text(target, "old")
     with pytest.raises(RuntimeError):
-        with io.atomic_path(target) as tmp:
+        with files.atomic_path(target) as tmp:
             tmp.write_text("half")
             raise RuntimeError("killed")
     assert target.read_text() == "old"
@@ -55,5 +55,5 @@ def test_temporaries_of_a_killed_write_are_removed_by_the_next(tmp_path):
     stale.write_text("left by SIGKILL")
     other = tmp_path / ".other.txt.abcd1234.tmp"
     other.write_text("someone else's")
-    io.write_text(target, "new")
+    files.write_text(target, "new")
     assert not stale.exists() and other.exists() and target.read_text() == "new"

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from shortcut import diagnose, io, reliance
-from shortcut.runner import run
+from shortcut import diagnose, files, reliance
+from shortcut.job import run
 
 
 def main(snakemake):
@@ -20,14 +20,14 @@ def main(snakemake):
     result = diagnose.diagnose(
         reliance=reliance.reliance_table(importance, min_share_factor=p.reliance["min_share_factor"],
                                          set_aside=diagnose.broken_elsewhere(evidence)),
-        evidence=evidence, covariate=io.read_json(inp.covariate),
-        class_mix=io.read_json(inp.class_mix), features=p.features,
+        evidence=evidence, covariate=files.read_json(inp.covariate),
+        class_mix=files.read_json(inp.class_mix), features=p.features,
         label_shift=per_model(inp.label_shift), decomposition=per_model(inp.decomposition),
         marginal=pd.read_csv(inp.shift), thresholds={"min_test_rows": p.diagnose["min_test_rows"]},
     )
     result["models"] = list(models)
-    io.write_csv(diagnose.verdict_table(result), snakemake.output.table)
-    io.write_json(snakemake.output.verdict, result)
+    files.write_csv(diagnose.verdict_table(result), snakemake.output.table)
+    files.write_json(snakemake.output.verdict, result)
 
 
 run(snakemake, main)  # noqa: F821

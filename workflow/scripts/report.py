@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from shortcut import report  # noqa: E402
-from shortcut.runner import run  # noqa: E402
+from shortcut.job import run  # noqa: E402
 
 
 def main(snakemake):
