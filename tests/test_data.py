@@ -9,6 +9,8 @@ import pytest
 from shortcut import data, demo, files
 from shortcut.data import TARGET, DataError, DatasetSpec
 
+from cleaning import clean_csv, clean_source
+
 CONFIG = {
     "target": "price_class",
     "classes": [0, 1, 2, 3],
@@ -77,7 +79,7 @@ GOOD = "Manhattan,Private room,2,50.1,3,100,1\n"
 def test_bad_input_is_one_line_naming_file_column_row(tmp_path, spec, text, expected):
     path = tmp_path / "bad.csv" if text is None else write(tmp_path, text)
     with pytest.raises(DataError) as err:
-        data.clean_table(path, spec)
+        clean_csv(path, spec)
     message = str(err.value)
     assert expected in message
     assert str(path) in message
@@ -87,7 +89,7 @@ def test_bad_input_is_one_line_naming_file_column_row(tmp_path, spec, text, expe
 def test_non_numeric_below_tolerance_is_coerced_and_audited(tmp_path, spec):
     rows = [GOOD] * 199 + ["Brooklyn,Private room,n/a?,50,3,100,1\n"]
     path = write(tmp_path, HEADER + "".join(rows))
-    frame, audit = data.clean_table(path, spec)
+    frame, audit = clean_csv(path, spec)
     assert np.isnan(frame["minimum_nights"].iloc[-1])
     assert audit["columns"]["minimum_nights"] == {"missing": 0, "coerced_to_missing": 1, "first_coerced_row": 200}
     assert audit["coerced_cells"] == 1
@@ -95,7 +97,7 @@ def test_non_numeric_below_tolerance_is_coerced_and_audited(tmp_path, spec):
 
 def test_empty_text_is_missing_not_a_category(tmp_path, spec):
     path = write(tmp_path, HEADER + GOOD + ",  ,2,50,,100,1\n" + '"",Private room,2,50,3,100,2\n')
-    frame, audit = data.clean_table(path, spec)
+    frame, audit = clean_csv(path, spec)
     assert frame["neighbourhood_group"].isna().sum() == 2
     assert frame["room_type"].isna().sum() == 1
     assert set(audit["columns"]["neighbourhood_group"]["levels"]) == {"Manhattan"}
@@ -105,13 +107,13 @@ def test_empty_text_is_missing_not_a_category(tmp_path, spec):
 
 def test_float_written_labels_and_types(tmp_path, spec):
     path = write(tmp_path, HEADER + GOOD.replace(",1\n", ",1.0\n") + GOOD.replace(",1\n", ",3\n"))
-    frame, _ = data.clean_table(path, spec)
+    frame, _ = clean_csv(path, spec)
     assert frame[TARGET].tolist() == [1, 3]
     assert frame["minimum_nights"].dtype == np.float64
 
 
 def test_audit_counts_missing_cells_of_demo(train_csv, spec, demo_frames):
-    frame, audit = data.clean_table(train_csv, spec)
+    frame, audit = clean_csv(train_csv, spec)
     for column in spec.features:
         assert audit["columns"][column]["missing"] == int(demo_frames[0][column].isna().sum())
     assert audit["rows"] == len(demo_frames[0])
@@ -131,7 +133,7 @@ def test_split_is_stratified_and_seeded():
 
 
 def _clean(train_csv, spec):
-    frame, _ = data.clean_part(train_csv, spec, "train")
+    frame, _ = clean_source(train_csv, spec, "train")
     return frame
 
 
@@ -228,8 +230,8 @@ def test_encoder_maps_columns_to_sources(spec, train_csv):
 
 def test_holdout_when_no_test_csv(train_csv, spec):
     holdout = {"fraction": 0.15, "seed": 1}
-    train, _ = data.clean_part(train_csv, spec, "train", holdout)
-    test, audit = data.clean_part(train_csv, spec, "test", holdout)
+    train, _ = clean_source(train_csv, spec, "train", holdout)
+    test, audit = clean_source(train_csv, spec, "test", holdout)
     assert set(train["row"]).isdisjoint(test["row"])
     assert len(train) + len(test) == audit["rows"]
 
@@ -273,10 +275,10 @@ def test_encoder_survives_its_json_round_trip(spec, train_csv):
     np.testing.assert_allclose(again["availability_365"] * enc["std"] + enc["mean"], raw, rtol=1e-5, atol=1e-3)
 
 
-def test_read_xy_reads_an_encoded_split_as_written(tmp_path, spec, train_csv):
+def test_read_encoded_reads_an_encoded_split_as_written(tmp_path, spec, train_csv):
     encoder, train, _ = data.encode_train(_clean(train_csv, spec), spec, "all", SPLIT)
     files.write_parquet(train, tmp_path / "train.parquet")
-    X, y, rows = data.read_xy(tmp_path / "train.parquet")
+    X, y, rows = files.read_encoded(tmp_path / "train.parquet")
     X_frame, y_frame = data.split_xy(train)
     assert X.flags.c_contiguous and X.dtype == np.float32 and X.shape == (len(train), len(encoder["columns"]))
     assert np.array_equal(X, X_frame) and np.array_equal(y, y_frame)
@@ -289,7 +291,7 @@ def test_read_xy_reads_an_encoded_split_as_written(tmp_path, spec, train_csv):
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path, spec):
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbf" + (HEADER + GOOD + GOOD.replace(",1\n", ",2\n")).encode("utf-8"))
-    frame, _ = data.clean_table(path, spec)
+    frame, _ = clean_csv(path, spec)
     assert list(frame.columns[:2]) == ["neighbourhood_group", "room_type"] and len(frame) == 2
 
 
@@ -298,7 +300,7 @@ def test_another_encoding_is_one_line_naming_the_byte_and_the_key(tmp_path, spec
     path = tmp_path / "latin1.csv"
     path.write_bytes(rows.encode("latin-1"))
     with pytest.raises(DataError) as err:
-        data.clean_table(path, spec)
+        clean_csv(path, spec)
     message = str(err.value)
     offset = rows.encode("latin-1").index(b"\xe9")
     assert message == (f"{path}: byte {offset} (0xe9) is not valid utf-8: set data.encoding to the file's "
@@ -309,10 +311,10 @@ def test_another_encoding_is_one_line_naming_the_byte_and_the_key(tmp_path, spec
     head.write_bytes(head_bytes + GOOD.encode())
     at = head_bytes.index(b"\xe9")
     with pytest.raises(DataError, match=rf"byte {at} \(0xe9\) is not valid utf-8"):
-        data.clean_table(head, spec)
+        clean_csv(head, spec)
     # with the key set, the same file reads
     latin = DatasetSpec.from_config({**CONFIG, "data": {"encoding": "latin-1"}})
-    frame, _ = data.clean_table(path, latin)
+    frame, _ = clean_csv(path, latin)
     assert frame["room_type"].iloc[1] == "Café room"
 
 
@@ -325,14 +327,14 @@ def test_an_unknown_encoding_is_a_config_error():
 def test_a_training_file_with_one_class_is_an_error_and_missing_classes_a_warning(tmp_path, spec, caplog):
     one = write(tmp_path, HEADER + GOOD + GOOD, "one.csv")
     with pytest.raises(DataError) as err:
-        data.clean_part(one, spec, "train")
+        clean_source(one, spec, "train")
     assert str(err.value) == (f"{one}: column 'price_class': every training row has class 1; a classifier "
                               "needs rows of at least two of the declared classes [0, 1, 2, 3]")
     two = write(tmp_path, HEADER + GOOD + GOOD.replace(",1\n", ",2\n"), "two.csv")
     with caplog.at_level("WARNING", logger="shortcut"):
-        _, cells = data.clean_part(two, spec, "train")
+        _, cells = clean_source(two, spec, "train")
     assert cells["classes_without_rows"] == ["0", "3"]
     assert "declared class(es) 0, 3 have no training row" in caplog.text
     # a test file may hold fewer classes: that is the shift evidence's business, not an error
-    _, test_cells = data.clean_part(one, spec, "test")
+    _, test_cells = clean_source(one, spec, "test")
     assert "classes_without_rows" not in test_cells

@@ -9,6 +9,8 @@ import pytest
 from shortcut import data, network, predict
 from shortcut.spec import DatasetSpec
 
+from cleaning import clean_csv
+
 SPEC = DatasetSpec.from_config({"target": "y", "classes": ["a", "b", "c"], "class_names": ["A", "B", "C"],
                                 "features": {"categorical": ["g"], "numeric": ["x"]}})
 
@@ -75,12 +77,12 @@ def test_the_target_is_scored_when_present_and_never_used(fitted):
 def test_new_rows_without_the_target_column_are_cleaned_with_the_same_errors(tmp_path):
     path = tmp_path / "new.csv"
     path.write_text("g,x\nu,1.5\nv,2\n")
-    frame, _ = data.clean_table(path, SPEC, target=None)
+    frame, _ = clean_csv(path, SPEC, target=None)
     assert list(frame.columns) == ["g", "x"] and len(frame) == 2
     path.write_text("g,x,y\nu,1.5,a\nv,,b\n")
-    frame, _ = data.clean_table(path, SPEC, target=None)
+    frame, _ = clean_csv(path, SPEC, target=None)
     assert list(frame[data.TARGET]) == [0, 1] and np.isnan(frame["x"].iloc[1])
     bad = tmp_path / "bad.csv"
     bad.write_text("g,x\nu,1\nv,two\nu,three\n")
     with pytest.raises(data.DataError, match=r"bad.csv: column 'x', row 2: non-numeric value 'two'"):
-        data.clean_table(bad, SPEC, target=None)
+        clean_csv(bad, SPEC, target=None)

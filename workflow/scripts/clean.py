@@ -6,7 +6,9 @@ from shortcut.job import run
 
 def main(snakemake):
     spec = data.DatasetSpec.from_config(snakemake.params.dataset)
-    frame, cells = data.clean_part(snakemake.input.csv, spec, snakemake.wildcards.source, snakemake.params.holdout)
+    table = files.read_csv(snakemake.input.csv, [spec.target, *spec.features], spec.encoding)
+    frame, cells = data.clean_source(table, spec, files.csv_origin(snakemake.input.csv),
+                                     snakemake.wildcards.source, snakemake.params.holdout)
     files.write_parquet(frame, snakemake.output.parquet)
     files.write_json(snakemake.output.cells, cells)
 

@@ -5,7 +5,7 @@ from shortcut.job import run
 
 
 def main(snakemake):
-    X, y, _ = data.read_xy(snakemake.input.train, "float64")
+    X, y, _ = files.read_encoded(snakemake.input.train, "float64")
     table = gradcheck.gradcheck_table(X_real=X, y_real=y, seed=snakemake.params.seed)
     files.write_csv(table, snakemake.output.table, float_format="%.3e")
 

@@ -16,10 +16,12 @@ def main(snakemake):
     # inputs: every candidate feature set's encoder (features/<fs>/encoder.json) and grid models
     encoder = files.read_json(next(e for e in inp.encoders if Path(e).parent.name == feature_set))
     models = [network.MLP.load(m) for m in inp.models if Path(m).parts[-4] == feature_set]
-    frame, _ = data.clean_table(inp.csv, spec, target=None)
+    raw = files.read_csv(inp.csv, spec.features, spec.encoding, optional=[spec.target])
+    origin = files.csv_origin(inp.csv)
+    frame, _ = data.clean_table(raw, spec, origin)
     frame.insert(0, "row", range(1, len(frame) + 1))
     table, proba = predict.predict_rows(frame, encoder, models, spec.classes, spec.class_names)
-    metadata = {"file": str(inp.csv), "sha256": data.file_sha256(inp.csv), "feature_set": feature_set,
+    metadata = {**origin, "feature_set": feature_set,
                 "reason": reason, "model": p.setting, "seeds": p.seeds, "answer": answer.get("headline")}
     files.write_parquet(table, out.parquet, metadata=metadata)
     files.write_csv(table, out.csv, float_format="%.6f")

@@ -7,7 +7,7 @@ from shortcut.job import run
 
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
-    splits = [data.read_xy(path) for path in (inp.train, inp.val, inp.audit)]
+    splits = [files.read_encoded(path) for path in (inp.train, inp.val, inp.audit)]
     result = conditional.audit_evidence(
         *splits, files.read_json(inp.encoder), p.n_classes,
         domain_settings=domain.DomainSettings(seed=p.seed, **p.domain),

@@ -10,92 +10,21 @@ never passed to :func:`fit_encoder`.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import hashlib
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from .errors import DataError
-from .spec import DatasetSpec
+from .spec import TARGET, DatasetSpec
 
-NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-TARGET = "target"  # name of the class-index column in every cleaned and encoded table
 
 
 # ---------------------------------------------------------------------------------------------
 # reading and cleaning
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _python_encoding(encoding: str) -> str:
-    """The codec a file is read with: UTF-8 also accepts a byte-order mark (files saved by Excel)."""
-    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
-
-
-def decode_error(path: Path, encoding: str) -> DataError | None:
-    """The first byte of ``path`` that ``encoding`` cannot decode, as a one-line error naming the
-    byte offset and the config key that sets the encoding (None if the whole file decodes)."""
-    decoder = codecs.getincrementaldecoder(_python_encoding(encoding))()
-    offset = 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            pending = len(decoder.getstate()[0])
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                at = offset - pending + exc.start  # exc.object is the pending bytes + this block
-                shown = f" (0x{exc.object[exc.start]:02x})" if exc.start < len(exc.object) else ""
-                return DataError(f"{path}: byte {at}{shown} is not valid {encoding}: set data.encoding to the "
-                                 "file's encoding (for example latin-1 or cp1252)")
-            offset += len(block)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return DataError(f"{path}: the file ends inside a {encoding} character: set data.encoding to the "
-                         "file's encoding")
-    return None
-
-
-def _read_header(path: Path, encoding: str = "utf-8") -> list[str]:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
-    try:
-        with open(path, newline="", encoding=_python_encoding(encoding)) as fh:
-            header = next(csv.reader(fh), None)
-    except UnicodeDecodeError:
-        raise decode_error(path, encoding) from None
-    if not header or all(not h.strip() for h in header):
-        raise DataError(f"{path}: file has no header line")
-    return [h.strip() for h in header]
-
-
-def _check_header(path: Path, header: list[str], spec: DatasetSpec, target: bool = True) -> None:
-    seen = set()
-    for i, name in enumerate(header, start=1):
-        if name in seen:
-            raise DataError(f"{path}: column '{name}' appears more than once in the header (column {i})")
-        seen.add(name)
-    for col in ((spec.target,) if target else ()) + spec.features:
-        if col not in seen:
-            raise DataError(f"{path}: column '{col}' required by the config is missing (header: {', '.join(header)})")
 
 
 def _first_row(mask: np.ndarray) -> int:
@@ -103,43 +32,7 @@ def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0]) + 1
 
 
-def read_raw(path: str | os.PathLike, spec: DatasetSpec, target: bool | None = True) -> pa.Table:
-    """Read the configured columns of a CSV as strings (empty text is null). ``target``: True
-    requires the target column, None reads it when the header has it (new rows to predict)."""
-    path = Path(path)
-    header = _read_header(path, spec.encoding)
-    if target is None:
-        target = spec.target in header
-    _check_header(path, header, spec, target)
-    wanted = ([spec.target] if target else []) + [*spec.features]
-    utf8 = codecs.lookup(spec.encoding).name == "utf-8"
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24,
-                                           encoding="utf8" if utf8 else spec.encoding),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in header},
-                include_columns=wanted,
-                strings_can_be_null=True,
-                null_values=NULL_VALUES,
-                quoted_strings_can_be_null=True,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
-            error = decode_error(path, spec.encoding)
-            if error is not None:
-                raise error from None
-        raise DataError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
-    except UnicodeDecodeError:
-        raise decode_error(path, spec.encoding) from None
-    if table.num_rows == 0:
-        raise DataError(f"{path}: file has a header but no data rows")
-    return table
-
-
-def _numeric_column(path: Path, name: str, arr: pa.ChunkedArray, tolerance: float) -> tuple[np.ndarray, dict]:
+def _numeric_column(path: str, name: str, arr: pa.ChunkedArray, tolerance: float) -> tuple[np.ndarray, dict]:
     stripped = pc.utf8_trim_whitespace(arr)
     present = pc.is_valid(stripped).to_numpy(zero_copy_only=False)
     valid = pc.fill_null(pc.match_substring_regex(stripped, _NUMBER), False).to_numpy(zero_copy_only=False)
@@ -164,7 +57,7 @@ def _numeric_column(path: Path, name: str, arr: pa.ChunkedArray, tolerance: floa
     return values, audit
 
 
-def _label_column(path: Path, name: str, arr: pa.ChunkedArray, classes: tuple) -> np.ndarray:
+def _label_column(path: str, name: str, arr: pa.ChunkedArray, classes: tuple) -> np.ndarray:
     text = pc.utf8_trim_whitespace(arr).to_numpy(zero_copy_only=False)
     missing = pd.isna(text)
     if missing.any():
@@ -185,15 +78,15 @@ def _label_column(path: Path, name: str, arr: pa.ChunkedArray, classes: tuple) -
     return codes.to_numpy(dtype=np.int64)
 
 
-def clean_table(path: str | os.PathLike, spec: DatasetSpec, target: bool | None = True) -> tuple[pd.DataFrame, dict]:
-    """Raw CSV -> typed DataFrame (categoricals as strings, numerics float64, target class index).
+def clean_table(table: pa.Table, spec: DatasetSpec, origin: dict) -> tuple[pd.DataFrame, dict]:
+    """Raw CSV columns (strings, as ``files.read_csv`` returns them) -> typed DataFrame
+    (categoricals as strings, numerics float64, target class index).
 
-    Returns the frame and an audit of every missing and coerced cell per column. With
-    ``target=None`` the target column is optional (rows to predict): without it the frame has no
-    ``target`` column.
+    ``origin`` ({"file", "sha256"}) names the file in every error and opens the audit. Returns the
+    frame and an audit of every missing and coerced cell per column. Without a target column
+    (rows to predict) the frame has no ``target`` column.
     """
-    path = Path(path)
-    table = read_raw(path, spec, target)
+    path = origin["file"]
     n = table.num_rows
     columns: dict[str, object] = {}
     audit_cols: dict[str, dict] = {}
@@ -218,8 +111,7 @@ def clean_table(path: str | os.PathLike, spec: DatasetSpec, target: bool | None 
     if has_target:
         frame[TARGET] = labels
     audit = {
-        "file": str(path),
-        "sha256": file_sha256(path),
+        **origin,
         "rows": n,
         "columns": audit_cols,
         "missing_cells": sum(c["missing"] for c in audit_cols.values()),
@@ -235,14 +127,17 @@ def _level_counts(arr: pa.ChunkedArray) -> dict[str, int]:
     return {item["values"]: int(item["counts"]) for item in sorted(counts, key=lambda d: d["values"])}
 
 
-def clean_part(path, spec: DatasetSpec, part: str, holdout: dict | None = None) -> tuple[pd.DataFrame, dict]:
-    """Clean the CSV of one part (``train`` or ``test``).
+def clean_source(table: pa.Table, spec: DatasetSpec, origin: dict, source: str,
+                 holdout: dict | None) -> tuple[pd.DataFrame, dict]:
+    """Clean the rows of one source (``train`` or ``test``) read from its CSV (``origin``: see
+    :func:`clean_table`).
 
-    ``holdout`` ({"fraction", "seed"}) is given when there is no test CSV: then ``path`` is the
-    train CSV and the test part is a stratified, seeded share of its rows (the train part the rest).
+    ``holdout`` ({"fraction", "seed"}) is given when there is no test CSV: then ``table`` is the
+    train CSV and the test source is a stratified, seeded share of its rows (train the rest).
     Row numbers stay those of the file, so every error and audit entry points at a real line.
     """
-    frame, audit = clean_table(path, spec)
+    part = source
+    frame, audit = clean_table(table, spec, origin)
     frame.insert(0, "row", np.arange(1, len(frame) + 1, dtype=np.int64))
     if holdout:
         test_rows = stratified_split(frame[TARGET].to_numpy(), holdout["fraction"], holdout["seed"])
@@ -250,11 +145,11 @@ def clean_part(path, spec: DatasetSpec, part: str, holdout: dict | None = None) 
         frame = frame.loc[keep].reset_index(drop=True)
         audit["holdout"] = {"part": part, "rows_kept": int(keep.sum()), **holdout}
     if part == "train":
-        audit["classes_without_rows"] = _check_training_classes(Path(path), frame[TARGET].to_numpy(), spec)
+        audit["classes_without_rows"] = _check_training_classes(origin["file"], frame[TARGET].to_numpy(), spec)
     return frame, audit
 
 
-def _check_training_classes(path: Path, labels: np.ndarray, spec: DatasetSpec) -> list[str]:
+def _check_training_classes(path: str, labels: np.ndarray, spec: DatasetSpec) -> list[str]:
     """A classifier needs at least two classes in its training rows (else a one-line error); a
     declared class with no training row is a warning, returned for the record and the report."""
     counts = np.bincount(labels, minlength=len(spec.classes))
@@ -427,19 +322,11 @@ def encoded_frame(matrix: np.ndarray, labels: np.ndarray, rows: np.ndarray, colu
     return frame
 
 
-def read_xy(path, dtype=np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Feature matrix, labels and source row numbers of an encoded split, read from its parquet
-    file straight into one C-ordered array (no pandas: one copy of the features, not three)."""
-    import pyarrow.parquet as pq
+def read_xy(path, dtype=np.float32):
+    """Transitional alias of :func:`shortcut.files.read_encoded` (removed once no caller is left)."""
+    from .files import read_encoded
 
-    table = pq.read_table(path)
-    features = [c for c in table.column_names if c not in (TARGET, "row")]
-    X = np.empty((table.num_rows, len(features)), dtype=dtype)
-    for j, name in enumerate(features):
-        X[:, j] = table.column(name).to_numpy()
-    y = table.column(TARGET).to_numpy().astype(np.int64)
-    rows = table.column("row").to_numpy().astype(np.int64)
-    return X, y, rows
+    return read_encoded(path, dtype)
 
 
 def split_xy(frame: pd.DataFrame, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Deterministic, atomic file output.
+"""File I/O: the only module that takes paths. Deterministic, atomic output; reading input CSVs.
 
 Every file the pipeline writes goes through these helpers: the bytes depend only on the
 content (sorted JSON keys, fixed parquet settings, fixed zip timestamps), and a file
@@ -9,16 +9,22 @@ parquet, npz or JSON behind under an output's name.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import csv
+import hashlib
 import json
 import math
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
+
+from .errors import DataError
+from .spec import TARGET
 
 
 def _file_mode() -> int:
@@ -154,3 +160,136 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
     """Save a matplotlib figure as PNG without a timestamp (byte-stable), atomically."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches="tight")
+
+
+# ---------------------------------------------------------------------------------------------
+# reading input CSVs (the only place a raw CSV is opened)
+
+NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _python_encoding(encoding: str) -> str:
+    """The codec a file is read with: UTF-8 also accepts a byte-order mark (files saved by Excel)."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def decode_error(path: str | os.PathLike, encoding: str) -> DataError | None:
+    """The first byte of ``path`` that ``encoding`` cannot decode, as a one-line error naming the
+    byte offset and the config key that sets the encoding (None if the whole file decodes)."""
+    decoder = codecs.getincrementaldecoder(_python_encoding(encoding))()
+    offset = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                at = offset - pending + exc.start  # exc.object is the pending bytes + this block
+                shown = f" (0x{exc.object[exc.start]:02x})" if exc.start < len(exc.object) else ""
+                return DataError(f"{path}: byte {at}{shown} is not valid {encoding}: set data.encoding to the "
+                                 "file's encoding (for example latin-1 or cp1252)")
+            offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return DataError(f"{path}: the file ends inside a {encoding} character: set data.encoding to the "
+                         "file's encoding")
+    return None
+
+
+def read_csv_header(path: str | os.PathLike, encoding: str) -> list[str]:
+    """The column names of a CSV's header line (stripped), with one-line errors for a missing,
+    empty or header-less file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    try:
+        with open(path, newline="", encoding=_python_encoding(encoding)) as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError:
+        raise decode_error(path, encoding) from None
+    if not header or all(not h.strip() for h in header):
+        raise DataError(f"{path}: file has no header line")
+    return [h.strip() for h in header]
+
+
+def _check_header(path: Path, header: list[str], required: Sequence[str]) -> None:
+    seen = set()
+    for i, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataError(f"{path}: column '{name}' appears more than once in the header (column {i})")
+        seen.add(name)
+    for col in required:
+        if col not in seen:
+            raise DataError(f"{path}: column '{col}' required by the config is missing (header: {', '.join(header)})")
+
+
+def read_csv(path: str | os.PathLike, required: Sequence[str], encoding: str, optional: Sequence[str] = ()):
+    """The ``required`` columns of a CSV, and those of ``optional`` its header has, as a pyarrow
+    table of strings (empty text and the usual NA spellings are null), in the order
+    optional + required. One-line errors name the file (and the byte of a bad encoding)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    header = read_csv_header(path, encoding)
+    _check_header(path, header, required)
+    wanted = [c for c in optional if c in header] + list(required)
+    utf8 = codecs.lookup(encoding).name == "utf-8"
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24,
+                                           encoding="utf8" if utf8 else encoding),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                include_columns=wanted,
+                strings_can_be_null=True,
+                null_values=NULL_VALUES,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
+            error = decode_error(path, encoding)
+            if error is not None:
+                raise error from None
+        raise DataError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError:
+        raise decode_error(path, encoding) from None
+    if table.num_rows == 0:
+        raise DataError(f"{path}: file has a header but no data rows")
+    return table
+
+
+def csv_origin(path: str | os.PathLike) -> dict:
+    """What the cleaning audit records of an input file: its path as given and its SHA-256."""
+    return {"file": str(path), "sha256": file_sha256(path)}
+
+
+# ---------------------------------------------------------------------------------------------
+# encoded splits
+
+def read_encoded(path: str | os.PathLike, dtype=np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature matrix, labels and source row numbers of an encoded split, read from its parquet
+    file straight into one C-ordered array (no pandas: one copy of the features, not three)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    features = [c for c in table.column_names if c not in (TARGET, "row")]
+    X = np.empty((table.num_rows, len(features)), dtype=dtype)
+    for j, name in enumerate(features):
+        X[:, j] = table.column(name).to_numpy()
+    y = table.column(TARGET).to_numpy().astype(np.int64)
+    rows = table.column("row").to_numpy().astype(np.int64)
+    return X, y, rows

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from .errors import DataError
 
+TARGET = "target"  # name of the class-index column in every cleaned and encoded table
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
