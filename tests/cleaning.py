@@ -7,12 +7,12 @@ from shortcut import data, files
 def clean_csv(path, spec, target=True):
     """``target=True``: the target column is required; ``None``: read when the header has it."""
     if target:
-        table = files.read_csv(path, [spec.target, *spec.features], spec.encoding)
+        table = files.read_raw_csv(path, [spec.target, *spec.features], spec.encoding)
     else:
-        table = files.read_csv(path, spec.features, spec.encoding, optional=[spec.target])
+        table = files.read_raw_csv(path, spec.features, spec.encoding, optional=[spec.target])
     return data.clean_table(table, spec, files.csv_origin(path))
 
 
 def clean_source(path, spec, source, holdout=None):
-    table = files.read_csv(path, [spec.target, *spec.features], spec.encoding)
+    table = files.read_raw_csv(path, [spec.target, *spec.features], spec.encoding)
     return data.clean_source(table, spec, files.csv_origin(path), source, holdout)

@@ -16,7 +16,7 @@ def main(snakemake):
     # inputs: every candidate feature set's encoder (features/<fs>/encoder.json) and grid models
     encoder = files.read_json(next(e for e in inp.encoders if Path(e).parent.name == feature_set))
     models = [network.MLP.load(m) for m in inp.models if Path(m).parts[-4] == feature_set]
-    raw = files.read_csv(inp.csv, spec.features, spec.encoding, optional=[spec.target])
+    raw = files.read_raw_csv(inp.csv, spec.features, spec.encoding, optional=[spec.target])
     origin = files.csv_origin(inp.csv)
     frame, _ = data.clean_table(raw, spec, origin)
     frame.insert(0, "row", range(1, len(frame) + 1))

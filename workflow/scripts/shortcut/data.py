@@ -79,7 +79,7 @@ def _label_column(path: str, name: str, arr: pa.ChunkedArray, classes: tuple) ->
 
 
 def clean_table(table: pa.Table, spec: DatasetSpec, origin: dict) -> tuple[pd.DataFrame, dict]:
-    """Raw CSV columns (strings, as ``files.read_csv`` returns them) -> typed DataFrame
+    """Raw CSV columns (strings, as ``files.read_raw_csv`` returns them) -> typed DataFrame
     (categoricals as strings, numerics float64, target class index).
 
     ``origin`` ({"file", "sha256"}) names the file in every error and opens the audit. Returns the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import codes
 from .data import TARGET, DatasetSpec
 
 
@@ -21,12 +22,9 @@ def class_distribution(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd
 
 
 def _cramers_v(x: pd.Series, y: np.ndarray) -> float:
+    """Plain (not bias-corrected) Cramér's V: the EDA describes the association, it tests nothing."""
     table = pd.crosstab(x.fillna("<missing>").to_numpy(), y).to_numpy(dtype=np.float64)
-    if min(table.shape) < 2:
-        return 0.0
-    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
-    chi2 = ((table - expected) ** 2 / expected).sum()
-    return float(np.sqrt(chi2 / table.sum() / (min(table.shape) - 1)))
+    return codes.cramers_v_from_table(table, bias_corrected=False)[0]
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:

@@ -144,6 +144,13 @@ def read_parquet(path: str | os.PathLike):
     return pd.read_parquet(path)
 
 
+def read_csv(path: str | os.PathLike):
+    """A CSV table the pipeline wrote, as a pandas DataFrame."""
+    import pandas as pd
+
+    return pd.read_csv(path)
+
+
 def write_csv(df, path: str | os.PathLike, float_format: str = "%.6g") -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n")
@@ -234,7 +241,7 @@ def _check_header(path: Path, header: list[str], required: Sequence[str]) -> Non
             raise DataError(f"{path}: column '{col}' required by the config is missing (header: {', '.join(header)})")
 
 
-def read_csv(path: str | os.PathLike, required: Sequence[str], encoding: str, optional: Sequence[str] = ()):
+def read_raw_csv(path: str | os.PathLike, required: Sequence[str], encoding: str, optional: Sequence[str] = ()):
     """The ``required`` columns of a CSV, and those of ``optional`` its header has, as a pyarrow
     table of strings (empty text and the usual NA spellings are null), in the order
     optional + required. One-line errors name the file (and the byte of a bad encoding)."""
