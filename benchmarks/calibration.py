@@ -48,10 +48,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 import realdata  # noqa: E402
 from shortcut import conditional, data, domain, stats  # noqa: E402
 from shortcut.spec import DatasetSpec  # noqa: E402
+
+from configs import validated  # noqa: E402  (defaults from the schema)
 
 NULL_SCENARIOS = ("random", "label", "select", "select_soft", "label+select")
 LEAK_SCENARIOS = ("leak_numeric", "leak_categorical")
@@ -182,8 +185,8 @@ def run_case(name: str, scenario: str, seed: int, strength: float = DEFAULT_STRE
              max_rows: int = 20_000) -> dict:
     ds = realdata.load(name, max_rows=max_rows)
     train, test, categorical, numeric, note = make_case(ds, scenario, seed, strength)
-    spec = DatasetSpec.from_config({"target": data.TARGET, "classes": list(range(len(ds.classes))),
-                                    "features": {"categorical": categorical, "numeric": numeric}})
+    spec = DatasetSpec.from_config(validated({"target": data.TARGET, "classes": list(range(len(ds.classes))),
+                                              "features": {"categorical": categorical, "numeric": numeric}}))
     encoder, tr, va = data.encode_train(train, spec, "all", {"val_fraction": 0.2, "seed": seed, "stratify": True},
                                         group_association=0.7)
     te, _ = data.encode_rows(test, encoder)

@@ -14,6 +14,8 @@ import pandas as pd
 from shortcut import data
 from shortcut.spec import DatasetSpec
 
+from configs import validated
+
 LEVELS = np.array(["a", "b", "c", "d"], dtype=object)
 BETA_X1 = np.array([0.0, 1.6, -1.6])
 BETA_X2 = np.array([0.0, 0.4, 0.2])
@@ -62,8 +64,8 @@ def encoded(train: pd.DataFrame, test: pd.DataFrame, categorical=("c1",), numeri
             group_association: float = 0.7):
     """Fit the pipeline's encoder on the training partition; (train, val, test) as (X, y, rows)
     plus the encoder."""
-    spec = DatasetSpec.from_config({"target": data.TARGET, "classes": [0, 1, 2],
-                                    "features": {"categorical": list(categorical), "numeric": list(numeric)}})
+    spec = DatasetSpec.from_config(validated({"target": data.TARGET, "classes": [0, 1, 2],
+                                              "features": {"categorical": list(categorical), "numeric": list(numeric)}}))
     encoder, tr, va = data.encode_train(train, spec, "all", {"val_fraction": 0.2, "seed": seed, "stratify": True},
                                         group_association=group_association)
     te, _ = data.encode_rows(test, encoder)

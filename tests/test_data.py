@@ -10,6 +10,7 @@ from shortcut import data, demo, files
 from shortcut.data import TARGET, DataError, DatasetSpec
 
 from cleaning import clean_csv, clean_source
+from configs import validated
 
 CONFIG = {
     "target": "price_class",
@@ -32,7 +33,7 @@ SPLIT = {"val_fraction": 0.2, "seed": 42, "stratify": True}
 
 @pytest.fixture(scope="module")
 def spec() -> DatasetSpec:
-    return DatasetSpec.from_config(CONFIG)
+    return DatasetSpec.from_config(validated(CONFIG))
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +240,7 @@ def test_holdout_when_no_test_csv(train_csv, spec):
 def test_spec_check_rejects_conflicting_roles():
     bad = dict(CONFIG, features={"categorical": ["room_type"], "numeric": ["room_type"]}, impute={}, log1p=[])
     with pytest.raises(DataError, match="'room_type' is listed as both"):
-        DatasetSpec.from_config(bad).check()
+        DatasetSpec.from_config(validated(bad)).check()
 
 
 def test_demo_generator_is_deterministic_and_plants_the_shortcut():
@@ -313,13 +314,13 @@ def test_another_encoding_is_one_line_naming_the_byte_and_the_key(tmp_path, spec
     with pytest.raises(DataError, match=rf"byte {at} \(0xe9\) is not valid utf-8"):
         clean_csv(head, spec)
     # with the key set, the same file reads
-    latin = DatasetSpec.from_config({**CONFIG, "data": {"encoding": "latin-1"}})
+    latin = DatasetSpec.from_config(validated({**CONFIG, "data": {"train": "t.csv", "encoding": "latin-1"}}))
     frame, _ = clean_csv(path, latin)
     assert frame["room_type"].iloc[1] == "Café room"
 
 
 def test_an_unknown_encoding_is_a_config_error():
-    bad = DatasetSpec.from_config({**CONFIG, "data": {"encoding": "klingon"}})
+    bad = DatasetSpec.from_config(validated({**CONFIG, "data": {"train": "t.csv", "encoding": "klingon"}}))
     with pytest.raises(DataError, match="data.encoding 'klingon' is not a text encoding"):
         bad.check()
 

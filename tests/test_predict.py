@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shortcut import data, network, predict
+from shortcut import data, nn, predict
 from shortcut.spec import DatasetSpec
 
 from cleaning import clean_csv
+from configs import validated
 
-SPEC = DatasetSpec.from_config({"target": "y", "classes": ["a", "b", "c"], "class_names": ["A", "B", "C"],
-                                "features": {"categorical": ["g"], "numeric": ["x"]}})
+SPEC = DatasetSpec.from_config(validated({"target": "y", "classes": ["a", "b", "c"], "class_names": ["A", "B", "C"],
+                                          "features": {"categorical": ["g"], "numeric": ["x"]}}))
 
 
 def confirmation(rows):
@@ -37,7 +38,7 @@ def fitted():
     encoder = data.fit_encoder(train, SPEC, "all")
     encoder["split"] = {"class_counts_train": np.bincount(train[data.TARGET], minlength=3).tolist()}
     X, _ = data.transform(train, encoder)
-    models = [network.MLP(X.shape[1], [4], 3, "relu", seed=s) for s in (0, 1)]
+    models = [nn.MLP(X.shape[1], [4], 3, "relu", seed=s) for s in (0, 1)]
     return encoder, models
 
 

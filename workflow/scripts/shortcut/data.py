@@ -346,7 +346,7 @@ def encode_train(clean: pd.DataFrame, spec: DatasetSpec, feature_set: str, split
     other, so reliance and shift are also measured on them together.
     """
     labels = clean[TARGET].to_numpy()
-    is_val = stratified_split(labels, split["val_fraction"], split["seed"], split.get("stratify", True))
+    is_val = stratified_split(labels, split["val_fraction"], split["seed"], split["stratify"])
     fit_rows = clean.loc[~is_val].reset_index(drop=True)
     val_rows = clean.loc[is_val].reset_index(drop=True)
     encoder = fit_encoder(fit_rows, spec, feature_set)

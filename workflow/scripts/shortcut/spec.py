@@ -5,11 +5,12 @@ Kept free of heavy imports: the Snakefile imports it at parse time to check the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import DataError
 
 TARGET = "target"  # name of the class-index column in every cleaned and encoded table
+DEMO_ENCODING = "utf-8"  # the demo generator writes its CSVs in UTF-8
 
 
 @dataclass(frozen=True)
@@ -21,35 +22,39 @@ class DatasetSpec:
     class_names: tuple
     categorical: tuple[str, ...]
     numeric: tuple[str, ...]
-    impute: dict = field(default_factory=dict)  # column -> {"strategy": ..., "value": ...}
-    log1p: tuple[str, ...] = ()
-    max_coerced_fraction: float = 0.01
-    encoding: str = "utf-8"
+    impute: dict  # column -> {"strategy": ..., "value": ...}
+    log1p: tuple[str, ...]
+    max_coerced_fraction: float
+    encoding: str
 
     @classmethod
     def from_config(cls, config: dict) -> "DatasetSpec":
+        """From the validated config (every default filled from the schema), or from the part of
+        it a job gets (``dataset_params`` in the workflow): a job that does not impute or
+        transform gets no ``impute``/``log1p``, and the demo data has no ``data`` section."""
         feats = config["features"]
-        imp = config.get("impute", {})
         impute = {}
-        for column in feats.get("categorical", []):
-            impute[column] = {"strategy": imp.get("categorical", "mode")}
-        for column in feats.get("numeric", []):
-            impute[column] = {"strategy": imp.get("numeric", "median")}
-        for rule in imp.get("columns", []):
-            rule = dict(rule)
-            impute[rule.pop("column")] = rule
+        if config.get("impute") is not None:
+            imp = config["impute"]
+            for column in feats["categorical"]:
+                impute[column] = {"strategy": imp["categorical"]}
+            for column in feats["numeric"]:
+                impute[column] = {"strategy": imp["numeric"]}
+            for rule in imp["columns"]:
+                rule = dict(rule)
+                impute[rule.pop("column")] = rule
         classes = tuple(config["classes"])
         names = tuple(config.get("class_names") or [str(c) for c in classes])
         return cls(
             target=config["target"],
             classes=classes,
             class_names=names,
-            categorical=tuple(feats.get("categorical", [])),
-            numeric=tuple(feats.get("numeric", [])),
+            categorical=tuple(feats["categorical"]),
+            numeric=tuple(feats["numeric"]),
             impute=impute,
-            log1p=tuple(config.get("log1p", [])),
-            max_coerced_fraction=float(config.get("clean", {}).get("max_coerced_fraction", 0.01)),
-            encoding=str((config.get("data") or {}).get("encoding") or "utf-8"),
+            log1p=tuple(config.get("log1p") or ()),
+            max_coerced_fraction=float(config["clean"]["max_coerced_fraction"]),
+            encoding=config["data"]["encoding"] if config.get("data") else DEMO_ENCODING,
         )
 
     @property

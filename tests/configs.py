@@ -1,0 +1,25 @@
+"""Configs as the workflow sees them: defaults live only in the JSON schema, so a test that builds
+a partial config fills it the way the Snakefile does (``snakemake.utils.validate`` with
+``set_default=True``) before handing it to the library."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+from snakemake.utils import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
+
+
+def validated(partial: dict) -> dict:
+    """``partial`` completed from the schema's defaults. Required keys it lacks (the model grid,
+    the dataset's name) come from the shipped default config; nothing else does."""
+    shipped = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config = {key: shipped[key] for key in ("dataset", "models", "grid")}
+    config.update(copy.deepcopy(partial))
+    validate(config, str(SCHEMA), set_default=True)
+    return config
