@@ -32,7 +32,7 @@ def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0]) + 1
 
 
-def _numeric_column(path: str, name: str, arr: pa.ChunkedArray, tolerance: float) -> tuple[np.ndarray, dict]:
+def _numeric_column(where: str, name: str, arr: pa.ChunkedArray, tolerance: float) -> tuple[np.ndarray, dict]:
     stripped = pc.utf8_trim_whitespace(arr)
     present = pc.is_valid(stripped).to_numpy(zero_copy_only=False)
     valid = pc.fill_null(pc.match_substring_regex(stripped, _NUMBER), False).to_numpy(zero_copy_only=False)
@@ -46,22 +46,22 @@ def _numeric_column(path: str, name: str, arr: pa.ChunkedArray, tolerance: float
         audit["first_coerced_row"] = row
         if n_bad > tolerance * n:
             raise DataError(
-                f"{path}: column '{name}', row {row}: non-numeric value {value!r} "
+                f"{where}: column '{name}', row {row}: non-numeric value {value!r} "
                 f"({n_bad} of {n} cells not numeric, above the tolerance clean.max_coerced_fraction={tolerance})"
             )
     cleaned = pc.if_else(pa.chunked_array([valid]), stripped, pa.scalar(None, pa.string()))
     values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
     nonfinite = np.isfinite(values) | np.isnan(values)
     if not nonfinite.all():  # 'inf' does not match the pattern, but guard anyway
-        raise DataError(f"{path}: column '{name}', row {_first_row(~nonfinite)}: infinite value")
+        raise DataError(f"{where}: column '{name}', row {_first_row(~nonfinite)}: infinite value")
     return values, audit
 
 
-def _label_column(path: str, name: str, arr: pa.ChunkedArray, classes: tuple) -> np.ndarray:
+def _label_column(where: str, name: str, arr: pa.ChunkedArray, classes: tuple) -> np.ndarray:
     text = pc.utf8_trim_whitespace(arr).to_numpy(zero_copy_only=False)
     missing = pd.isna(text)
     if missing.any():
-        raise DataError(f"{path}: column '{name}', row {_first_row(missing)}: label is missing")
+        raise DataError(f"{where}: column '{name}', row {_first_row(missing)}: label is missing")
     lookup = {}
     for index, label in enumerate(classes):
         lookup[str(label)] = index
@@ -72,7 +72,7 @@ def _label_column(path: str, name: str, arr: pa.ChunkedArray, classes: tuple) ->
     if unknown.any():
         row = _first_row(unknown)
         raise DataError(
-            f"{path}: column '{name}', row {row}: label {text[row - 1]!r} is not one of the declared classes "
+            f"{where}: column '{name}', row {row}: label {text[row - 1]!r} is not one of the declared classes "
             f"{list(classes)}"
         )
     return codes.to_numpy(dtype=np.int64)
@@ -86,7 +86,7 @@ def clean_table(table: pa.Table, spec: DatasetSpec, origin: dict) -> tuple[pd.Da
     frame and an audit of every missing and coerced cell per column. Without a target column
     (rows to predict) the frame has no ``target`` column.
     """
-    path = origin["file"]
+    where = origin["file"]
     n = table.num_rows
     columns: dict[str, object] = {}
     audit_cols: dict[str, dict] = {}
@@ -97,14 +97,14 @@ def clean_table(table: pa.Table, spec: DatasetSpec, origin: dict) -> tuple[pd.Da
         missing = int(arr.null_count)
         audit_cols[name] = {"missing": missing, "coerced_to_missing": 0, "levels": _level_counts(arr)}
     for name in spec.numeric:
-        values, audit = _numeric_column(path, name, table[name], spec.max_coerced_fraction)
+        values, audit = _numeric_column(where, name, table[name], spec.max_coerced_fraction)
         columns[name] = values
         audit_cols[name] = audit
     for name in spec.features:
         if audit_cols[name]["missing"] + audit_cols[name]["coerced_to_missing"] == n:
-            raise DataError(f"{path}: column '{name}' is entirely empty ({n} rows, no value)")
+            raise DataError(f"{where}: column '{name}' is entirely empty ({n} rows, no value)")
     has_target = spec.target in table.column_names
-    labels = _label_column(path, spec.target, table[spec.target], spec.classes) if has_target else None
+    labels = _label_column(where, spec.target, table[spec.target], spec.classes) if has_target else None
     frame = pd.DataFrame({name: columns[name] for name in spec.features})
     for name in spec.categorical:
         frame[name] = frame[name].astype(pd.StringDtype(na_value=np.nan))
@@ -149,21 +149,21 @@ def clean_source(table: pa.Table, spec: DatasetSpec, origin: dict, source: str,
     return frame, audit
 
 
-def _check_training_classes(path: str, labels: np.ndarray, spec: DatasetSpec) -> list[str]:
+def _check_training_classes(where: str, labels: np.ndarray, spec: DatasetSpec) -> list[str]:
     """A classifier needs at least two classes in its training rows (else a one-line error); a
     declared class with no training row is a warning, returned for the record and the report."""
     counts = np.bincount(labels, minlength=len(spec.classes))
     present = [str(spec.classes[k]) for k in np.flatnonzero(counts)]
     missing = [str(spec.classes[k]) for k in np.flatnonzero(counts == 0)]
     if len(present) < 2:
-        raise DataError(f"{path}: column '{spec.target}': every training row has class {present[0] if present else '?'}; "
+        raise DataError(f"{where}: column '{spec.target}': every training row has class {present[0] if present else '?'}; "
                         f"a classifier needs rows of at least two of the declared classes {list(spec.classes)}")
     if missing:
         import logging
 
         logging.getLogger("shortcut").warning(
             "%s: column '%s': declared class(es) %s have no training row; the models can never predict them",
-            path, spec.target, ", ".join(missing))
+            where, spec.target, ", ".join(missing))
     return missing
 
 

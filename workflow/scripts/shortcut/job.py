@@ -8,6 +8,7 @@ import time
 from typing import Callable
 
 from .errors import DataError
+from .files import log_file_handler
 
 log = logging.getLogger("shortcut")
 
@@ -20,7 +21,7 @@ def run(snakemake, main: Callable[[object], None]) -> None:
     """
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if len(snakemake.log):
-        handlers.append(logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8"))
+        handlers.append(log_file_handler(snakemake.log[0]))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", handlers=handlers, force=True)
     started = time.perf_counter()
     log.info("rule %s %s", snakemake.rule, dict(snakemake.wildcards.items()))
