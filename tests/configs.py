@@ -23,3 +23,12 @@ def validated(partial: dict) -> dict:
     config.update(copy.deepcopy(partial))
     validate(config, str(SCHEMA), set_default=True)
     return config
+
+
+def defaults(*keys: str):
+    """The schema's default value at ``keys`` (e.g. ``defaults("shift", "thresholds")``), as the
+    workflow hands it to a job."""
+    config = validated({"target": "y", "classes": [0, 1], "features": {"categorical": [], "numeric": ["x"]}})
+    for key in keys:
+        config = config[key]
+    return copy.deepcopy(config)

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from configs import defaults
 from shortcut import diagnose, remedy
+
+TH = {"min_test_rows": defaults("diagnose")["min_test_rows"]}
 
 FEATURES = ["room", "borough", "score", "nights"]
 RULE = "relation broke if Holm-adjusted p < 0.05 (H0: harm <= 0) and harm >= 0.02 x H(Y) = 0.02 nats per test row"
@@ -49,7 +52,7 @@ def verdict(relied=(), broke=(), covariate=COVARIATE_NONE, mix=MIX_NONE, **kw):
     ev = evidence(broke, **kw) if ev is None else ev
     rel = kw.pop("rel", None)
     return diagnose.diagnose(reliance=reliance(relied) if rel is None else rel, evidence=ev,
-                             covariate=covariate, class_mix=mix, features=FEATURES)
+                             covariate=covariate, class_mix=mix, features=FEATURES, thresholds=TH)
 
 
 def test_a_suspect_needs_reliance_and_a_broken_relation():
@@ -67,7 +70,7 @@ def test_label_shift_only_is_named_with_the_prior_corrected_accuracy():
            "rule": "mix rule"}
     label_shift = pd.DataFrame({"acc_test": [0.60, 0.62], "acc_test_prior_corrected": [0.70, 0.72]})
     v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=COVARIATE_NONE,
-                          class_mix=mix, features=FEATURES, label_shift=label_shift)
+                          class_mix=mix, features=FEATURES, label_shift=label_shift, thresholds=TH)
     assert v["suspects"] == [] and v["answer"]["headline"] == "No shortcut; the class mix changed."
     text = " ".join(v["answer"]["sentences"])
     assert "0.610 to 0.710" in text and "class 0: 0.500 rises to 0.800" in text
@@ -128,7 +131,7 @@ def test_direction_words_agree_with_the_numbers(seed):
            "chi2_pvalue": 1e-6, "changed": True, "rule": "r"}
     label_shift = pd.DataFrame({"acc_test": acc[1, :1], "acc_test_prior_corrected": acc[1, 1:]})
     v = diagnose.diagnose(reliance=reliance(["score"]), evidence=ev, covariate=COVARIATE_NONE, class_mix=mix,
-                          features=FEATURES, label_shift=label_shift)
+                          features=FEATURES, label_shift=label_shift, thresholds=TH)
     table = pd.DataFrame([
         {"feature_set": "drop-score", "setting": remedy.POOLED, "n_rows": 500, "n_models": 6,
          "acc_all": acc[2, 0], "acc_remedy": acc[2, 1], "diff": acc[2, 1] - acc[2, 0],

@@ -7,13 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shortcut import codes, network, reliance, train
+from schema_defaults import train_settings
+from configs import defaults
+from shortcut import codes, nn, reliance
+
+MIN_SHARE = defaults("reliance")["min_share_factor"]
 
 
 def fitted(X, y, seed):
-    model = network.MLP(X.shape[1], [32], int(y.max()) + 1, "relu", seed=seed, l2=1e-4)
+    model = nn.MLP(X.shape[1], [32], int(y.max()) + 1, "relu", seed=seed, l2=1e-4)
     n = len(y) * 3 // 4
-    train.fit(model, X[:n], y[:n], X[n:], y[n:], lr=0.01, epochs=30, patience=5, seed=seed)
+    nn.fit(model, X[:n], y[:n], X[n:], y[n:], train_settings(lr=0.01, epochs=30, patience=5), seed=seed,
+           blas_threads=1)
     return model
 
 
@@ -37,7 +42,7 @@ def importance_of(n_features, informative, seeds=(0, 1, 2), n=4000, groups=()):
 @pytest.mark.parametrize("n_features,informative", [(2, 1), (6, 2), (30, 3)])
 def test_the_rule_finds_the_informative_features_for_2_6_and_30(n_features, informative):
     imp, names = importance_of(n_features, informative)
-    table = reliance.reliance_table(imp).set_index("unit")
+    table = reliance.reliance_table(imp, min_share_factor=MIN_SHARE).set_index("unit")
     assert table.loc[names[:informative], "relied"].all()
     assert not table.loc[names[informative:], "relied"].any()
     # the floor is half an even split: 0.25, 0.083, 0.017
@@ -52,7 +57,7 @@ def test_share_floor_and_interval_on_known_numbers():
             for repeat, jitter in enumerate([-0.002, 0.0, 0.002]):
                 rows.append({"unit": unit, "kind": "feature", "members": unit, "repeat": repeat,
                              "importance": v + jitter, "base_log_loss": 1.0, "act": "relu", "seed": seed})
-    table = reliance.reliance_table(pd.DataFrame(rows)).set_index("unit")
+    table = reliance.reliance_table(pd.DataFrame(rows), min_share_factor=MIN_SHARE).set_index("unit")
     # a: relied on by every model, even the one that uses it ten times less (seed 2)
     assert table.loc["a", "relied"] and table.loc["a", "n_relied"] == 3
     # b: clearly above 0 but 0.02 / 0.52 = 4 % < 0.5 / 3 of the total in two of three models
@@ -61,7 +66,7 @@ def test_share_floor_and_interval_on_known_numbers():
     assert not table.loc["c", "relied"] and table.loc["c", "n_relied"] == 0
     assert table.loc["a", "importance_ci_low"] < table.loc["a", "importance"] < table.loc["a", "importance_ci_high"]
     # with a's importance set aside (its relation broke), b is most of what is left
-    aside = reliance.reliance_table(pd.DataFrame(rows), set_aside={"b": ["a"]}).set_index("unit")
+    aside = reliance.reliance_table(pd.DataFrame(rows), min_share_factor=MIN_SHARE, set_aside={"b": ["a"]}).set_index("unit")
     assert aside.loc["b", "relied"] and aside.loc["b", "share"] > 0.9
 
 
@@ -75,7 +80,7 @@ def test_copies_of_one_feature_hide_each_other_but_not_as_a_group():
     groups = codes.association_groups(frame, ["a", "a_copy", "noise"], [], threshold=0.7)
     assert groups == [["a", "a_copy"]]
     model = fitted(X[:n], y[:n], 0)
-    imp = reliance.permutation_importance(model, X[n:], y[n:], ["a", "a_copy", "noise"], groups, repeats=3)
+    imp = reliance.permutation_importance(model, X[n:], y[n:], ["a", "a_copy", "noise"], groups, repeats=3, seed=0)
     mean = imp.groupby("unit")["importance"].mean()
     # each copy stands in for the other when it alone is permuted: together they matter more
     # than the two alone added up
@@ -92,5 +97,5 @@ def test_one_hot_blocks_are_permuted_together():
     rng = np.random.default_rng(0)
     levels = rng.integers(0, 3, 200)
     X = np.column_stack([np.eye(3)[levels], rng.normal(size=200)])
-    imp = reliance.permutation_importance(Recorder(), X, rng.integers(0, 2, 200), ["c", "c", "c", "x"], repeats=2)
+    imp = reliance.permutation_importance(Recorder(), X, rng.integers(0, 2, 200), ["c", "c", "c", "x"], (), repeats=2, seed=0)
     assert list(imp["unit"].unique()) == ["c", "x"] and np.allclose(imp["importance"], 0.0)

@@ -10,13 +10,16 @@ import pytest
 
 from shortcut.codes import bin_numeric, code_categorical, cramers_v_from_table, quantile_edges
 from shortcut.shift import (
-    DEFAULT_THRESHOLDS,
     SHIFT_COLUMNS,
     class_mix,
     psi_from_counts,
     shift_table,
     total_variation,
 )
+
+from configs import defaults
+
+TH = defaults("shift", "thresholds")
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "airbnb"
 needs_data = pytest.mark.skipif(not (DATA / "train.csv").exists(), reason="shared airbnb data not present")
@@ -81,7 +84,7 @@ def frame(n, rng, missing=0.0, shift=0.0, level_p=(0.5, 0.3, 0.2)):
 def test_missing_cells_are_not_a_shift_of_the_values_but_their_own_statistic():
     rng = np.random.default_rng(1)
     tr, te = frame(20_000, rng, missing=0.05), frame(5000, rng, missing=0.0)
-    row = shift_table(tr, te, ["x"], ["g"]).set_index("feature").loc["x"]
+    row = shift_table(tr, te, ["x"], ["g"], TH).set_index("feature").loc["x"]
     assert row["psi"] < 0.01 and not row["shifted"]
     assert row["missing_change"] == pytest.approx(-0.05, abs=0.01)
     assert row["missing_pvalue"] < 1e-6 and row["missing_changed"]
@@ -91,7 +94,7 @@ def test_missing_cells_are_not_a_shift_of_the_values_but_their_own_statistic():
 def test_shift_table_columns_rules_and_flags():
     rng = np.random.default_rng(2)
     tr, te = frame(20_000, rng), frame(5000, rng, shift=0.8, level_p=(0.2, 0.3, 0.5))
-    st = shift_table(tr, te, ["x"], ["g"], {"psi": 0.25})
+    st = shift_table(tr, te, ["x"], ["g"], {**TH, "psi": 0.25})
     assert list(st.columns) == SHIFT_COLUMNS
     x, g = st.set_index("feature").loc["x"], st.set_index("feature").loc["g"]
     assert x["shifted"] and "psi" in x["flags"] and "ks" in x["flags"] and np.isnan(x["tv"])
@@ -101,20 +104,20 @@ def test_shift_table_columns_rules_and_flags():
 
 def test_class_mix_with_intervals_and_its_rule():
     rng = np.random.default_rng(3)
-    same = class_mix(rng.integers(0, 3, 5000), rng.integers(0, 3, 2000), 3)
+    same = class_mix(rng.integers(0, 3, 5000), rng.integers(0, 3, 2000), 3, TH)
     assert not same["changed"] and same["tv"] < 0.05
     for k in range(3):
         assert same["share_test_ci_low"][k] < same["share_test"][k] < same["share_test_ci_high"][k]
-    moved = class_mix(rng.integers(0, 3, 5000), rng.choice(3, 2000, p=[0.6, 0.3, 0.1]), 3)
+    moved = class_mix(rng.integers(0, 3, 5000), rng.choice(3, 2000, p=[0.6, 0.3, 0.1]), 3, TH)
     assert moved["changed"] and moved["chi2_pvalue"] < 1e-10 and moved["tv"] == pytest.approx(0.27, abs=0.03)
-    subset = class_mix(rng.integers(0, 3, 5000), rng.integers(0, 2, 2000), 3)
+    subset = class_mix(rng.integers(0, 3, 5000), rng.integers(0, 2, 2000), 3, TH)
     assert subset["classes_missing_in_test"] == [2]
 
 
 def test_deterministic():
     rng = np.random.default_rng(4)
     tr, te = frame(3000, rng, missing=0.02), frame(1000, rng)
-    pd.testing.assert_frame_equal(shift_table(tr, te, ["x"], ["g"]), shift_table(tr, te, ["x"], ["g"]))
+    pd.testing.assert_frame_equal(shift_table(tr, te, ["x"], ["g"], TH), shift_table(tr, te, ["x"], ["g"], TH))
 
 
 @pytest.fixture(scope="module")
@@ -125,13 +128,13 @@ def real():
 @needs_data
 def test_real_data_planted_feature_is_the_only_marginal_shift(real):
     tr, te = real
-    st = shift_table(tr, te, NUM, CAT).set_index("feature")
+    st = shift_table(tr, te, NUM, CAT, TH).set_index("feature")
     assert st["psi"].idxmax() == "amenity_score" and st["ks"].idxmax() == "amenity_score"
     assert st.loc["amenity_score", "shifted"]
     assert not st.drop(index="amenity_score")["shifted"].any(), st[["psi", "ks", "tv"]]
     # train has missing cells in every column, test none: that is reported as missingness
     assert st["missing_changed"].all()
-    assert not class_mix(tr[TARGET].to_numpy(), te[TARGET].to_numpy(), 4)["changed"]
+    assert not class_mix(tr[TARGET].to_numpy(), te[TARGET].to_numpy(), 4, TH)["changed"]
 
 
 @needs_data
@@ -140,9 +143,9 @@ def test_real_train_random_halves_show_no_shift(real, seed):
     tr, _ = real
     idx = np.random.default_rng(seed).permutation(len(tr))
     a, b = tr.iloc[idx[: len(tr) // 2]], tr.iloc[idx[len(tr) // 2:]]
-    st = shift_table(a, b, NUM, CAT)
-    th = DEFAULT_THRESHOLDS
+    st = shift_table(a, b, NUM, CAT, TH)
+    th = TH
     assert (st["psi"] < th["psi"]).all() and (st["ks"].dropna() < th["ks"]).all()
     assert (st["tv"].dropna() < th["tv"]).all()
     assert not st["shifted"].any() and not st["missing_changed"].any()
-    assert not class_mix(a[TARGET].to_numpy(), b[TARGET].to_numpy(), 4)["changed"]
+    assert not class_mix(a[TARGET].to_numpy(), b[TARGET].to_numpy(), 4, TH)["changed"]

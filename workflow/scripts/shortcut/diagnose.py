@@ -38,7 +38,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-DEFAULT_THRESHOLDS: dict = {"min_test_rows": 30}
 """Fewer supported test rows than this: no conditional comparison is attempted."""
 
 
@@ -119,7 +118,7 @@ def _reading(relied: bool, broke: bool, insufficient: bool) -> str:
 def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mapping,
              class_mix: Mapping, features: Sequence[str], label_shift: pd.DataFrame | None = None,
              decomposition: pd.DataFrame | None = None, marginal: pd.DataFrame | None = None,
-             thresholds: Mapping | None = None) -> dict:
+             thresholds: Mapping) -> dict:
     """Combine the evidence into the verdict (see the module docstring).
 
     ``reliance``: ``shortcut.reliance.reliance_table`` of the grid models on validation;
@@ -128,7 +127,7 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
     ``class_mix``: ``shortcut.shift.class_mix``; ``label_shift``/``decomposition``: per grid model
     (``shortcut.decompose``); ``marginal``: ``shortcut.shift.shift_table``.
     """
-    th = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    th = thresholds  # {"min_test_rows"} from the config (diagnose.min_test_rows)
     rel = _records(reliance, "unit")
     ev = _records(evidence, "unit")
     units = list(dict.fromkeys(list(ev) + list(rel)))

@@ -112,6 +112,24 @@ def classification_metrics(y_true, proba, n_classes: int, majority_class: int) -
     }
 
 
+def majority_class(encoder: dict) -> int:
+    """The most frequent class of the training partition (the baseline every split is compared to),
+    from a fitted encoder's class counts."""
+    return int(np.argmax(encoder["split"]["class_counts_train"]))
+
+
+def predictions_frame(rows: np.ndarray, y: np.ndarray, proba: np.ndarray):
+    """Per row: source row number, label, predicted class and the probability of every class."""
+    import pandas as pd
+
+    from .spec import TARGET
+
+    frame = pd.DataFrame({"row": rows, TARGET: y, "predicted": np.argmax(proba, axis=1)})
+    for k in range(proba.shape[1]):
+        frame[f"p{k}"] = proba[:, k].astype(np.float64)
+    return frame
+
+
 def summarize_seeds(records: Sequence[Mapping], keys: Iterable[str]) -> dict:
     """Mean, sample SD (ddof=1 when n > 1, else 0) and the values of each key over seeds.
 

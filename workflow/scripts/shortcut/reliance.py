@@ -37,8 +37,6 @@ import pandas as pd
 
 from . import stats
 
-DEFAULT_REPEATS = 5
-DEFAULT_MIN_SHARE_FACTOR = 0.5
 
 
 def units_of(sources: Sequence[str], groups: Sequence[Sequence[str]]) -> list[tuple[str, str, tuple]]:
@@ -62,8 +60,8 @@ def _log_loss_rows(model, X, y) -> float:
     return log_loss(y, model.predict_proba(X))
 
 
-def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence[Sequence[str]] = (),
-                           repeats: int = DEFAULT_REPEATS, seed: int = 0) -> pd.DataFrame:
+def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence[Sequence[str]], *,
+                           repeats: int, seed: int) -> pd.DataFrame:
     """Increase of log loss when a unit's encoded columns are permuted together, per repeat.
 
     Returns columns ``unit``, ``kind``, ``members`` (";"-joined), ``repeat``, ``importance``
@@ -88,7 +86,7 @@ def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence
                                        "base_log_loss"])
 
 
-def relied_rule(min_share_factor: float = DEFAULT_MIN_SHARE_FACTOR) -> str:
+def relied_rule(min_share_factor: float) -> str:
     return (f"relied on by a model if the 95 % interval of its permutation importance (over repeats) "
             f"is above 0 and its share of the model's summed single-feature importance >= "
             f"{min_share_factor:g} / F (features of other units whose relation broke set aside from the "
@@ -96,7 +94,7 @@ def relied_rule(min_share_factor: float = DEFAULT_MIN_SHARE_FACTOR) -> str:
 
 
 def reliance_table(importance: pd.DataFrame, model_keys: Sequence[str] = ("act", "seed"),
-                   min_share_factor: float = DEFAULT_MIN_SHARE_FACTOR,
+                   *, min_share_factor: float,
                    set_aside: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
     """Per unit: the decision of every model, and their summary.
 

@@ -24,7 +24,7 @@ Statistics per feature
 * ``missing_train``, ``missing_test``, ``missing_change`` (test - train share of missing cells)
   and ``missing_pvalue`` (two-proportion z test).
 
-Decision rules (thresholds from the config; defaults in ``DEFAULT_THRESHOLDS``)
+Decision rules (thresholds from the config: ``shift.thresholds``, defaults in the schema)
 ------------------------------------------------------------------------------
 * ``psi >= 0.25`` -> shifted: the conventional "significant shift" band of PSI (Siddiqi 2006;
   Yurdakul 2018; < 0.10 no change, 0.10-0.25 moderate).
@@ -49,17 +49,7 @@ import pandas as pd
 from scipy import stats
 
 from . import stats as sstats
-from .codes import DEFAULT_N_BINS, _as_float, code_categorical, code_numeric
-
-DEFAULT_THRESHOLDS: dict = {
-    "psi": 0.25,
-    "ks": 0.10,
-    "tv": 0.10,
-    "missing_change": 0.01,
-    "label_tv": 0.05,
-    "alpha": 0.05,
-}
-"""Marginal-shift thresholds; see the module docstring for the justification of each."""
+from .codes import DEFAULT_N_BINS, as_float, code_categorical, code_numeric
 
 PSI_EPS = 1e-4
 """Proportion used in place of an empty bin's 0 in PSI (both sides empty -> contributes 0).
@@ -110,10 +100,10 @@ def two_proportion_pvalue(k1: int, n1: int, k2: int, n2: int) -> float:
 # ---------------------------------------------------------------------------------------
 
 
-def class_mix(y_train, y_test, n_classes: int, thresholds: Mapping | None = None) -> dict:
+def class_mix(y_train, y_test, n_classes: int, thresholds: Mapping) -> dict:
     """Class shares on train and test with Wilson intervals, their TV distance, the chi-square test
     of equal mixes, the rule text and the boolean ``changed``."""
-    th = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    th = thresholds
     ct = np.bincount(np.asarray(y_train, dtype=np.int64), minlength=n_classes)
     cs = np.bincount(np.asarray(y_test, dtype=np.int64), minlength=n_classes)
     lo_t, hi_t = sstats.wilson(ct, ct.sum())
@@ -152,14 +142,14 @@ SHIFT_COLUMNS = [
 ]
 
 
-def feature_shift(train: pd.Series, test: pd.Series, kind: str, thresholds: Mapping | None = None, *,
+def feature_shift(train: pd.Series, test: pd.Series, kind: str, thresholds: Mapping, *,
                   n_bins: int = DEFAULT_N_BINS, eps: float = PSI_EPS) -> dict:
     """All marginal statistics of one feature (``kind`` = "numeric" or "categorical")."""
-    th = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    th = thresholds
     nan = float("nan")
     if kind == "numeric":
         ctr, cte, n_codes, _ = code_numeric(train, test, n_bins)
-        a, b = _as_float(train), _as_float(test)
+        a, b = as_float(train), as_float(test)
         a, b = a[~np.isnan(a)], b[~np.isnan(b)]
         if a.size and b.size:
             res = stats.ks_2samp(a, b)
@@ -216,7 +206,7 @@ def feature_shift(train: pd.Series, test: pd.Series, kind: str, thresholds: Mapp
 
 
 def shift_table(train_df: pd.DataFrame, test_df: pd.DataFrame, numeric: Sequence[str],
-                categorical: Sequence[str], thresholds: Mapping | None = None, *,
+                categorical: Sequence[str], thresholds: Mapping, *,
                 n_bins: int = DEFAULT_N_BINS, eps: float = PSI_EPS) -> pd.DataFrame:
     """One row per source feature (numeric first, in the given order, then categorical) with
     ``SHIFT_COLUMNS``."""
