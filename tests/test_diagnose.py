@@ -160,7 +160,7 @@ def test_confirmation_needs_an_interval_above_zero():
     all_feats = [preds(0.35, k) for k in range(6)]
     better = [preds(0.62, 10 + k) for k in range(6)]
     same = [preds(0.35, 20 + k) for k in range(6)]
-    table = remedy.confirmation_table(all_feats, {"drop-a": better, "drop-b": same}, keys, n_boot=500)
+    table = remedy.confirmation_table(all_feats, {"drop-a": better, "drop-b": same}, keys, n_boot=500, alpha=defaults("confirm")["alpha"], seed=0)
     pooled = table[table["setting"] == remedy.POOLED].set_index("feature_set")
     assert pooled.loc["drop-a", "confirmed"] and pooled.loc["drop-a", "ci_low"] > 0.2
     assert not pooled.loc["drop-b", "confirmed"] and pooled.loc["drop-b", "ci_low"] < 0 < pooled.loc["drop-b", "ci_high"]

@@ -142,7 +142,7 @@ def label_shift_estimate(proba_val, y_val, proba_test, y_test, n_classes: int, *
 
 
 def model_tables(support, predictions_val: list, predictions_test: list, keys: list[dict],
-                 n_classes: int, *, n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 n_classes: int, *, n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decomposition and label-shift estimate of every grid model.
 
     ``support``: ``shortcut.domain.support_frame``; ``predictions_*``: per model the frames of

@@ -34,7 +34,7 @@ def _correct(frame: pd.DataFrame, order: np.ndarray) -> np.ndarray:
 
 
 def compare(all_preds: Sequence[pd.DataFrame], remedy_preds: Sequence[pd.DataFrame], keys: Sequence[dict], *,
-            n_boot: int = 2000, alpha: float = stats.ALPHA, seed: int = 0) -> list[dict]:
+            n_boot: int, alpha: float, seed: int) -> list[dict]:
     """Rows (one per model setting, then the pooled one) comparing a remedy with all features."""
     order = all_preds[0]["row"].to_numpy()
     A = np.vstack([_correct(f, order) for f in all_preds])
@@ -70,9 +70,9 @@ RULE = ("confirmed if the 95 % interval of the confirmation-accuracy gain (remed
         "averaged over seeds and settings; rows and seeds bootstrapped) lies above 0")
 
 
-def confirmation_table(all_preds, remedies: dict, keys, **kw) -> pd.DataFrame:
+def confirmation_table(all_preds, remedies: dict, keys, *, n_boot: int, alpha: float, seed: int) -> pd.DataFrame:
     """One block of rows per remedy feature set (``remedies``: feature set -> its predictions)."""
-    rows = [{"feature_set": fs, **r} for fs, preds in remedies.items() for r in compare(all_preds, preds, keys, **kw)]
+    rows = [{"feature_set": fs, **r} for fs, preds in remedies.items() for r in compare(all_preds, preds, keys, n_boot=n_boot, alpha=alpha, seed=seed)]
     cols = ["feature_set", "setting", "n_rows", "n_models", "acc_all", "acc_remedy", "diff", "ci_low",
             "ci_high", "confirmed"]
     return pd.DataFrame(rows, columns=cols).assign(rule=RULE)
