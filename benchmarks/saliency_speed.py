@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_data import encoded_splits  # noqa: E402
-from shortcut import files, network, saliency, train  # noqa: E402
+from shortcut import files, nn, saliency  # noqa: E402
 
 TARGET_SECONDS = 0.010
 
@@ -58,8 +58,9 @@ def main(argv=None) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         X_tr, y_tr, X_va, y_va, X, y, source = encoded_splits(Path(tmp))
-    model = network.MLP(X.shape[1], [64, 64], 4, "relu", seed=0)
-    train.fit(model, X_tr, y_tr, X_va, y_va, optimizer="adam", lr=3e-3, batch_size=256, epochs=5, seed=0)
+    model = nn.MLP(X.shape[1], [64, 64], 4, "relu", seed=0)
+    settings = nn.TrainSettings(optimizer="adam", lr=3e-3, batch_size=256, epochs=5, patience=0, momentum=0.9)
+    nn.fit(model, X_tr, y_tr, X_va, y_va, settings, seed=0, blas_threads=1)
     n, k = X.shape[0], 4
 
     times = {

@@ -1,4 +1,4 @@
-"""Training speed: shortcut.train.fit vs PyTorch CPU eager vs scikit-learn MLPClassifier.
+"""Training speed: shortcut.nn.fit vs PyTorch CPU eager vs scikit-learn MLPClassifier.
 
 Same task for all three: 2 hidden layers of 64 ReLU units, softmax output, Adam (lr 1e-3),
 minibatches of 256 reshuffled every epoch, float32, the same number of epochs (default 30),
@@ -13,7 +13,7 @@ torch = shuffle + gather, forward, CE, backward, Adam step, ``loss.item()`` per 
 validation pass under ``no_grad``; sklearn = ``MLPClassifier.fit`` time / ``n_iter_`` (its own
 loop: shuffle, forward, backward, Adam, loss; no validation).
 
-Threads: ``fit`` runs OpenBLAS with 1 thread (its default, see ``shortcut.train.limit_blas_threads``);
+Threads: ``fit`` runs OpenBLAS with 1 thread (its default, see ``shortcut.nn.limit_blas_threads``);
 torch gets ``torch.set_num_threads`` equal to that and scikit-learn runs under
 ``threadpoolctl.threadpool_limits`` of the same count (``--threads`` changes all three).
 
@@ -48,8 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_data import REAL, encoded_splits  # noqa: E402
 from shortcut.files import write_json  # noqa: E402
-from shortcut.network import MLP  # noqa: E402
-from shortcut.train import blas_threads, fit, limit_blas_threads  # noqa: E402
+from shortcut.nn import MLP, TrainSettings, blas_threads, fit, limit_blas_threads  # noqa: E402
 
 HIDDEN = (64, 64)
 N_CLASSES = 4
@@ -99,24 +98,18 @@ def per_epoch(timer: Timer, epochs: int, **extra) -> dict:
     }
 
 
+def settings(epochs: int) -> TrainSettings:
+    """Adam, lr LR, minibatches of BATCH, no early stopping."""
+    return TrainSettings(optimizer="adam", lr=LR, batch_size=BATCH, epochs=epochs, patience=0, momentum=0.9)
+
+
 def time_ours(X, y, Xv, yv, epochs: int, threads: int) -> dict:
-    """``shortcut.train.fit`` (it includes a validation pass and gradient statistics every epoch)."""
+    """``shortcut.nn.fit`` (it includes a validation pass and gradient statistics every epoch)."""
     warm = MLP(X.shape[1], HIDDEN, N_CLASSES, "relu", seed=0)
-    fit(warm, X[:BATCH], y[:BATCH], Xv[:BATCH], yv[:BATCH], epochs=1, blas_threads=threads)
+    fit(warm, X[:BATCH], y[:BATCH], Xv[:BATCH], yv[:BATCH], settings(1), seed=0, blas_threads=threads)
     model = MLP(X.shape[1], HIDDEN, N_CLASSES, "relu", seed=0)
     with Timer() as timer:
-        hist = fit(
-            model,
-            X,
-            y,
-            Xv,
-            yv,
-            optimizer="adam",
-            lr=LR,
-            batch_size=BATCH,
-            epochs=epochs,
-            blas_threads=threads,
-        )
+        hist = fit(model, X, y, Xv, yv, settings(epochs), seed=0, blas_threads=threads)
     return per_epoch(timer, epochs, val_acc=float(hist["val_acc"][-1]))
 
 

@@ -278,7 +278,7 @@ def check_predictions(results, new, feature_set, categorical):
     from conftest import ROOT
 
     sys.path.insert(0, str(ROOT / "workflow/scripts"))
-    from shortcut import data, network
+    from shortcut import data, files, nn
 
     out = pd.read_parquet(results / "predictions/new.parquet")
     meta = json.loads(pq.read_schema(results / "predictions/new.parquet").metadata[b"shortcut_audit"])
@@ -290,7 +290,7 @@ def check_predictions(results, new, feature_set, categorical):
     for col in categorical:
         frame[col] = frame[col].astype(pd.StringDtype(na_value=np.nan))
     X, _ = data.transform(frame, encoder)
-    models = [network.MLP.load(results / f"models/{feature_set}/relu/seed{s}/model.npz") for s in (0, 1)]
+    models = [nn.MLP.from_arrays(files.load_npz(results / f"models/{feature_set}/relu/seed{s}/model.npz")) for s in (0, 1)]
     expected = np.mean([m.predict_proba(X) for m in models], axis=0)
     assert np.allclose(out[[c for c in out.columns if c.startswith("p_")]].to_numpy(), expected, atol=1e-7)
     assert json.loads((results / "predictions/new_metrics.json").read_text())["scored"] is False

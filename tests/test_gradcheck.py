@@ -7,8 +7,8 @@ from functools import partial
 import numpy as np
 import pytest
 
-from shortcut.gradcheck import TOLERANCE, check_model, gradcheck_table, relative_error
-from shortcut.network import ACTIVATIONS, MLP, SharedBiasNet, _BaseNet
+from shortcut.nn.gradcheck import TOLERANCE, check_model, gradcheck_table, relative_error
+from shortcut.nn import ACTIVATIONS, MLP, Network, SharedBiasNet
 
 ACTS = sorted(ACTIVATIONS)
 
@@ -94,7 +94,7 @@ def test_max_entries_samples_large_arrays():
 
 def test_check_fails_without_the_l2_term(monkeypatch):
     X, y = _batch()
-    monkeypatch.setattr(_BaseNet, "_l2_ops", lambda self: [])
+    monkeypatch.setattr(Network, "_l2_ops", lambda self: [])
     errs = _errors(check_model(_mlp("relu", l2=0.05), X, y))
     assert all(errs[f"W{i}"] > 1e-3 for i in range(3))
     assert errs["b0"] <= TOLERANCE and errs["X"] <= TOLERANCE  # biases and X carry no L2 term

@@ -187,7 +187,7 @@ FILE_SCENARIOS = {
         lambda s: set(),
     ),
     "network module changed: training, evaluation, the evidence networks and what reads them": (
-        lambda s: edited(s.wf / LIBRARY / "network.py", comment_appended),
+        lambda s: edited(s.wf / LIBRARY / "nn" / "network.py", comment_appended),
         lambda s: s.after_training() | {job("shared_bias"), job("gradcheck"), job("shift_evidence")},
     ),
     "conditional-shift module changed: the evidence and what reads it, no training": (
@@ -195,16 +195,16 @@ FILE_SCENARIOS = {
         lambda s: {job("shift_evidence"), job("decompose")} | s.after_verdict(),
     ),
     "network module touched, same content: nothing (checksum matches)": (
-        lambda s: edited(s.wf / LIBRARY / "network.py"),
+        lambda s: edited(s.wf / LIBRARY / "nn" / "network.py"),
         lambda s: set(),
     ),
     "training rule script touched, same content: the grid reruns (scripts go by mtime)": (
         lambda s: edited(s.wf / "workflow/scripts/train_model.py"),
         lambda s: s.after_training(),
     ),
-    "studies module changed: the two studies and the report": (
-        lambda s: edited(s.wf / LIBRARY / "studies.py", comment_appended),
-        lambda s: {job("gradient_flow"), job("shared_bias")} | s.report(),
+    "shared-bias study module changed: that study and the report": (
+        lambda s: edited(s.wf / LIBRARY / "shared_bias.py", comment_appended),
+        lambda s: {job("shared_bias")} | s.report(),
     ),
     "report module changed: the report only": (
         lambda s: edited(s.wf / LIBRARY / "report.py", comment_appended),
@@ -337,7 +337,7 @@ def test_a_dropped_library_dependency_is_detected(tmp_path):
     s = Scratch(wf, args, [target])
     run_snakemake(wf, target, "--cores", "2", *args)
     expected = {job(TRAIN, fs="all", act="relu", seed=0), job("evaluate", fs="all", act="relu", seed=0, split="val")}
-    network = wf / LIBRARY / "network.py"
+    network = wf / LIBRARY / "nn" / "network.py"
     with edited(network, comment_appended):
         s.assert_reruns(expected, "intact rule: network module changed")  # the control
 
@@ -345,7 +345,7 @@ def test_a_dropped_library_dependency_is_detected(tmp_path):
     text = common.read_text()
     anchor = "    # Plain paths relative to the working directory"
     assert anchor in text, "common.smk's lib() changed: update this meta-test"
-    common.write_text(text.replace(anchor, f'    if script == "{TRAIN}.py":\n        seen.discard("network")\n{anchor}', 1))
+    common.write_text(text.replace(anchor, f'    if script == "{TRAIN}.py":\n        seen.discard("nn.network")\n{anchor}', 1))
     # Dropping an input is itself a change of the job's input set: it reruns once ...
     proc = run_snakemake(wf, target, "--dry-run", *args)
     assert "Set of input files has changed" in proc.stdout

@@ -1,4 +1,4 @@
-"""Unit tests of shortcut.optim and shortcut.train."""
+"""Unit tests of shortcut.nn's optimisers, early stopping and training loop."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shortcut.network import MLP, SharedBiasNet
-from shortcut.optim import SGD, Adam, EarlyStopping, make_optimizer
-from shortcut.train import _Epoch, blas_threads, fit, history_frame, limit_blas_threads
+from schema_defaults import train_settings
+from shortcut import files, nn
+from shortcut.nn import MLP, SGD, Adam, EarlyStopping, SharedBiasNet, blas_threads, history_frame, limit_blas_threads, make_optimizer
+from shortcut.nn.train import _Epoch
+
+
+def fit(model, X, y, Xv, yv, *, seed=0, **values):
+    """``nn.fit`` with the schema's default settings and ``values`` over them; these tests train
+    without early stopping unless they set ``patience``."""
+    return nn.fit(model, X, y, Xv, yv, train_settings(**{"patience": 0, **values}), seed=seed, blas_threads=1)
 
 
 def blobs(n, seed, k=3, d=2, spread=0.6):
@@ -80,12 +87,12 @@ def test_optimisers_update_in_place_and_keep_dtype():
         opt = make_optimizer(name, [p], lr=0.1, momentum=0.5)
         opt.update([np.full((3, 2), 0.5, dtype=np.float32)])
         assert p is ref and p.dtype == np.float32
-    assert isinstance(make_optimizer("momentum", [p], lr=0.1), SGD)
-    assert make_optimizer("momentum", [p], lr=0.1).momentum == 0.9
-    assert make_optimizer("gd", [p], lr=0.1).momentum == 0.0
+    assert isinstance(make_optimizer("momentum", [p], lr=0.1, momentum=0.9), SGD)
+    assert make_optimizer("momentum", [p], lr=0.1, momentum=0.9).momentum == 0.9
+    assert make_optimizer("gd", [p], lr=0.1, momentum=0.9).momentum == 0.0
     assert isinstance(make_optimizer("adam", [p], lr=0.1, momentum=0.3), Adam)
     with pytest.raises(ValueError):
-        make_optimizer("rmsprop", [p], lr=0.1)
+        make_optimizer("rmsprop", [p], lr=0.1, momentum=0.9)
     with pytest.raises(ValueError):
         SGD([p], lr=0.1).update([p, p])
 
@@ -113,7 +120,7 @@ def test_early_stopping_keeps_and_restores_best_copy():
 
 @pytest.mark.parametrize(
     "optimizer, lr, batch_size, epochs",
-    [("adam", 1e-2, 64, 20), ("sgd", 0.1, 32, 20), ("momentum", 0.05, 64, 20), ("gd", 0.5, None, 150)],
+    [("adam", 1e-2, 64, 20), ("sgd", 0.1, 32, 20), ("momentum", 0.05, 64, 20), ("gd", 0.5, 0, 150)],
 )
 def test_optimisers_learn_a_separable_problem(optimizer, lr, batch_size, epochs):
     X, y = blobs(600, 0)
@@ -181,7 +188,7 @@ def test_grad_columns_are_mean_abs_gradients_over_batches():
     hist = fit(net, X, y, X, y, optimizer="gd", lr=0.1, epochs=1)
     # one full-batch step: the recorded means are those of the gradient at the start weights
     start.loss(X, y)
-    from shortcut.network import cross_entropy
+    from shortcut.probability import cross_entropy
 
     _, d = cross_entropy(start.forward(X), y)
     start.backward(d)
@@ -218,11 +225,11 @@ def test_training_is_deterministic_and_saves_byte_identical_npz(tmp_path):
         net = MLP(X.shape[1], [32, 32], 4, "relu", seed=5, l2=1e-4)
         hist = fit(net, X, y, Xv, yv, epochs=4, seed=11)
         paths.append(tmp_path / f"run{run}.npz")
-        net.save(paths[-1])
+        files.save_npz(paths[-1], **net.to_arrays())
     assert paths[0].read_bytes() == paths[1].read_bytes()
     other = MLP(X.shape[1], [32, 32], 4, "relu", seed=5, l2=1e-4)
     fit(other, X, y, Xv, yv, epochs=4, seed=12)  # another shuffling seed: other weights
-    other.save(tmp_path / "other.npz")
+    files.save_npz(tmp_path / "other.npz", **other.to_arrays())
     assert (tmp_path / "other.npz").read_bytes() != paths[0].read_bytes()
     assert np.isfinite(hist["train_loss"]).all()
 
@@ -251,7 +258,7 @@ def test_gd_ignores_batch_size_and_inputs_are_validated():
     X, y = blobs(100, 7)
     a, b = MLP(2, [4], 3, "relu", seed=1), MLP(2, [4], 3, "relu", seed=1)
     fit(a, X, y, X, y, optimizer="gd", lr=0.1, epochs=3)
-    fit(b, X, y, X, y, optimizer="sgd", lr=0.1, epochs=3, batch_size=None)
+    fit(b, X, y, X, y, optimizer="sgd", lr=0.1, epochs=3, batch_size=0)
     np.testing.assert_array_equal(a.packed_params(), b.packed_params())
     with pytest.raises(ValueError):
         fit(a, X, y + 5, X, y)
@@ -280,7 +287,7 @@ def test_validation_pass_in_chunks_gives_the_same_history(monkeypatch):
     monkeypatch.setattr(MLP, "CHUNK_ROWS", 100)
     net = MLP(2, [8], 3, "relu", seed=4)
     chunked = fit(net, X, y, Xv, yv, **kw)
-    assert net._ws.capacity == 100
+    assert net.workspace(1)["a"][0].base.shape[0] == 100  # buffers of one chunk
     np.testing.assert_allclose(chunked["val_loss"], whole["val_loss"], rtol=1e-6)
     np.testing.assert_array_equal(chunked["val_acc"], whole["val_acc"])
 

@@ -20,7 +20,7 @@ RUNNER_ANCHOR = '    log.info("rule %s %s", snakemake.rule, dict(snakemake.wildc
 # the thread settings a job starts with, and the OpenBLAS thread count inside every training fit.
 PROBE = '''\
     import os as _os
-    from shortcut import train as _train
+    from shortcut.nn import train as _train
 
     _fit = _train._fit
 

@@ -16,7 +16,8 @@ from shortcut.saliency import (
 )
 
 
-from shortcut.network import MLP, cross_entropy
+from shortcut.nn import MLP
+from shortcut.probability import cross_entropy
 
 
 def _fit(model, X, y, epochs=300, lr=0.05):

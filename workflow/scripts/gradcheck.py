@@ -1,6 +1,7 @@
 """Finite-difference check of every backward term, on random and on real encoded rows."""
 
-from shortcut import data, gradcheck, files
+from shortcut import files
+from shortcut.nn import gradcheck
 from shortcut.job import run
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shortcut import data, files, network, predict
+from shortcut import data, files, nn, predict
 from shortcut.job import run
 
 
@@ -15,7 +15,7 @@ def main(snakemake):
     feature_set, reason = predict.choose_feature_set(p.predict["feature_set"], answer, pd.read_csv(inp.confirmation))
     # inputs: every candidate feature set's encoder (features/<fs>/encoder.json) and grid models
     encoder = files.read_json(next(e for e in inp.encoders if Path(e).parent.name == feature_set))
-    models = [network.MLP.load(m) for m in inp.models if Path(m).parts[-4] == feature_set]
+    models = [nn.MLP.from_arrays(files.load_npz(m)) for m in inp.models if Path(m).parts[-4] == feature_set]
     raw = files.read_raw_csv(inp.csv, spec.features, spec.encoding, optional=[spec.target])
     origin = files.csv_origin(inp.csv)
     frame, _ = data.clean_table(raw, spec, origin)

@@ -1,18 +1,24 @@
 """Train one network of the grid (feature set x model setting x seed)."""
 
-from shortcut import files, pipeline
+from shortcut import files, metrics, nn
 from shortcut.job import run
 
 
 def main(snakemake):
-    p, out = snakemake.params, snakemake.output
-    model, history, resolved, fit_metrics = pipeline.train_model(
-        snakemake.input.train, snakemake.input.val,
-        files.read_json(snakemake.input.encoder), p.hp, p.network, p.n_classes, int(snakemake.wildcards.seed),
-        threads=snakemake.threads,
-    )
-    model.save(out.model)
-    files.write_parquet(history, out.history)
+    p, inp, out = snakemake.params, snakemake.input, snakemake.output
+    seed, encoder = int(snakemake.wildcards.seed), files.read_json(inp.encoder)
+    X_train, y_train, _ = files.read_encoded(inp.train, p.network["dtype"])
+    X_val, y_val, _ = files.read_encoded(inp.val, p.network["dtype"])
+    model = nn.build_model(p.hp, p.network, X_train.shape[1], p.n_classes, seed)
+    history = nn.fit(model, X_train, y_train, X_val, y_val, nn.TrainSettings.from_config(p.hp),
+                     seed=seed, blas_threads=snakemake.threads)
+    fit_metrics = metrics.classification_metrics(
+        y_train, model.predict_proba(X_train), p.n_classes, metrics.majority_class(encoder))
+    resolved = {**p.network, **p.hp, "seed": seed, "n_features": int(X_train.shape[1]), "n_classes": p.n_classes,
+                "columns": encoder["columns"], "feature_set": encoder["feature_set"],
+                "best_epoch": history["best_epoch"], "epochs_run": int(len(history["epoch"]))}
+    files.save_npz(out.model, **model.to_arrays())
+    files.write_parquet(nn.history_frame(history), out.history)
     files.write_json(out.params, resolved)
     files.write_json(out.metrics, {"split": "train", **fit_metrics})
 

@@ -23,7 +23,7 @@ DEFAULT_GROUP_THRESHOLD = 0.7
 # ---------------------------------------------------------------------------------------
 
 
-def _as_float(s: pd.Series) -> np.ndarray:
+def as_float(s: pd.Series) -> np.ndarray:
     # to_numpy may hand back a read-only view: always a fresh float64 copy.
     return np.array(pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan),
                     dtype=np.float64, copy=True)
@@ -53,7 +53,7 @@ def bin_numeric(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 def code_numeric(train: pd.Series, test: pd.Series, n_bins: int = DEFAULT_N_BINS):
     """Train-quantile bin codes of train and test; returns (code_train, code_test, n_codes, edges)."""
-    a, b = _as_float(train), _as_float(test)
+    a, b = as_float(train), as_float(test)
     edges = quantile_edges(a, n_bins)
     return bin_numeric(a, edges), bin_numeric(b, edges), len(edges) + 2, edges
 

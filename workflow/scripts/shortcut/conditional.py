@@ -95,6 +95,7 @@ import pandas as pd
 from scipy import optimize
 
 from . import stats
+from .probability import log_softmax, logsumexp, softmax
 
 LOG_FLOOR = np.log(1e-6)
 """Probabilities are floored at 1e-6 before the log (at most 13.8 nats per row), so one row
@@ -213,8 +214,6 @@ class NetModel:
         self.nets = list(nets)
 
     def log_proba(self, X) -> np.ndarray:
-        from .network import log_softmax
-
         if len(X) == 0:
             return np.zeros((0, self.nets[0].n_out))
         logs = [log_softmax(net.forward(np.asarray(X, dtype=net.dtype)).astype(np.float64)) for net in self.nets]
@@ -229,15 +228,16 @@ def fit_evidence_model(X_train, y_train, X_val, y_val, n_classes: int, s: Eviden
     """One evidence model on the given design columns (a prior model when there are none)."""
     if X_train.shape[1] == 0:
         return PriorModel(y_train, n_classes)
-    from .network import MLP
-    from .train import fit
+    from . import nn
 
+    # Adam; momentum is a setting of the momentum optimisers only
+    settings = nn.TrainSettings(optimizer="adam", lr=s.lr, batch_size=s.batch_size, epochs=s.epochs,
+                                patience=s.patience, momentum=0.0)
     nets = []
     for k in range(max(1, s.ensemble)):
-        net = MLP(X_train.shape[1], list(s.hidden), n_classes, s.activation, seed=s.seed + k, l2=s.l2,
-                  dtype="float32")
-        fit(net, X_train, y_train, X_val, y_val, optimizer="adam", lr=s.lr, batch_size=s.batch_size,
-            epochs=s.epochs, patience=s.patience or None, seed=s.seed + k)
+        net = nn.MLP(X_train.shape[1], list(s.hidden), n_classes, s.activation, seed=s.seed + k, l2=s.l2,
+                     dtype="float32")
+        nn.fit(net, X_train, y_train, X_val, y_val, settings, seed=s.seed + k, blas_threads=1)
         nets.append(net)
     return NetModel(nets)
 
@@ -252,9 +252,7 @@ def fit_temperature(logp: np.ndarray, y: np.ndarray) -> float:
 
     def nll(log_t):
         z = logp / np.exp(log_t)
-        m = z.max(axis=1, keepdims=True)
-        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
-        return float(np.mean(lse - z[rows, y]))
+        return float(np.mean(logsumexp(z) - z[rows, y]))
 
     res = optimize.minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-4})
     return float(np.exp(res.x))
@@ -277,8 +275,7 @@ def fit_offsets(logp: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
 
     def objective(theta):
         z = lp + theta
-        m = z.max(axis=1, keepdims=True)
-        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+        lse = logsumexp(z)
         nll = float(np.mean(lse - z[np.arange(len(yy)), yy]))
         p = np.exp(z - lse[:, None])
         return nll, p.mean(axis=0) - freq
@@ -294,9 +291,7 @@ def adjusted_log_proba(logp: np.ndarray, b: np.ndarray) -> np.ndarray:
     """log softmax(logp + b) with absent classes (b = -inf) at probability 0, floored."""
     z = logp + np.where(np.isfinite(b), b, 0.0)
     z = np.where(np.isfinite(b), z, -np.inf)
-    m = z.max(axis=1, keepdims=True)
-    out = z - (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))
-    return np.maximum(out, LOG_FLOOR)
+    return np.maximum(z - logsumexp(z, keepdims=True), LOG_FLOOR)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,8 +375,7 @@ def class_mix_explained(data: "_Data", features: frozenset) -> dict:
         return {"predicted_share": [nan] * k, "observed_share": [nan] * k, "unexplained_tv": nan,
                 "unexplained_tv_ci_low": nan, "unexplained_tv_ci_high": nan}
     lp = data.scores(features)["test_unadjusted"]
-    p = np.exp(lp - lp.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    p = softmax(lp)
     onehot = np.eye(k)[data.yte]
     draws = stats.bootstrap_means(np.hstack([p, onehot]), s.n_boot, seed=s.seed + 7)
     tv_draws = 0.5 * np.abs(draws[:, :k] - draws[:, k:]).sum(axis=1)

@@ -163,6 +163,12 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
             np.savez(fh, **arrays)
 
 
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (no pickled objects allowed), read into memory."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
     """Save a matplotlib figure as PNG without a timestamp (byte-stable), atomically."""
     with atomic_path(path) as tmp:

@@ -75,9 +75,9 @@ def predict_rows(frame: pd.DataFrame, encoder: dict, models: Sequence, classes: 
 
 def score(frame: pd.DataFrame, proba: np.ndarray, encoder: dict, n_classes: int) -> dict:
     """Metrics of the predictions against the file's own target column (if it has one)."""
-    from .metrics import classification_metrics
+    from .metrics import classification_metrics, majority_class
 
     if TARGET not in frame.columns:
         return {"scored": False, "reason": "the file has no target column"}
-    majority = int(np.argmax(encoder["split"]["class_counts_train"]))
+    majority = majority_class(encoder)
     return {"scored": True, **classification_metrics(frame[TARGET].to_numpy(), proba, n_classes, majority)}

@@ -1,4 +1,4 @@
-"""Gradient saliency of an ``shortcut.network.MLP`` (or anything honouring its contract).
+"""Gradient saliency of an ``shortcut.nn.MLP`` (or anything honouring its contract).
 
 The model contract used here is small: ``model.forward(X) -> logits`` (caches the pass) and
 ``model.backward(dlogits) -> dX`` called right after it, with ``dlogits`` of shape
@@ -51,19 +51,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .probability import softmax
+
 DEFAULT_CHUNK_ROWS = 65_536
 DEFAULT_IG_STEPS = 32
 METHODS = ("loss_gradient", "input_x_gradient", "integrated_gradients")
 
 
 # ------------------------------------------------------------------------------- helpers
-
-
-def _softmax64(logits) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _chunks(n: int, chunk_rows: int):
@@ -120,7 +115,7 @@ def _forward(model, X) -> np.ndarray:
 
 def _prob_and_grad(model, X, t) -> tuple[np.ndarray, np.ndarray]:
     """(f_t(X) float64 (n,), d f_t / dX float64 (n, d)) in one forward + one backward."""
-    p = _softmax64(_forward(model, X))
+    p = softmax(np.asarray(_forward(model, X), dtype=np.float64))
     g = _backward(model, _prob_grad_dlogits(p, t))[:, 0, :]
     return p[np.arange(len(t)), t], g
 
@@ -134,7 +129,7 @@ def loss_gradient(model, X, y, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarr
     y = _targets(y, len(X))
     out = np.empty(X.shape, dtype=np.float64)
     for sl in _chunks(len(X), chunk_rows):
-        p = _softmax64(_forward(model, X[sl]))
+        p = softmax(np.asarray(_forward(model, X[sl]), dtype=np.float64))
         d = p.copy()
         d[np.arange(len(d)), y[sl]] -= 1.0  # dL/dz = p - onehot(y)
         out[sl] = _backward(model, d[:, None, :])[:, 0, :]
@@ -159,7 +154,7 @@ def class_jacobian(model, X, wrt: str = "probability", chunk_rows: int = DEFAULT
         if wrt == "logit":
             d = np.broadcast_to(np.eye(k), (m, k, k))
         else:
-            p = _softmax64(logits)
+            p = softmax(np.asarray(logits, dtype=np.float64))
             # d p_c / d z_l = p_c (delta_cl - p_l)
             d = p[:, :, None] * (np.eye(k)[None, :, :] - p[:, None, :])
         J = _backward(model, d)
@@ -360,7 +355,7 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
     p_t = np.empty(n)
     for sl in _chunks(n, chunk_rows):
         x = np.asarray(X[sl], dtype=np.float64)
-        p = _softmax64(_forward(model, x))
+        p = softmax(np.asarray(_forward(model, x), dtype=np.float64))
         m = len(p)
         pr = np.argmax(p, axis=1)
         t = pr if target == "predicted" else y[sl]

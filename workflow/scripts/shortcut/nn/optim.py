@@ -1,5 +1,4 @@
-"""Optimisers and early stopping, as separate objects (like scikit-learn's
-``neural_network/_stochastic_optimizers.py``).
+"""Optimisers as objects (like scikit-learn's ``neural_network/_stochastic_optimizers.py``).
 
 An optimiser holds references to the parameter arrays and updates them IN PLACE from a list of
 gradient arrays aligned with them. All state (velocities, moments) and scratch space is
@@ -16,12 +15,13 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Adam", "EarlyStopping", "OPTIMIZERS", "SGD", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "as_param_list", "make_optimizer"]
 
 OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam")
 
 
-def _as_param_list(params) -> list[np.ndarray]:
+def as_param_list(params) -> list[np.ndarray]:
+    """``params`` (one array or a sequence) as a list of writeable float arrays (updated in place)."""
     if isinstance(params, np.ndarray):
         params = [params]
     params = list(params)
@@ -33,7 +33,7 @@ def _as_param_list(params) -> list[np.ndarray]:
     return params
 
 
-class _Optimizer:
+class Optimizer:
     """Base: ``update(grads)`` applies one step to ``params`` in place.
 
     Subclasses write a step once, as ``update_ops(grads)``: a list of in-place NumPy operations
@@ -44,7 +44,7 @@ class _Optimizer:
     def __init__(self, params: Sequence[np.ndarray] | np.ndarray, lr: float):
         if not lr > 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
-        self.params = _as_param_list(params)
+        self.params = as_param_list(params)
         self.lr = float(lr)
         self.t = 0
         self._work = [np.empty_like(p) for p in self.params]
@@ -75,7 +75,7 @@ class _Optimizer:
             op()
 
 
-class SGD(_Optimizer):
+class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum.
 
     Plain: ``p -= lr * g``. Momentum (sklearn's form): ``v = momentum * v - lr * g; p += v``.
@@ -115,7 +115,7 @@ class SGD(_Optimizer):
         return ops
 
 
-class Adam(_Optimizer):
+class Adam(Optimizer):
     """Adam (Kingma & Ba 2015, Algorithm 1 with the bias corrections folded into the step size).
 
     ``m = beta1 m + (1 - beta1) g``; ``v = beta2 v + (1 - beta2) g^2``;
@@ -166,70 +166,19 @@ class Adam(_Optimizer):
         return ops
 
 
-def make_optimizer(name: str, params, **kw) -> _Optimizer:
-    """Build an optimiser by name; ``lr`` (default 1e-3) and the optimiser's options in ``kw``.
+def make_optimizer(name: str, params, *, lr: float, momentum: float, **adam_options) -> Optimizer:
+    """Build an optimiser by name.
 
     "gd": plain gradient descent (meant for full-batch training), "sgd": plain minibatch SGD,
-    "momentum": SGD with ``momentum`` (default 0.9), "nesterov": Nesterov momentum,
-    "adam": Adam (``beta1``, ``beta2``, ``eps``). Keywords that do not apply are ignored, so a
-    training loop can pass e.g. ``momentum`` whatever the optimiser.
+    "momentum": SGD with ``momentum``, "nesterov": Nesterov momentum, "adam": Adam (``beta1``,
+    ``beta2``, ``eps`` in ``adam_options``). ``momentum`` is ignored by the optimisers without
+    one, so a training loop can pass its setting whatever the optimiser.
     """
-    lr = kw.get("lr", 1e-3)
     if name in ("gd", "sgd"):
         return SGD(params, lr)
     if name in ("momentum", "nesterov"):
-        return SGD(params, lr, momentum=kw.get("momentum", 0.9), nesterov=name == "nesterov")
+        return SGD(params, lr, momentum=momentum, nesterov=name == "nesterov")
     if name == "adam":
         keys = ("beta1", "beta2", "eps")
-        return Adam(params, lr, **{k: kw[k] for k in keys if k in kw})
+        return Adam(params, lr, **{k: adam_options[k] for k in keys if k in adam_options})
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
-
-
-class EarlyStopping:
-    """Stop when the validation loss has not improved by more than ``min_delta`` for
-    ``patience`` consecutive epochs; keeps a copy of the best weights to restore.
-
-    ``step(val_loss, params, epoch)`` returns True when training should stop.
-    ``restore(params)`` copies the best weights back in place (no-op before the first step).
-    A NaN loss never counts as an improvement.
-    """
-
-    def __init__(self, patience: int, min_delta: float = 0.0):
-        if int(patience) < 1:
-            raise ValueError(f"patience must be >= 1, got {patience}")
-        self.patience = int(patience)
-        self.min_delta = float(min_delta)
-        self.best_loss = math.inf
-        self.best_epoch: int | None = None
-        self.stopped_epoch: int | None = None
-        self.wait = 0
-        self._best: list[np.ndarray] | None = None
-
-    def step(self, val_loss: float, params, epoch: int | None = None) -> bool:
-        params = _as_param_list(params)
-        if self._best is None:
-            self._best = [np.array(p, copy=True) for p in params]
-            self.best_loss, self.best_epoch, self.wait = float(val_loss), epoch, 0
-            if math.isnan(self.best_loss):
-                self.best_loss = math.inf
-            return False
-        if val_loss < self.best_loss - self.min_delta:
-            self.best_loss, self.best_epoch, self.wait = float(val_loss), epoch, 0
-            for dst, src in zip(self._best, params):
-                np.copyto(dst, src)
-            return False
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.stopped_epoch = epoch
-            return True
-        return False
-
-    def restore(self, params) -> None:
-        if self._best is None:
-            return
-        for dst, src in zip(_as_param_list(params), self._best):
-            np.copyto(dst, src)
-
-    @property
-    def best_weights(self) -> list[np.ndarray] | None:
-        return self._best

@@ -1,7 +1,7 @@
-"""Training loop for the NumPy networks of ``shortcut.network``.
+"""Training loop for the NumPy networks of ``shortcut.nn.network``.
 
-``fit`` runs minibatch (or full-batch) training with one of the optimisers of ``shortcut.optim``
-and returns a per-epoch history. It is written for speed on small tabular networks, where the
+``fit`` runs minibatch (or full-batch) training with one of the optimisers of ``shortcut.nn.optim``
+as described by one ``TrainSettings`` and returns a per-epoch history. It is written for speed on small tabular networks, where the
 per-call overhead of NumPy, not the arithmetic, dominates (2 x 64 ReLU units, batches of 256: a
 step is ~40 NumPy calls of 1-20 us each):
 
@@ -38,15 +38,19 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import math
+from dataclasses import dataclass
 from functools import partial
 from typing import Iterator
 
 import numpy as np
 
-from .network import _as_labels, _BaseNet, _product, one_hot, run_ops
-from .optim import EarlyStopping, make_optimizer
+from ..probability import as_labels, one_hot
+from .early_stopping import EarlyStopping
+from .network import Network
+from .ops import product, run_ops
+from .optim import OPTIMIZERS, make_optimizer
 
-__all__ = ["HISTORY_COLUMNS", "blas_threads", "fit", "history_frame", "limit_blas_threads"]
+__all__ = ["HISTORY_COLUMNS", "TrainSettings", "blas_threads", "fit", "history_frame", "limit_blas_threads"]
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -140,7 +144,7 @@ def _softmax_ce_ops(z, Y, row_max, sumexp, delta) -> list:
         *_row_max_ops(z, row_max[:, 0]),
         partial(np.subtract, z, row_max, delta),
         partial(np.exp, delta, delta),
-        _product(delta, ones, sumexp),
+        product(delta, ones, sumexp),
         partial(np.divide, delta, sumexp, delta),  # softmax
         partial(np.subtract, delta, Y, delta),
         partial(np.multiply, delta, 1.0 / b, delta),
@@ -169,7 +173,7 @@ class _Scores:
             *_row_max_ops(z, self.row_max[:, 0]),
             partial(np.subtract, z, self.row_max, work),
             partial(np.exp, work, work),
-            _product(work, ones, self.sumexp),
+            product(work, ones, self.sumexp),
         ]
 
     def __call__(self, z, y) -> tuple[float, int]:
@@ -189,9 +193,9 @@ class _Scores:
 class _GradStats:
     """Mean |gradient| per parameter array, averaged over the batches of an epoch."""
 
-    def __init__(self, model: _BaseNet):
+    def __init__(self, model: Network):
         grads = model.packed_grads()
-        segments = model._segments  # (name, start, stop) in packed order
+        segments = model.param_segments()  # (name, start, stop) in packed order
         self._starts = np.array([start for _, start, _ in segments], dtype=np.intp)
         self._sizes = np.array([stop - start for _, start, stop in segments], dtype=np.float64)
         self._index = {f"grad_{name}": j for j, (name, _, _) in enumerate(segments)}
@@ -215,15 +219,15 @@ class _GradStats:
         return np.array([sums[self._index[name]] for name in self.names])
 
 
-def _input_buffer(model: _BaseNet, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """A ``(rows, width)`` buffer in the layout ``model._forward_ops`` takes, and its feature view.
+def _input_buffer(model: Network, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A ``(rows, width)`` buffer in the layout ``model.forward_ops`` takes, and its feature view.
 
     The feature view (the first ``n_in`` columns) is where input rows are copied; it is the buffer
     itself unless the network widens its input (the MLP's constant column of ones, which is set
     once here and never overwritten).
     """
     zeros = np.zeros((rows, model.n_in), dtype=model.dtype)
-    buf = model._network_input(zeros)
+    buf = model.network_input(zeros)
     return buf, (buf if buf is zeros else buf[:, : model.n_in])
 
 
@@ -254,7 +258,7 @@ class _Epoch:
     MAX_SLOTS = 32
 
     def __init__(
-        self, model: _BaseNet, X, y, batch_size: int, optimizer, stats: _GradStats, *, shuffle: bool
+        self, model: Network, X, y, batch_size: int, optimizer, stats: _GradStats, *, shuffle: bool
     ):
         n, d = X.shape
         k, dtype = model.n_out, model.dtype
@@ -281,7 +285,7 @@ class _Epoch:
             self.sumexp = np.empty((rows, 1), dtype=dtype)
         else:  # one slot bound to the full arrays
             slots, rows = 1, n
-            self.xin, self.ys, self.Y = model._network_input(X), y, one_hot(y, k, dtype)
+            self.xin, self.ys, self.Y = model.network_input(X), y, one_hot(y, k, dtype)
             self.z, self.row_max, self.sumexp = self.logits, self.scores.row_max, self.scores.sumexp
         self.shuffle, self.window_rows = shuffle, rows
         self.n_windows = -(-self.n_batches // slots)
@@ -293,11 +297,11 @@ class _Epoch:
         def slot_ops(j: int, m: int) -> list:
             """The minibatch of ``m`` rows at slot ``j`` of the window buffers."""
             r = slice(j * bs, j * bs + m)
-            xb, z, ws, dm = self.xin[r], self.z[r], model._ws.get(m), delta[:m]
+            xb, z, ws, dm = self.xin[r], self.z[r], model.workspace(m), delta[:m]
             return [
-                *model._forward_ops(xb, ws, z),
+                *model.forward_ops(xb, ws, z),
                 *_softmax_ce_ops(z, self.Y[r], self.row_max[r], self.sumexp[r], dm),
-                *model._backward_ops(xb, ws, dm, param_grads=True, dx=None),
+                *model.backward_ops(xb, ws, dm, param_grads=True, dx=None),
                 *tail,
             ]
 
@@ -344,7 +348,7 @@ class _Validation:
     ``model.CHUNK_ROWS`` rows so that the network's buffers stay small for large sets; a network
     that widens its input (the MLP) gets each chunk copied into one chunk-sized input buffer."""
 
-    def __init__(self, model: _BaseNet, Xv, yv):
+    def __init__(self, model: Network, Xv, yv):
         n, k = Xv.shape[0], model.n_out
         self.y = yv
         self.logits = np.empty((n, k), dtype=model.dtype)
@@ -360,7 +364,7 @@ class _Validation:
             else:
                 xb = xin[:m]
                 self.ops.append(partial(np.copyto, features[:m], Xv[rows]))
-            self.ops += model._forward_ops(xb, model._ws.get(m), self.logits[rows])
+            self.ops += model.forward_ops(xb, model.workspace(m), self.logits[rows])
         self.ops += self.scores.ops(self.logits, np.empty((n, k), dtype=model.dtype))
 
     def __call__(self) -> tuple[float, int]:
@@ -368,39 +372,52 @@ class _Validation:
         return self.scores(self.logits, self.y)
 
 
-def fit(
-    model: _BaseNet,
-    X_train,
-    y_train,
-    X_val,
-    y_val,
-    *,
-    optimizer: str = "adam",
-    lr: float = 1e-3,
-    batch_size: int | None = 256,
-    epochs: int = 30,
-    patience: int | None = None,
-    seed: int = 0,
-    momentum: float = 0.9,
-    min_delta: float = 0.0,
-    blas_threads: int | None = 1,
-    verbose: bool = False,
-) -> dict:
-    """Train ``model`` in place and return its per-epoch history.
+@dataclass(frozen=True)
+class TrainSettings:
+    """How ``fit`` trains: one value per field, no defaults (those live in the config schema,
+    ``workflow/schemas/config.schema.yaml``, ``models.*``).
+
+    optimizer : "adam", "sgd", "momentum", "nesterov" or "gd". "gd" is plain full-batch gradient
+        descent: it always uses the whole training set per step (``batch_size`` is ignored).
+    lr : learning rate.
+    batch_size : minibatch size; 0 means full batch.
+    epochs : maximum number of passes over the training set (>= 1).
+    patience : if > 0, stop once the validation loss has not improved for ``patience`` epochs,
+        and restore the weights of the best epoch; 0 disables early stopping.
+    momentum : momentum of "momentum"/"nesterov" (ignored by the other optimisers).
+    """
+
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    patience: int
+    momentum: float
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if int(self.epochs) < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+
+    @classmethod
+    def from_config(cls, setting: dict) -> "TrainSettings":
+        """The settings of one validated config entry (``models.<name>``, ``shared_bias``), whose
+        defaults the schema has filled in."""
+        return cls(**{name: setting[name] for name in cls.__dataclass_fields__})
+
+
+def fit(model: Network, X_train, y_train, X_val, y_val, settings: TrainSettings, *, seed: int,
+        blas_threads: int | None) -> dict:
+    """Train ``model`` in place as ``settings`` say and return its per-epoch history.
 
     Parameters
     ----------
     model : an ``MLP`` or ``SharedBiasNet``.
     X_train, y_train, X_val, y_val : features and integer labels; cast to ``model.dtype``.
-    optimizer : "adam", "sgd", "momentum", "nesterov" or "gd". "gd" is plain full-batch gradient
-        descent: it always uses the whole training set per step (``batch_size`` is ignored).
-    lr, momentum : learning rate; momentum of "momentum"/"nesterov".
-    batch_size : minibatch size; None or 0 means full batch.
-    epochs : maximum number of passes over the training set.
-    patience : if set, stop once the validation loss has not improved (by more than
-        ``min_delta``) for ``patience`` epochs, and restore the weights of the best epoch.
+    settings : optimiser, learning rate, batch size, epochs, patience, momentum.
     seed : seed of ``np.random.default_rng`` used to shuffle the rows every epoch.
-    blas_threads : OpenBLAS threads while training (default 1, see ``limit_blas_threads``;
+    blas_threads : OpenBLAS threads while training (1 is fastest, see ``limit_blas_threads``;
         None leaves the setting alone).
 
     Returns
@@ -413,63 +430,31 @@ def fit(
     epoch trained), ``early_stopped`` and ``restored_best`` (whether the best weights were put
     back). ``pandas.DataFrame(history)`` gives one row per epoch.
     """
-    if int(epochs) < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
     with limit_blas_threads(blas_threads):
-        return _fit(
-            model,
-            X_train,
-            y_train,
-            X_val,
-            y_val,
-            optimizer,
-            lr,
-            batch_size,
-            epochs,
-            patience,
-            seed,
-            momentum,
-            min_delta,
-            verbose,
-        )
+        return _fit(model, X_train, y_train, X_val, y_val, settings, seed)
 
 
-def _fit(
-    model,
-    X_train,
-    y_train,
-    X_val,
-    y_val,
-    optimizer,
-    lr,
-    batch_size,
-    epochs,
-    patience,
-    seed,
-    momentum,
-    min_delta,
-    verbose,
-) -> dict:
+def _fit(model, X_train, y_train, X_val, y_val, settings: TrainSettings, seed) -> dict:
     """The body of ``fit`` (arguments as there)."""
     X, y, Xv, yv = _prepare(model, X_train, y_train, X_val, y_val)
     n = X.shape[0]
-    full_batch = optimizer == "gd" or not batch_size
-    bs = n if full_batch else min(int(batch_size), n)
+    full_batch = settings.optimizer == "gd" or not settings.batch_size
+    bs = n if full_batch else min(int(settings.batch_size), n)
 
     params = model.packed_params()
-    opt = make_optimizer(optimizer, [params], lr=lr, momentum=momentum)
-    stopper = EarlyStopping(patience, min_delta) if patience else None
+    opt = make_optimizer(settings.optimizer, [params], lr=settings.lr, momentum=settings.momentum)
+    stopper = EarlyStopping(settings.patience) if settings.patience else None
     rng = np.random.default_rng(seed)
 
-    model._cache = None  # training reuses the network's buffers: no stale forward pass for backward
-    model._ws.get(max(bs, min(Xv.shape[0], model.CHUNK_ROWS)))  # size the buffers once, for all passes
+    model.forget_forward()  # training reuses the network's buffers: no stale forward pass for backward
+    model.workspace(max(bs, min(Xv.shape[0], model.CHUNK_ROWS)))  # size the buffers once, for all passes
     stats = _GradStats(model)
     epoch_ops = _Epoch(model, X, y, bs, opt, stats, shuffle=not full_batch)
     validate = _Validation(model, Xv, yv)
     rows: list[tuple] = []
     grad_rows: list[np.ndarray] = []
 
-    for epoch in range(1, int(epochs) + 1):
+    for epoch in range(1, int(settings.epochs) + 1):
         # no shuffling for full batch: its gradient does not depend on the row order
         perm = None if full_batch else rng.permutation(n)
         stats.reset()
@@ -480,11 +465,6 @@ def _fit(
         val_loss = val_sum / Xv.shape[0]
         rows.append((epoch, loss_sum / n, correct / n, val_loss, val_correct / Xv.shape[0]))
         grad_rows.append(stats.means(epoch_ops.n_batches))
-        if verbose:
-            print(
-                f"epoch {epoch:4d}  train loss {loss_sum / n:.4f} acc {correct / n:.4f}  "
-                f"val loss {val_loss:.4f} acc {val_correct / Xv.shape[0]:.4f}"
-            )
         if stopper is not None and stopper.step(val_loss, [params], epoch):
             break
         if not math.isfinite(loss_sum):
@@ -497,15 +477,15 @@ def _fit(
 
 def _prepare(model, X_train, y_train, X_val, y_val):
     """Validate and cast the four arrays (a contiguous copy only where needed)."""
-    if not isinstance(model, _BaseNet):
+    if not isinstance(model, Network):
         raise TypeError(f"model must be an MLP or SharedBiasNet, got {type(model).__name__}")
-    model._sync_params()
-    X = model._as_input(X_train)
-    Xv = model._as_input(X_val)
+    model.sync_params()
+    X = model.as_input(X_train)
+    Xv = model.as_input(X_val)
     if X.shape[0] == 0 or Xv.shape[0] == 0:
         raise ValueError("training and validation sets must not be empty")
-    y = _as_labels(y_train, model.n_out, X.shape[0])
-    yv = _as_labels(y_val, model.n_out, Xv.shape[0])
+    y = as_labels(y_train, model.n_out, X.shape[0])
+    yv = as_labels(y_val, model.n_out, Xv.shape[0])
     return X, y, Xv, yv
 
 

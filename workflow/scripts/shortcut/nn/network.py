@@ -1,5 +1,4 @@
-"""From-scratch NumPy neural networks: activations, softmax cross-entropy, an MLP and the
-course assignment's shared-bias network.
+"""From-scratch NumPy neural networks: an MLP and the course assignment's shared-bias network.
 
 Conventions (as in scikit-learn's ``_multilayer_perceptron.py``):
 
@@ -22,10 +21,16 @@ Speed (the training loop is dominated by NumPy's per-call overhead, not by arith
 * element-wise operations use same-shape operands (NumPy broadcasting of a row runs one short
   loop per row and is ~3x slower here);
 * every pass is written once as a list of in-place NumPy operations bound to fixed buffers
-  (``_forward_ops`` / ``_backward_ops``); ``forward``/``backward`` build and run it, while
-  ``shortcut.train.fit`` builds it once per minibatch slot of its window buffers and replays it
-  for every window of every epoch;
+  (``forward_ops`` / ``backward_ops``); ``forward``/``backward`` build and run it, while
+  ``shortcut.nn.train.fit`` builds it once per minibatch slot of its window buffers and replays
+  it for every window of every epoch;
 * per-row buffers (activations, deltas, scratch) are allocated once per batch size and reused.
+
+The trainer's contract (public, used by ``shortcut.nn.train``): ``as_input``, ``network_input``,
+``workspace``, ``forward_ops``, ``backward_ops``, ``packed_params``/``packed_grads``,
+``param_segments``, ``sync_params`` and ``forget_forward``. Saving: ``to_arrays`` gives the
+arrays of an ``.npz`` (written by ``shortcut.files.save_npz``), ``load`` / ``from_arrays``
+rebuild a network from them; nothing here takes a path.
 """
 
 from __future__ import annotations
@@ -36,286 +41,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .files import save_npz
+from ..probability import as_labels, cross_entropy, softmax
+from .activations import ACTIVATIONS
+from .ops import product, run_ops
 
-__all__ = [
-    "ACTIVATIONS",
-    "Activation",
-    "MLP",
-    "SharedBiasNet",
-    "cross_entropy",
-    "independent_bias_twin",
-    "load_model",
-    "log_softmax",
-    "one_hot",
-    "softmax",
-]
+__all__ = ["DTYPES", "INITS", "MLP", "Network", "SharedBiasNet", "build_model", "independent_bias_twin", "load"]
 
-LEAKY_SLOPE = 0.01
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INITS = ("auto", "he", "glorot", "normal001")
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-# --------------------------------------------------------------------------------------------
-# activations
-# --------------------------------------------------------------------------------------------
-
-
-_CONSTANTS: dict[tuple[float, str], np.ndarray] = {}
-
-
-def _constant(value: float, shape: tuple, dtype) -> np.ndarray:
-    """A read-only array of ``value`` with ``shape``: a view of a cached flat buffer.
-
-    NumPy's binary ufuncs are ~3x faster on two same-shape contiguous operands than with a
-    broadcast row or a scalar (one long SIMD loop instead of one short loop per row), so the
-    activations compare against full-size constant arrays. Zeros come from ``np.zeros``
-    (calloc: untouched pages cost no memory).
-    """
-    dtype = np.dtype(dtype)
-    size = math.prod(shape)
-    key = (float(value), dtype.str)
-    flat = _CONSTANTS.get(key)
-    if flat is None or flat.size < size:
-        length = max(size, 1 << 16)
-        flat = np.zeros(length, dtype=dtype) if value == 0 else np.full(length, value, dtype=dtype)
-        flat.flags.writeable = False
-        _CONSTANTS[key] = flat
-    return flat[:size].reshape(shape)
-
-
-def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> partial:
-    """The operation ``out[...] = a @ b``.
-
-    ``np.dot`` has about half the call overhead of ``np.matmul`` but wants contiguous operands
-    (C or Fortran order, i.e. transposes are fine) and a C-contiguous ``out``; ``np.matmul``
-    also handles strided views (rows of a wider buffer) without copies.
-    """
-    contiguous = all(x.flags.c_contiguous or x.flags.f_contiguous for x in (a, b))
-    if contiguous and out.flags.c_contiguous:
-        return partial(np.dot, a, b, out)
-    return partial(np.matmul, a, b, out)
-
-
-def run_ops(ops) -> None:
-    """Execute a list of zero-argument operations (``functools.partial`` of NumPy calls)."""
-    for op in ops:
-        op()
-
-
-class Activation:
-    """An element-wise activation g whose derivative is computed from its own output a = g(z).
-
-    Each activation is written once, as lists of in-place NumPy operations bound to fixed buffers
-    (``functools.partial``), so that a training loop can build them once and replay them:
-
-    * ``forward_ops(z, work)``: overwrite ``z`` with g(z) (``work``: scratch shaped like ``z``);
-    * ``backprop_ops(delta, a, work)``: multiply ``delta`` in place by g'(z), computed from the
-      cached output ``a``.
-
-    ``forward``, ``derivative`` and ``backprop`` run those same operations once.
-    """
-
-    name = ""
-    #: whether g(1) == 1 (then a trailing column of ones survives the activation)
-    keeps_one = False
-
-    def forward_ops(self, z: np.ndarray, work: np.ndarray) -> list:
-        raise NotImplementedError
-
-    def backprop_ops(self, delta: np.ndarray, a: np.ndarray, work: np.ndarray) -> list:
-        raise NotImplementedError
-
-    def forward(self, z: np.ndarray, out: np.ndarray | None = None, work: np.ndarray | None = None):
-        """g(z) into ``out`` (a new array if None; ``out`` may be ``z``)."""
-        if out is None:
-            out = np.array(z, dtype=np.result_type(z, np.float32), copy=True)
-        elif out is not z:
-            np.copyto(out, z)
-        run_ops(self.forward_ops(out, np.empty_like(out) if work is None else work))
-        return out
-
-    def derivative(self, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """g'(z) from the output ``a = g(z)`` (the ``backprop`` of a delta of ones)."""
-        out = np.ones_like(a) if out is None else out
-        out.fill(1)
-        run_ops(self.backprop_ops(out, a, np.empty_like(a)))
-        return out
-
-    def backprop(self, delta: np.ndarray, a: np.ndarray, work: np.ndarray) -> np.ndarray:
-        """``delta *= g'(z)`` in place, using ``work`` (shaped like ``a``) as scratch."""
-        run_ops(self.backprop_ops(delta, a, work))
-        return delta
-
-    def __call__(self, z) -> np.ndarray:
-        return self.forward(np.asarray(z))
-
-    def __repr__(self) -> str:
-        return f"Activation({self.name!r})"
-
-
-class ReLU(Activation):
-    """max(z, 0); g' = 1 where the output is positive, else 0."""
-
-    name = "relu"
-    keeps_one = True
-
-    def forward_ops(self, z, work):
-        return [partial(np.maximum, z, _constant(0, z.shape, z.dtype), out=z)]
-
-    def backprop_ops(self, delta, a, work):
-        # g' = ceil(min(a, 1)): exactly 1 for every a > 0 (denormals included) and 0 for a = 0;
-        # two fast same-shape operations instead of a (slow) comparison cast to floats.
-        return [
-            partial(np.minimum, a, _constant(1, a.shape, a.dtype), out=work),
-            partial(np.ceil, work, work),
-            partial(np.multiply, delta, work, delta),
-        ]
-
-
-class Sigmoid(Activation):
-    """1 / (1 + exp(-z)), evaluated as 0.5 * (1 + tanh(z / 2)) (no overflow); g' = a (1 - a)."""
-
-    name = "sigmoid"
-    keeps_one = False
-
-    def forward_ops(self, z, work):
-        return [
-            partial(np.multiply, z, 0.5, z),
-            partial(np.tanh, z, z),
-            partial(np.multiply, z, 0.5, z),
-            partial(np.add, z, 0.5, z),
-        ]
-
-    def backprop_ops(self, delta, a, work):
-        return [
-            partial(np.subtract, 1.0, a, work),
-            partial(np.multiply, work, a, work),
-            partial(np.multiply, delta, work, delta),
-        ]
-
-
-class Tanh(Activation):
-    """tanh(z); g' = 1 - a^2."""
-
-    name = "tanh"
-    keeps_one = False
-
-    def forward_ops(self, z, work):
-        return [partial(np.tanh, z, z)]
-
-    def backprop_ops(self, delta, a, work):
-        return [
-            partial(np.multiply, a, a, work),
-            partial(np.subtract, 1.0, work, work),
-            partial(np.multiply, delta, work, delta),
-        ]
-
-
-class LeakyReLU(Activation):
-    """max(z, alpha z) with alpha = 0.01; g' = 1 where the output is positive, else alpha."""
-
-    name = "leaky_relu"
-    keeps_one = True
-
-    def __init__(self, alpha: float = LEAKY_SLOPE):
-        self.alpha = float(alpha)
-
-    def forward_ops(self, z, work):
-        return [partial(np.multiply, z, self.alpha, work), partial(np.maximum, z, work, out=z)]
-
-    def backprop_ops(self, delta, a, work):
-        return [
-            partial(np.greater, a, 0, work),
-            partial(np.multiply, work, 1.0 - self.alpha, work),
-            partial(np.add, work, self.alpha, work),
-            partial(np.multiply, delta, work, delta),
-        ]
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": ReLU(),
-    "sigmoid": Sigmoid(),
-    "tanh": Tanh(),
-    "leaky_relu": LeakyReLU(),
-}
-
-
-# --------------------------------------------------------------------------------------------
-# softmax and cross-entropy
-# --------------------------------------------------------------------------------------------
-
-
-def _float_array(x) -> np.ndarray:
-    x = np.asarray(x)
-    if x.dtype not in _DTYPES:
-        x = x.astype(np.float64)
-    return x
-
-
-def softmax(logits) -> np.ndarray:
-    """Row-wise (last axis) softmax, stable for any finite logits (the row maximum is subtracted)."""
-    z = _float_array(logits)
-    e = z - z.max(axis=-1, keepdims=True)
-    np.exp(e, out=e)
-    e /= e.sum(axis=-1, keepdims=True)
-    return e
-
-
-def log_softmax(logits) -> np.ndarray:
-    """Row-wise log-softmax via log-sum-exp."""
-    z = _float_array(logits)
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def one_hot(y, n_classes: int, dtype="float32") -> np.ndarray:
-    """``(n, n_classes)`` one-hot matrix of integer labels."""
-    y = np.asarray(y)
-    out = np.zeros((y.shape[0], int(n_classes)), dtype=dtype)
-    out[np.arange(y.shape[0]), y] = 1
-    return out
-
-
-def _as_labels(y, n_classes: int, n_rows: int | None = None) -> np.ndarray:
-    """Validate integer class labels in ``[0, n_classes)`` and return them as ``intp``."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"labels must be 1-D, got shape {y.shape}")
-    if n_rows is not None and y.shape[0] != n_rows:
-        raise ValueError(f"{y.shape[0]} labels for {n_rows} rows")
-    if y.dtype.kind not in "iub":
-        if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
-            y = y.astype(np.intp)
-        else:
-            raise ValueError(f"labels must be integers, got dtype {y.dtype}")
-    y = y.astype(np.intp, copy=False)
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"labels must lie in [0, {n_classes}), got [{y.min()}, {y.max()}]")
-    return y
-
-
-def cross_entropy(logits, y) -> tuple[float, np.ndarray]:
-    """Mean softmax cross-entropy of integer labels and its gradient wrt the logits.
-
-    Uses log-sum-exp: ``loss_i = log(sum_j exp(z_ij - max_i)) - (z_iy - max_i)``, so logits of any
-    finite size (tested up to +-1e6) give finite values. Returns ``(mean_loss, dlogits)`` where
-    ``dlogits = (softmax(z) - onehot(y)) / n`` has the dtype of the logits.
-    """
-    z = _float_array(logits)
-    if z.ndim != 2:
-        raise ValueError(f"logits must be 2-D (n, n_classes), got shape {z.shape}")
-    n, k = z.shape
-    y = _as_labels(y, k, n)
-    rows = np.arange(n)
-    shifted = z - z.max(axis=1, keepdims=True)
-    probs = np.exp(shifted)
-    sumexp = probs.sum(axis=1, keepdims=True)
-    losses = np.log(sumexp[:, 0]) - shifted[rows, y]
-    probs /= sumexp
-    probs[rows, y] -= 1
-    probs /= n
-    return float(np.mean(losses, dtype=np.float64)), probs
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,12 +127,12 @@ def _draw_weights(rng: np.random.Generator, scheme: str, fan_in: int, fan_out: i
     raise ValueError(f"unknown init scheme {scheme!r}")
 
 
-class _BaseNet:
-    """Parameter storage, caching, loss/predict/save/load shared by MLP and SharedBiasNet.
+class Network:
+    """Parameter storage, caching, loss/predict/to_arrays/from_arrays shared by MLP and SharedBiasNet.
 
     A subclass calls ``_setup`` (packed layout, workspace widths) and ``_init_params`` in its
-    ``__init__`` and defines the kernels ``_forward_ops``, ``_backward_ops`` and
-    ``_backward_input`` (plus ``_from_meta`` for ``load``).
+    ``__init__`` and defines the kernels ``forward_ops``, ``backward_ops`` and
+    ``_backward_input`` (plus ``from_meta`` for ``from_arrays``).
     """
 
     kind = ""
@@ -417,7 +150,7 @@ class _BaseNet:
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         dtype = np.dtype(dtype)
-        if dtype not in _DTYPES:
+        if dtype not in DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
         if float(l2) < 0:
             raise ValueError(f"l2 must be >= 0, got {l2}")
@@ -473,15 +206,15 @@ class _BaseNet:
     def packed_params(self) -> np.ndarray:
         """All parameters as one flat vector; ``coefs``/``intercepts`` are views of it (the order is
         ``_segments``)."""
-        self._sync_params()
+        self.sync_params()
         return self._params
 
     def packed_grads(self) -> np.ndarray:
         """All gradients as one flat vector, aligned with ``packed_params()``."""
-        self._sync_params()
+        self.sync_params()
         return self._grads
 
-    def _sync_params(self) -> None:
+    def sync_params(self) -> None:
         """Re-attach ``coefs``/``intercepts`` to the packed vector if a caller replaced an entry.
 
         Assigning ``model.coefs[0] = W_new`` (instead of writing ``model.coefs[0][...] = W_new``)
@@ -519,20 +252,35 @@ class _BaseNet:
             return 0.0
         return 0.5 * self.l2 * sum(float(np.sum(np.square(W, dtype=np.float64))) for W in self.coefs)
 
+    def param_segments(self) -> list[tuple[str, int, int]]:
+        """``(name, start, stop)`` of every parameter array in ``packed_params()``, in packed order
+        (names ``W{i}`` for weights, ``b{i}`` for biases)."""
+        return list(self._segments)
+
+    def workspace(self, rows: int) -> dict:
+        """The per-row buffers of a pass over ``rows`` rows (grown once, then reused): a dict
+        ``name -> list of (rows, width)`` arrays that ``forward_ops``/``backward_ops`` take."""
+        return self._ws.get(rows)
+
+    def forget_forward(self) -> None:
+        """Drop the cached forward pass (a trainer reusing the buffers makes it stale)."""
+        self._cache = None
+
     # -- input handling -------------------------------------------------------------------
 
-    def _as_input(self, X) -> np.ndarray:
+    def as_input(self, X) -> np.ndarray:
+        """``X`` validated as ``(n, n_in)`` and cast to a C-contiguous array of ``dtype``."""
         X = np.ascontiguousarray(X, dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.n_in:
             raise ValueError(f"X must have shape (n, {self.n_in}), got {X.shape}")
         return X
 
-    def _network_input(self, X: np.ndarray) -> np.ndarray:
-        """``X`` in the form ``_forward_ops`` takes (a new array if it differs; see ``MLP``)."""
+    def network_input(self, X: np.ndarray) -> np.ndarray:
+        """``X`` in the form ``forward_ops`` takes (a new array if it differs; see ``MLP``)."""
         return X
 
     def _stage_input(self, X: np.ndarray, ws: dict) -> np.ndarray:
-        """``X`` in the form ``_forward_ops`` takes, using workspace buffers where needed."""
+        """``X`` in the form ``forward_ops`` takes, using workspace buffers where needed."""
         return X
 
     def _cached(self, n: int) -> tuple[np.ndarray, dict]:
@@ -545,8 +293,8 @@ class _BaseNet:
 
     def forward(self, X) -> np.ndarray:
         """Logits of ``X`` (a new array); caches what ``backward`` needs."""
-        self._sync_params()
-        return self._forward(self._as_input(X)).copy()
+        self.sync_params()
+        return self._forward(self.as_input(X)).copy()
 
     def backward(self, dlogits) -> np.ndarray:
         """Back-propagate dL/dlogits through the last ``forward``.
@@ -560,7 +308,7 @@ class _BaseNet:
             raise ValueError(
                 f"dlogits must have shape (n, {self.n_out}) or (n, m, {self.n_out}), got {d.shape}"
             )
-        self._sync_params()
+        self.sync_params()
         if d.ndim == 3:
             self._cached(d.shape[0])
             return self._backward_input(np.asarray(d, dtype=self.dtype))
@@ -572,8 +320,8 @@ class _BaseNet:
     def _logits(self, X) -> np.ndarray:
         """Logits of ``X`` (a new array), computed ``CHUNK_ROWS`` rows at a time so that the
         workspace stays small whatever the number of rows (no forward pass to back-propagate)."""
-        self._sync_params()
-        X = self._as_input(X)
+        self.sync_params()
+        X = self.as_input(X)
         if X.shape[0] <= self.CHUNK_ROWS:
             return self._forward(X).copy()
         out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
@@ -600,10 +348,10 @@ class _BaseNet:
 
         Parameter gradients are not touched.
         """
-        self._sync_params()
-        X = self._as_input(X)
+        self.sync_params()
+        X = self.as_input(X)
         logits = self._forward(X)
-        y = _as_labels(y, self.n_out, X.shape[0])
+        y = as_labels(y, self.n_out, X.shape[0])
         d = softmax(logits)
         d[np.arange(X.shape[0]), y] -= 1
         return self._backward_input(d[:, None, :])[:, 0, :]
@@ -621,52 +369,55 @@ class _BaseNet:
             "n_out": np.array(self.n_out, dtype=np.int64),
         }
 
-    def save(self, path) -> None:
-        """Write weights and metadata to an ``.npz`` (atomic, byte-deterministic)."""
-        self._sync_params()
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Weights and metadata as named arrays (the state an ``.npz`` holds; ``from_arrays``
+        rebuilds the network). Write them with ``shortcut.files.save_npz(path, **arrays)``."""
+        self.sync_params()
         arrays = self._meta()
         for i, W in enumerate(self.coefs):
             arrays[f"coef_{i}"] = W
         for i, b in enumerate(self.intercepts):
             arrays[f"intercept_{i}"] = b
-        save_npz(path, **arrays)
+        return arrays
 
     @classmethod
-    def _from_meta(cls, meta: dict) -> "_BaseNet":
+    def from_meta(cls, meta: dict) -> "Network":
+        """An untrained network of this kind from its metadata (``activation``, ``hidden``,
+        ``dtype``, ``l2``, ``n_in``, ``n_out``)."""
         raise NotImplementedError
 
     @classmethod
-    def load(cls, path) -> "_BaseNet":
-        """Rebuild a network saved with ``save`` (``MLP.load`` / ``SharedBiasNet.load`` check the kind)."""
-        with np.load(path, allow_pickle=False) as z:
-            kind = str(z["kind"])
-            if kind not in _KINDS:
-                raise ValueError(f"{path}: unknown network kind {kind!r}")
-            target = _KINDS[kind]
-            if not issubclass(target, cls):
-                raise ValueError(f"{path} holds a {kind}, not a {cls.__name__}; use load_model()")
-            meta = {
-                "activation": str(z["activation"]),
-                "hidden": tuple(int(h) for h in z["hidden"]),
-                "dtype": str(z["dtype"]),
-                "l2": float(z["l2"]),
-                "n_in": int(z["n_in"]),
-                "n_out": int(z["n_out"]),
-            }
-            model = target._from_meta(meta)
-            for i, W in enumerate(model.coefs):
-                W[...] = z[f"coef_{i}"]
-            for i, b in enumerate(model.intercepts):
-                b[...] = z[f"intercept_{i}"]
+    def from_arrays(cls, arrays) -> "Network":
+        """Rebuild a network from ``to_arrays()`` (a dict or an open ``np.load`` archive);
+        ``MLP.from_arrays`` / ``SharedBiasNet.from_arrays`` check the kind, ``load`` takes any."""
+        kind = str(arrays["kind"])
+        if kind not in _KINDS:
+            raise ValueError(f"unknown network kind {kind!r}")
+        target = _KINDS[kind]
+        if not issubclass(target, cls):
+            raise ValueError(f"the arrays hold a {kind}, not a {cls.__name__}; use load()")
+        meta = {
+            "activation": str(arrays["activation"]),
+            "hidden": tuple(int(h) for h in arrays["hidden"]),
+            "dtype": str(arrays["dtype"]),
+            "l2": float(arrays["l2"]),
+            "n_in": int(arrays["n_in"]),
+            "n_out": int(arrays["n_out"]),
+        }
+        model = target.from_meta(meta)
+        for i, W in enumerate(model.coefs):
+            W[...] = arrays[f"coef_{i}"]
+        for i, b in enumerate(model.intercepts):
+            b[...] = arrays[f"intercept_{i}"]
         return model
 
-    def copy(self) -> "_BaseNet":
+    def copy(self) -> "Network":
         """An independent copy (same weights, dtype and metadata; no cached forward pass)."""
         return self.astype(self.dtype)
 
-    def astype(self, dtype) -> "_BaseNet":
+    def astype(self, dtype) -> "Network":
         """A copy of the network with parameters cast to ``dtype`` (float32 or float64)."""
-        self._sync_params()
+        self.sync_params()
         meta = {
             "activation": self.activation,
             "hidden": tuple(self.hidden),
@@ -675,8 +426,8 @@ class _BaseNet:
             "n_in": self.n_in,
             "n_out": self.n_out,
         }
-        model = type(self)._from_meta(meta)
-        model._params[...] = self._params
+        model = type(self).from_meta(meta)
+        model.packed_params()[...] = self._params
         model.init = getattr(self, "init", "auto")
         return model
 
@@ -689,17 +440,17 @@ class _BaseNet:
     # -- kernels ---------------------------------------------------------------------------
     #
     # Subclasses describe a pass as a list of in-place NumPy operations bound to fixed buffers
-    # (``_forward_ops`` / ``_backward_ops``). ``_forward`` and ``_backward`` build and run them
-    # once; ``shortcut.train.fit`` builds them once per minibatch slot of its window buffers and
+    # (``forward_ops`` / ``backward_ops``). ``_forward`` and ``_backward`` build and run them
+    # once; ``shortcut.nn.train.fit`` builds them once per minibatch slot of its window buffers and
     # replays them for every window of every epoch. Either way the same code computes the
     # gradients that the gradient checks verify.
 
-    def _forward_ops(self, X: np.ndarray, ws: dict, logits: np.ndarray) -> list:
+    def forward_ops(self, X: np.ndarray, ws: dict, logits: np.ndarray) -> list:
         """Operations that compute the logits of ``X`` into ``logits``, leaving in ``ws`` what
         the backward pass needs."""
         raise NotImplementedError
 
-    def _backward_ops(
+    def backward_ops(
         self, X: np.ndarray, ws: dict, delta: np.ndarray, *, param_grads: bool, dx: np.ndarray | None
     ) -> list:
         """Operations that back-propagate ``delta`` (dL/dlogits; overwritten freely) after the
@@ -712,7 +463,7 @@ class _BaseNet:
         ws = self._ws.get(X.shape[0])
         logits = ws["a"][-1]
         X = self._stage_input(X, ws)
-        run_ops(self._forward_ops(X, ws, logits))
+        run_ops(self.forward_ops(X, ws, logits))
         self._cache = (X, X.shape[0])
         return logits
 
@@ -722,7 +473,7 @@ class _BaseNet:
         X, n = self._cache
         ws = self._ws.get(n)
         dx = ws["dx"][0] if input_grad else None
-        run_ops(self._backward_ops(X, ws, delta, param_grads=param_grads, dx=dx))
+        run_ops(self.backward_ops(X, ws, delta, param_grads=param_grads, dx=dx))
         return dx
 
     def _backward_input(self, D: np.ndarray) -> np.ndarray:
@@ -730,7 +481,7 @@ class _BaseNet:
         raise NotImplementedError
 
 
-class MLP(_BaseNet):
+class MLP(Network):
     """Fully connected network: ``hidden`` layers with one activation, linear output (logits).
 
     Parameters
@@ -746,7 +497,7 @@ class MLP(_BaseNet):
 
     Storage: layer i's weights and bias are one packed ``(fan_in + 1, fan_out)`` block
     ``[W_i; b_i]``, and the input of every layer carries a trailing column of ones (input and
-    hidden activation buffers keep a ones column; ``_network_input`` widens an array). One
+    hidden activation buffers keep a ones column; ``network_input`` widens an array). One
     matrix product ``[A, 1] @ [W; b]`` then computes ``A @ W + b`` and ``[A, 1]^T @ delta``
     gives the weight and bias gradients together: NumPy's broadcast bias addition (a short loop
     per row) disappears from the training step.
@@ -785,7 +536,7 @@ class MLP(_BaseNet):
         self._init_params(init, seed)
 
     @classmethod
-    def _from_meta(cls, meta):
+    def from_meta(cls, meta):
         return cls(
             meta["n_in"],
             meta["hidden"],
@@ -795,7 +546,7 @@ class MLP(_BaseNet):
             l2=meta["l2"],
         )
 
-    def _network_input(self, X):
+    def network_input(self, X):
         """``[X, 1]``: the input widened by a column of ones."""
         out = np.ones((X.shape[0], self.n_in + 1), dtype=self.dtype)
         out[:, : self.n_in] = X
@@ -806,40 +557,40 @@ class MLP(_BaseNet):
         np.copyto(staged[:, : self.n_in], X)
         return staged
 
-    def _forward_ops(self, X, ws, logits):
+    def forward_ops(self, X, ws, logits):
         ops = []
         last = len(self._blocks) - 1
         a = X  # [input, 1]
         for i, block in enumerate(self._blocks):
             if i == last:
-                ops.append(_product(a, block, logits))
+                ops.append(product(a, block, logits))
                 break
             full = ws["a"][i]  # (n, width + 1), last column ones
             width = block.shape[1]
-            ops.append(_product(a, block, full[:, :width]))
+            ops.append(product(a, block, full[:, :width]))
             ops += self._act.forward_ops(full, ws["w"][i])
             if not self._act.keeps_one:  # g(1) != 1: put the ones back
                 ops.append(partial(full[:, width].fill, 1))
             a = full
         return ops
 
-    def _backward_ops(self, X, ws, delta, *, param_grads, dx):
+    def backward_ops(self, X, ws, delta, *, param_grads, dx):
         ops = []
         for i in range(len(self._blocks) - 1, -1, -1):
             a_prev = ws["a"][i - 1] if i > 0 else X  # with its ones column
             if param_grads:  # [A, 1]^T delta = [dL/dW; dL/db]
-                ops.append(_product(a_prev.T, delta, self._grad_blocks[i]))
+                ops.append(product(a_prev.T, delta, self._grad_blocks[i]))
             if i == 0:
                 break
             width = self.layer_sizes[i]
             d_full = ws["d"][i - 1]  # its last column stays 0
-            ops.append(_product(delta, self.coefs[i].T, d_full[:, :width]))
+            ops.append(product(delta, self.coefs[i].T, d_full[:, :width]))
             ops += self._act.backprop_ops(d_full, a_prev, ws["w"][i - 1])
             delta = d_full[:, :width]
         if param_grads:
             ops += self._l2_ops()
         if dx is not None:
-            ops.append(_product(delta, self.coefs[0].T, dx))
+            ops.append(product(delta, self.coefs[0].T, dx))
         return ops
 
     def _backward_input(self, D):
@@ -856,7 +607,7 @@ class MLP(_BaseNet):
         return G.reshape(n, m, self.n_in)
 
 
-class SharedBiasNet(_BaseNet):
+class SharedBiasNet(Network):
     """The assignment's Question 2: ``h1 = g(W x + b)``, ``logits = U h1 + b``, softmax.
 
     One bias vector ``b`` (length k = n_classes) enters both layers, so the hidden width is k.
@@ -881,39 +632,39 @@ class SharedBiasNet(_BaseNet):
         self._init_params(init, seed)
 
     @classmethod
-    def _from_meta(cls, meta):
+    def from_meta(cls, meta):
         return cls(meta["n_in"], meta["n_out"], meta["activation"], dtype=meta["dtype"], l2=meta["l2"])
 
-    def _forward_ops(self, X, ws, logits):
+    def forward_ops(self, X, ws, logits):
         (W, U), b = self.coefs, self.intercepts[0]
         h = ws["a"][0]
         return [
-            _product(X, W, h),
+            product(X, W, h),
             partial(np.add, h, b, h),
             *self._act.forward_ops(h, ws["w"][0]),
-            _product(h, U, logits),
+            product(h, U, logits),
             partial(np.add, logits, b, logits),
         ]
 
-    def _backward_ops(self, X, ws, delta, *, param_grads, dx):
+    def backward_ops(self, X, ws, delta, *, param_grads, dx):
         (W, U), (gW, gU), gb = self.coefs, self.coef_grads, self.intercept_grads[0]
         h, dh, ones = ws["a"][0], ws["d"][0], ws["ones"]
         ops = []
         if param_grads:
-            ops.append(_product(h.T, delta, gU))
-        ops.append(_product(delta, U.T, dh))
+            ops.append(product(h.T, delta, gU))
+        ops.append(product(delta, U.T, dh))
         ops += self._act.backprop_ops(dh, h, ws["w"][0])  # dh is now dL/d(Wx + b)
         if param_grads:
-            ops.append(_product(X.T, dh, gW))
+            ops.append(product(X.T, dh, gW))
             # dL/db = sum over the paths through which b reaches the loss
             ops.append(partial(gb.fill, 0))
             for path in self.BIAS_PATHS:
                 source = {"output": delta, "hidden": dh}[path]
-                ops.append(_product(ones, source, self._bias_tmp))
+                ops.append(product(ones, source, self._bias_tmp))
                 ops.append(partial(np.add, gb, self._bias_tmp, gb))
             ops += self._l2_ops()
         if dx is not None:
-            ops.append(_product(dh, W.T, dx))
+            ops.append(product(dh, W.T, dx))
         return ops
 
     def _backward_input(self, D):
@@ -933,7 +684,7 @@ class SharedBiasNet(_BaseNet):
 
 def independent_bias_twin(net: SharedBiasNet) -> MLP:
     """``MLP(n_in, [k], k, act)`` starting from the shared-bias net's weights, ``b`` copied to both layers."""
-    net._sync_params()
+    net.sync_params()
     k = net.n_out
     twin = MLP(net.n_in, [k], k, net.activation, dtype=net.dtype, l2=net.l2)
     twin.coefs[0][...] = net.coefs[0]
@@ -944,9 +695,19 @@ def independent_bias_twin(net: SharedBiasNet) -> MLP:
     return twin
 
 
-_KINDS: dict[str, type[_BaseNet]] = {"MLP": MLP, "SharedBiasNet": SharedBiasNet}
+_KINDS: dict[str, type[Network]] = {"MLP": MLP, "SharedBiasNet": SharedBiasNet}
 
 
-def load_model(path) -> MLP | SharedBiasNet:
-    """Load any network saved with ``save``, whatever its kind."""
-    return _BaseNet.load(path)
+def load(arrays) -> MLP | SharedBiasNet:
+    """Rebuild any network from its ``to_arrays()``, whatever its kind."""
+    return Network.from_arrays(arrays)
+
+
+def build_model(setting: dict, network: dict, n_in: int, n_classes: int, seed: int) -> MLP:
+    """The untrained MLP of one validated model setting (``models.<name>``) and the ``network``
+    section of the config (the schema has filled in every default): the setting's ``hidden``
+    widths, else ``network.hidden``."""
+    return MLP(
+        n_in, setting.get("hidden") or network["hidden"], n_classes, setting["activation"],
+        init=setting["init"], dtype=network["dtype"], seed=seed, l2=setting["l2"],
+    )

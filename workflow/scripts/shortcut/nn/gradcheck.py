@@ -1,4 +1,4 @@
-"""Finite-difference checks of the analytic gradients of ``shortcut.network``.
+"""Finite-difference checks of the analytic gradients of ``shortcut.nn.network``.
 
 For every parameter array (weights, biases; the shared bias of ``SharedBiasNet``) and for the
 input X, each checked entry is moved by +-eps and the central difference of ``model.loss``
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import ACTIVATIONS, MLP, SharedBiasNet, _BaseNet, cross_entropy
+from ..probability import cross_entropy
+from .activations import ACTIVATIONS
+from .network import MLP, Network, SharedBiasNet
 
 __all__ = ["DEFAULT_FLOOR", "TOLERANCE", "check_model", "gradcheck_table", "relative_error"]
 
@@ -56,7 +58,7 @@ def _numeric_gradient(loss, flat: np.ndarray, idx: np.ndarray, eps: float) -> np
 
 
 def check_model(
-    model: _BaseNet,
+    model: Network,
     X,
     y,
     eps: float = 1e-6,
@@ -73,7 +75,7 @@ def check_model(
     ``parameter`` ("W0", "b0", ..., "X"), ``max_rel_error`` and ``n_checked``.
     """
     net = model if model.dtype == np.float64 else model.astype("float64")
-    net._sync_params()
+    net.sync_params()
     X = np.array(X, dtype=np.float64, copy=True, order="C")
     y = np.asarray(y)
     rng = np.random.default_rng(seed)
@@ -105,7 +107,7 @@ def check_model(
     return records
 
 
-def _randomise_biases(net: _BaseNet, rng: np.random.Generator, scale: float = 0.1) -> None:
+def _randomise_biases(net: Network, rng: np.random.Generator, scale: float = 0.1) -> None:
     """Non-zero biases, so that bias paths are exercised away from the all-zero start."""
     for b in net.intercepts:
         b[...] = rng.normal(0.0, scale, size=b.shape)
