@@ -54,7 +54,7 @@ import realdata  # noqa: E402
 from shortcut import conditional, data, domain, stats  # noqa: E402
 from shortcut.spec import DatasetSpec  # noqa: E402
 
-from configs import validated  # noqa: E402  (defaults from the schema)
+from configs import domain_settings, evidence_settings, validated  # noqa: E402  (defaults from the schema)
 
 NULL_SCENARIOS = ("random", "label", "select", "select_soft", "label+select")
 LEAK_SCENARIOS = ("leak_numeric", "leak_categorical")
@@ -193,8 +193,8 @@ def run_case(name: str, scenario: str, seed: int, strength: float = DEFAULT_STRE
     splits = [(*data.split_xy(f), f["row"].to_numpy()) for f in (tr, va, te)]
     started = time.perf_counter()
     result = conditional.audit_evidence(*splits, encoder, len(ds.classes),
-                                        domain_settings=domain.DomainSettings(seed=seed),
-                                        evidence_settings=conditional.EvidenceSettings(seed=seed))
+                                        domain_settings=domain_settings(seed),
+                                        evidence_settings=evidence_settings(seed))
     ev = result["evidence"]
     flagged = set()
     for r in ev[ev["broke"].astype(bool)].to_dict("records"):
@@ -277,11 +277,11 @@ def main(argv=None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.out, index=False)
     fpr, power = summarise(results)
-    s = conditional.EvidenceSettings()
+    s = evidence_settings()
     print(f"calibration: {len(datasets)} real datasets, {len(results)} cases, {args.jobs} processes, "
           f"{time.perf_counter() - started:.0f} s")
     print(f"decision: {conditional.decision_rule(s)}; evidence networks {list(s.hidden)}, "
-          f"domain support min_train_rows {domain.DomainSettings().min_train_rows:g}")
+          f"domain support min_train_rows {domain_settings().min_train_rows:g}")
     print("\nFalse positives (no shortcut; every feature of every case):")
     print(fpr.to_markdown(index=False, floatfmt=".3f"))
     print("\nPower (planted leak whose marginal is unchanged; strength = share of training rows where it equals the label):")

@@ -32,3 +32,17 @@ def defaults(*keys: str):
     for key in keys:
         config = config[key]
     return copy.deepcopy(config)
+
+
+def evidence_settings(seed: int = 0, **values):
+    """The shift evidence's settings as the workflow builds them, ``values`` over the defaults."""
+    from shortcut import conditional
+
+    return conditional.EvidenceSettings.from_config({**defaults("shift", "evidence"), **values}, seed)
+
+
+def domain_settings(seed: int = 0, **values):
+    """The domain classifier's settings as the workflow builds them, ``values`` over the defaults."""
+    from shortcut import domain
+
+    return domain.DomainSettings.from_config({**defaults("shift", "domain"), **values}, seed)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import synthetic as syn
+from configs import domain_settings, evidence_settings
 from shortcut import conditional
 
 
@@ -20,7 +21,8 @@ def world():
 
 def evidence(train, test, **kw):
     splits, encoder = syn.encoded(train, test, **kw)
-    result = conditional.audit_evidence(*splits, encoder, 3)
+    result = conditional.audit_evidence(*splits, encoder, 3, domain_settings=domain_settings(),
+                                        evidence_settings=evidence_settings())
     return result["evidence"].set_index("unit"), result
 
 
@@ -155,7 +157,7 @@ def test_the_threshold_is_a_share_of_the_label_entropy(world):
     p = np.bincount(train["target"]) / len(train)
     # the training partition is 80 % of train, stratified: its class mix is train's
     assert ev["label_entropy"].iloc[0] == pytest.approx(-(p * np.log(p)).sum(), abs=0.01)
-    assert ev["min_harm"].iloc[0] == pytest.approx(conditional.EvidenceSettings().min_harm_share
+    assert ev["min_harm"].iloc[0] == pytest.approx(evidence_settings().min_harm_share
                                                    * ev["label_entropy"].iloc[0])
     assert "H(Y)" in ev["rule"].iloc[0]
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import synthetic as syn
+from configs import domain_settings
 from shortcut import domain
 
 
@@ -20,7 +21,7 @@ def shift_of(train, test, **kw):
     (tr, va, te), enc = syn.encoded(train, test, **kw)
     layout = {"sources": enc["sources"], "categorical": list(enc["categorical"])}
     return domain.shift_model(np.vstack([tr[0], va[0]]), np.r_[tr[1], va[1]], te[0], te[1], **layout,
-                              n_classes=3, X_train_partition=tr[0])
+                              n_classes=3, X_train_partition=tr[0], settings=domain_settings())
 
 
 def test_no_shift_gives_auc_one_half(world):

@@ -102,33 +102,35 @@ LOG_FLOOR = np.log(1e-6)
 cannot dominate a mean of thousands."""
 
 
+EVIDENCE_ACTIVATION = "relu"  # the evidence networks' units (not a setting: the statistic is built on it)
+
+
 @dataclass(frozen=True)
 class EvidenceSettings:
-    """Evidence models and the decision rule (defaults live in the config schema)."""
+    """Evidence models and the decision rule: ``shift.evidence`` of the validated config (the
+    defaults live in the schema) and the seed."""
 
-    hidden: tuple = (32,)
-    activation: str = "relu"
-    lr: float = 0.003
-    batch_size: int = 256
-    epochs: int = 40
-    patience: int = 5
-    l2: float = 1e-4
-    min_level_rows: int = 30
-    seed: int = 0
-    alpha: float = 0.05
-    min_harm_share: float = 0.02
-    n_boot: int = 1000
-    max_steps: int = 5
-    ensemble: int = 3
-    max_train_rows: int = 20_000
+    hidden: tuple
+    activation: str
+    lr: float
+    batch_size: int
+    epochs: int
+    patience: int
+    l2: float
+    min_level_rows: int
+    seed: int
+    alpha: float
+    min_harm_share: float
+    n_boot: int
+    max_steps: int
+    ensemble: int
+    max_train_rows: int
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "EvidenceSettings":
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in cfg.items() if k in known}
-        if "hidden" in values:
-            values["hidden"] = tuple(values["hidden"])
-        return cls(**values)
+    def from_config(cls, cfg: dict, seed: int) -> "EvidenceSettings":
+        fields = [f for f in cls.__dataclass_fields__ if f not in ("activation", "seed", "hidden")]
+        return cls(hidden=tuple(cfg["hidden"]), activation=EVIDENCE_ACTIVATION, seed=seed,
+                   **{f: cfg[f] for f in fields})
 
 
 def label_entropy(y, n_classes: int) -> float:
@@ -443,7 +445,7 @@ EVIDENCE_COLUMNS = [
 
 def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources: Sequence[str], categorical: Sequence[str],
                       groups: Sequence[Sequence[str]] = (), n_classes: int,
-                      settings: EvidenceSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                      settings: EvidenceSettings) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Per-unit conditional-shift evidence (final), and every step's tests.
 
     ``X_test``/``y_test`` are the supported test rows only (the caller drops the rest). Returns
@@ -452,7 +454,7 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
     made on the way (same columns, one row per unit and step); ``mix`` the class mix the inputs
     explain (:func:`class_mix_explained`, with all features).
     """
-    s = settings or EvidenceSettings()
+    s = settings
     X_train, y_train = np.asarray(X_train), np.asarray(y_train)
     if len(y_train) > s.max_train_rows:
         from .data import stratified_split
@@ -520,12 +522,12 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
             steps.reindex(columns=EVIDENCE_COLUMNS), mix)
 
 
-def audit_evidence(train, val, audit, encoder: dict, n_classes: int, domain_settings=None,
-                   evidence_settings: EvidenceSettings | None = None) -> dict:
+def audit_evidence(train, val, audit, encoder: dict, n_classes: int, *, domain_settings,
+                   evidence_settings: EvidenceSettings) -> dict:
     """The whole shift evidence of one dataset from its encoded splits, as the pipeline computes it.
 
     ``train``/``val``/``audit``: ``(X, y, rows)`` of the training partition, the validation split
-    and the audit part of the test rows (``shortcut.data.read_xy``); ``encoder``: the fitted
+    and the audit part of the test rows (``shortcut.files.read_encoded``); ``encoder``: the fitted
     encoder (sources, categorical levels, groups). Returns ``shift`` (the domain model
     of ``shortcut.domain.shift_model``), ``evidence`` and ``steps`` (``conditional_shift``, on the
     supported audit rows).

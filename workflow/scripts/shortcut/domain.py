@@ -43,11 +43,17 @@ from . import logreg, stats
 
 @dataclass(frozen=True)
 class DomainSettings:
-    l2: float = 1.0
-    folds: int = 5
-    seed: int = 0
-    min_auc: float = 0.55
-    min_train_rows: float = 20.0
+    """``shift.domain`` of the validated config (the defaults live in the schema) and the seed."""
+
+    l2: float
+    folds: int
+    seed: int
+    min_auc: float
+    min_train_rows: float
+
+    @classmethod
+    def from_config(cls, cfg: dict, seed: int) -> "DomainSettings":
+        return cls(seed=seed, **{f: cfg[f] for f in cls.__dataclass_fields__ if f != "seed"})
 
 
 def domain_inputs(X: np.ndarray, numeric_columns: Sequence[int]) -> np.ndarray:
@@ -92,7 +98,7 @@ def _auc(scores, is_test) -> dict:
 
 def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
                 categorical: Sequence[str], n_classes: int, X_train_partition=None,
-                settings: DomainSettings | None = None) -> dict:
+                settings: DomainSettings) -> dict:
     """Both domain classifiers between the train file (``X_source``: training partition and
     validation rows) and the test rows, and the support flags.
 
@@ -106,7 +112,7 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     Per-row outputs: ``log_ratio_test`` (inputs only), ``log_a_source``, ``log_b_source``,
     ``log_a_test``, ``supported`` (test rows).
     """
-    s = settings or DomainSettings()
+    s = settings
     X_source = np.asarray(X_source, dtype=np.float64)
     X_test = np.asarray(X_test, dtype=np.float64)
     features = list(dict.fromkeys(sources))
