@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import realdata  # noqa: E402
-from shortcut import conditional, data, domain, stats  # noqa: E402
+from shortcut import conditional, data, stats  # noqa: E402
 from shortcut.spec import DatasetSpec  # noqa: E402
 
 from configs import domain_settings, evidence_settings, validated  # noqa: E402  (defaults from the schema)
