@@ -206,8 +206,8 @@ FILE_SCENARIOS = {
         lambda s: edited(s.wf / LIBRARY / "shared_bias.py", comment_appended),
         lambda s: {job("shared_bias")} | s.report(),
     ),
-    "report module changed: the report only": (
-        lambda s: edited(s.wf / LIBRARY / "report.py", comment_appended),
+    "report package changed (one of its modules): the report only": (
+        lambda s: edited(s.wf / LIBRARY / "report" / "render.py", comment_appended),
         lambda s: s.report(),
     ),
     "environment.yml changed: nothing without --sdm conda": (

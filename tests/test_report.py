@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import runpy
 import zipfile
 from pathlib import Path
 
@@ -16,8 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import copy_workflow, run_snakemake, write_override
+from conftest import ROOT, copy_workflow, run_snakemake, write_override
 from shortcut import files, report
+from shortcut.report import fmt
+
+# The rule script: it reads the inputs and writes the outputs (the package takes and returns contents).
+SCRIPT = runpy.run_path(str(ROOT / "workflow/scripts/report.py"))
+read_inputs, write_report = SCRIPT["read_inputs"], SCRIPT["write_report"]
 
 MODELS = ["relu", "sigmoid"]
 SEEDS = [0, 1]
@@ -393,12 +399,17 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
     return p, settings
 
 
+def outputs(out: Path) -> dict:
+    """The report rule's outputs under ``out``."""
+    return {"html": out / "report.html", "md": out / "report.md", "captions": out / "figures" / "captions.json",
+            **{name: out / "figures" / f"{name}.png" for name in report.FIGURES}}
+
+
 def build(root: Path, out: Path, **kwargs) -> tuple[report.Document, Path]:
+    """Write the inputs, then do what the rule script does."""
     paths, settings = write_inputs(root, **kwargs)
-    doc = report.build_report(report.load_inputs(paths, settings))
-    report.write_report(doc, out / "report.html", out / "report.md",
-                        {name: out / "figures" / f"{name}.png" for name in report.FIGURES},
-                        captions_path=out / "figures" / "captions.json")
+    doc = report.build_report(read_inputs(paths, settings))
+    write_report(doc, outputs(out))
     return doc, out
 
 
@@ -737,10 +748,9 @@ def test_rebuild_is_byte_identical_apart_from_the_cost_block(tmp_path):
     paths, settings = write_inputs(tmp_path / "in1")
     for p in Path(settings["benchmark_root"]).rglob("*.tsv"):  # different timings on the rerun
         p.write_text("s\th:m:s\tmax_rss\n9.5\t0:00:09\t321.0\n")
-    doc = report.build_report(report.load_inputs(paths, settings))
+    doc = report.build_report(read_inputs(paths, settings))
     second = tmp_path / "out2"
-    report.write_report(doc, second / "report.html", second / "report.md",
-                        {n: second / "figures" / f"{n}.png" for n in report.FIGURES}, second / "figures/captions.json")
+    write_report(doc, outputs(second))
     for name in ("report.html", "report.md"):
         a, b = (first / name).read_text(), (second / name).read_text()
         assert a != b
@@ -771,19 +781,19 @@ def test_no_suspect_and_no_studies(tmp_path):
 
 
 def test_number_formatting():
-    assert report.num(0.83669) == "0.837"
-    assert report.num(-0.00004) == "0.000"
-    assert report.num(41348.0) == "41,348"
-    assert report.num(float("nan")) == "–"
-    assert report.pm(0.5, 0.0123, 3) == "0.500 ± 0.012"
-    assert report.pm(0.5, 0.0, 1) == "0.500"
-    assert report.sci(3.2e-7) == "3.2e-07"
-    assert report.plain(72.0) == "72" and report.plain(2.5) == "2.5"
-    assert report.sig(0.2613) == "0.26" and report.sig(4e-5) == "4.0e-05"
-    assert report.signed(0.26046) == "+0.260" and report.signed(-0.00004) == "+0.000"
-    assert report.ci(0.602, 0.592, 0.612) == "0.602 [0.592, 0.612]"
-    assert report.ci(0.1, 0.05, 0.15, sign=True) == "+0.100 [+0.050, +0.150]"
-    assert report.pval(0.4685) == "0.469" and report.pval(1.9e-100) == "1.9e-100" and report.pval(0.0) == "< 1e-300"
+    assert fmt.num(0.83669) == "0.837"
+    assert fmt.num(-0.00004) == "0.000"
+    assert fmt.num(41348.0) == "41,348"
+    assert fmt.num(float("nan")) == "–"
+    assert fmt.pm(0.5, 0.0123, 3) == "0.500 ± 0.012"
+    assert fmt.pm(0.5, 0.0, 1) == "0.500"
+    assert fmt.sci(3.2e-7) == "3.2e-07"
+    assert fmt.plain(72.0) == "72" and fmt.plain(2.5) == "2.5"
+    assert fmt.sig(0.2613) == "0.26" and fmt.sig(4e-5) == "4.0e-05"
+    assert fmt.signed(0.26046) == "+0.260" and fmt.signed(-0.00004) == "+0.000"
+    assert fmt.ci(0.602, 0.592, 0.612) == "0.602 [0.592, 0.612]"
+    assert fmt.ci(0.1, 0.05, 0.15, sign=True) == "+0.100 [+0.050, +0.150]"
+    assert fmt.pval(0.4685) == "0.469" and fmt.pval(1.9e-100) == "1.9e-100" and fmt.pval(0.0) == "< 1e-300"
 
 
 def test_benchmarks_parse_rule_and_job_from_the_path(tmp_path):
@@ -791,7 +801,8 @@ def test_benchmarks_parse_rule_and_job_from_the_path(tmp_path):
     (root / "evaluate/all/relu/seed0").mkdir(parents=True)
     (root / "evaluate/all/relu/seed0/val.tsv").write_text("s\th:m:s\tmax_rss\n1.5\t0:00:01\t12.5\n2.5\t0:00:02\t-\n")
     (root / "eda.tsv").write_text("s\th:m:s\tmax_rss\n0.25\t0:00:00\t-\n")
-    b = report.load_benchmarks([root / "evaluate/all/relu/seed0/val.tsv", root / "eda.tsv"], str(root))
+    paths = [root / "evaluate/all/relu/seed0/val.tsv", root / "eda.tsv"]
+    b = report.benchmark_table({str(p.relative_to(root)): files.read_csv(p, sep="\t") for p in paths})
     assert b["rule"].tolist() == ["evaluate", "eda"]
     assert b["job"].tolist() == ["all/relu/seed0/val", ""]
     assert b["s"].tolist() == [2.0, 0.25]

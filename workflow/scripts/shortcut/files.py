@@ -129,6 +129,15 @@ def write_parquet(df, path: str | os.PathLike, metadata: dict | None = None) -> 
     (``pyarrow.parquet.read_schema(path).metadata[b"shortcut_audit"]``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    return Path(path).read_bytes()
+
+
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     if metadata is not None:
@@ -144,13 +153,6 @@ def read_parquet(path: str | os.PathLike):
     return pd.read_parquet(path)
 
 
-def read_csv(path: str | os.PathLike):
-    """A CSV table the pipeline wrote, as a pandas DataFrame."""
-    import pandas as pd
-
-    return pd.read_csv(path)
-
-
 def write_csv(df, path: str | os.PathLike, float_format: str = "%.6g") -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n")
@@ -161,6 +163,16 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
+
+
+def read_csv(path: str | os.PathLike, sep: str = ","):
+    """A CSV (or, with ``sep="\\t"``, a TSV); an empty file (no header) is an empty frame."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, sep=sep)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -1,0 +1,104 @@
+"""Section "Reliance and attribution": permutation importance, gradient attribution shares and
+the loss-gradient ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import facts, plots
+from ..fmt import finite, num, plural, pm, two
+from ..load import Inputs
+from ..names import SPLIT_NAMES, method_name
+from ..render import Figure, Heading, Para, Section, Table
+
+
+def section(inp: Inputs) -> Section:
+    method = inp.settings.get("method") or inp.diagnosis.get("method") or "integrated_gradients"
+    models = facts.models(inp)
+    features = facts.feature_order(inp, method)
+    share = facts.saliency_means(inp, "all", method)
+    splits = ("val", "audit")
+
+    def cell(frame, act, split, feature, col="mean", key="feature"):
+        hit = frame[(frame["act"] == act) & (frame["split"] == split) & (frame[key] == feature)]
+        return float(hit[col].iloc[0]) if len(hit) else float("nan")
+
+    header = ["feature"] + [f"{act}, {SPLIT_NAMES[s]}" for act in models for s in splits]
+
+    def share_cell(act, split, feature):
+        n = cell(share, act, split, feature, "count")
+        return pm(cell(share, act, split, feature), cell(share, act, split, feature, "std"),
+                  int(n) if finite(n) else 0)
+
+    blocks: list = [Heading("Permutation importance (the reliance evidence)")]
+    imp = facts.importance_means(inp)
+    if imp.empty:
+        blocks.append(Para("No permutation importance in this run.", "note"))
+    else:
+        val = imp[imp["split"] == "val"].groupby("unit", sort=False)["mean"].mean()
+        units = val.sort_values(ascending=False, kind="stable").index.tolist()
+        units += [u for u in dict.fromkeys(imp["unit"]) if u not in units]
+        kinds = imp.drop_duplicates("unit").set_index("unit")
+        rows = []
+        for u in units:
+            n = lambda act, s: cell(imp, act, s, u, "count", "unit")  # noqa: E731
+            label = facts.unit_label(u, kinds.loc[u, "kind"], kinds.loc[u, "members"])
+            rows.append([label] + [pm(cell(imp, act, s, u, "mean", "unit"), cell(imp, act, s, u, "std", "unit"),
+                                      int(n(act, s)) if finite(n(act, s)) else 0)
+                                   for act in models for s in splits])
+        repeats = int(inp.importance["repeat"].nunique()) if "repeat" in inp.importance else 0
+        blocks.append(Para(
+            "How much the log loss rises (nats per row) when a unit's values are shuffled across the rows: mean "
+            f"over {plural(repeats, 'permutation')} per model, then mean ± sd over seeds. The validation column is "
+            "the reliance evidence of the verdict. On test rows where a unit's relation broke, shuffling it can "
+            "help: its importance there is then negative."))
+        blocks.append(Table(["unit"] + header[1:], rows, [False] + [True] * (len(header) - 1)))
+
+    rows = [[f"`{f}`"] + [share_cell(act, s, f) for act in models for s in splits] for f in features]
+    blocks.append(Heading("Gradient attribution"))
+    blocks.append(Para(
+        f"Share of the mean |attribution| per source feature ({method_name(method)}; one-hot columns summed "
+        f"per feature; mean ± sd over seeds). An even split would give every feature "
+        f"{two(1 / len(features)) if features else 'n/a'}. Shown beside the permutation importance; no rule "
+        "uses it."))
+    blocks.append(Table(header, rows, [False] + [True] * (len(header) - 1)))
+    caption = (f"Share of {method_name(method)} attribution per feature on validation and test (audit) "
+               "(mean over seeds, ± sd)")
+    if features:
+        top = features[0]
+        val_top = [cell(share, act, "val", top) for act in models]
+        test_top = [cell(share, act, "audit", top) for act in models]
+        caption += (f": the models put {two(np.nanmean(val_top))} of the validation attribution on `{top}` ("
+                    + ", ".join(f"{act} {two(v)}" for act, v in zip(models, val_top))
+                    + f") and {two(np.nanmean(test_top))} on test (audit)")
+        if len(features) > 1:
+            second = features[1]
+            caption += (f"; the next feature, `{second}`, gets "
+                        f"{two(np.nanmean([cell(share, act, 'val', second) for act in models]))}")
+    blocks.append(Figure("attribution", caption + ".", draw=lambda: plots.plot_attribution(inp, method)))
+
+    grad = facts.saliency_means(inp, "all", "loss_gradient", "mean_abs")
+    if not grad.empty:
+        ranks = {}
+        for act in models:
+            for s in splits:
+                sub = grad[(grad["act"] == act) & (grad["split"] == s)].set_index("feature")["mean"]
+                ranks[(act, s)] = sub.rank(ascending=False, method="min")
+
+        def mean_val_rank(f):
+            return np.nanmean([ranks[(a, "val")].get(f, np.nan) for a in models]), features.index(f)
+
+        order = sorted(features, key=mean_val_rank)
+        rows = []
+        for f in order:
+            row = [f"`{f}`"]
+            for act in models:
+                for s in splits:
+                    v, r = cell(grad, act, s, f), ranks[(act, s)].get(f, np.nan)
+                    row.append(f"{num(v)} ({int(r)})" if finite(r) else "–")
+            rows.append(row)
+        blocks.append(Heading("Loss-gradient ranking"))
+        blocks.append(Para("Mean |dL/dx| of the loss with respect to each feature's inputs (mean over seeds; "
+                           "rank in parentheses), the plain-gradient view of the same question."))
+        blocks.append(Table(header, rows, [False] + [True] * (len(header) - 1)))
+    return Section("attribution", "Reliance and attribution", blocks)
