@@ -849,3 +849,32 @@ def test_report_rule_and_snakemake_report(tmp_path):
                  "conditional_shift.png", "decomposition.png", "boxplots.png", "gradient_flow.png",
                  "shared_bias.png"):
         assert any(n.endswith(name) for n in names), name
+
+
+def dry_run_jobs(wf: Path, *args: str) -> dict[str, list[dict]]:
+    """Rule -> the jobs a dry run of the report lists, each with its input files and benchmark file."""
+    proc = run_snakemake(wf, "report", "--dry-run", "--cores", "1", *args)
+    found: dict[str, list[dict]] = {}
+    for block in re.split(r"\n(?=(?:rule|checkpoint) \w+:\n)", proc.stdout):
+        head = re.match(r"(?:rule|checkpoint) (\w+):\n", block)
+        if head:
+            fields = dict(re.findall(r"^    (\w+): (.*)$", block, flags=re.M))
+            found.setdefault(head.group(1), []).append(fields)
+    return found
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("overrides", [{}, {"gradient_flow": {"models": []}}], ids=["default", "no-gradient-flow"])
+def test_report_reads_the_benchmark_of_every_job_behind_it(tmp_path, overrides):
+    """Before the diagnose checkpoint has run, the report's inputs (the remedy aside) are known: the
+    benchmark files it reads are exactly those of the other jobs in its DAG, as their rules declare
+    them, so none is missed or read from a job that does not run (the paths come from the config,
+    not from Snakemake's rule objects)."""
+    wf = copy_workflow(tmp_path / "wf")
+    jobs = dry_run_jobs(wf, *write_override(wf, overrides))
+    declared = {j["benchmark"] for rule, js in jobs.items() if rule != "report" for j in js}
+    (report_job,) = jobs["report"]
+    read = {p for p in report_job["input"].split(", ") if "/benchmarks/" in p}
+    assert declared and read == declared
+    assert ("gradient_flow" in jobs) == bool(overrides.get("gradient_flow", {"models": True})["models"])
+    assert any("/studies/gradient_flow.csv" in p for p in report_job["input"].split(", ")) == ("gradient_flow" in jobs)

@@ -47,6 +47,7 @@ MODELS = f"{RESULTS}/models/{{fs}}/{{setting}}/seed{{seed}}"
 EVAL = f"{RESULTS}/metrics/{{fs}}/{{setting}}/seed{{seed}}/{{split}}"
 SALIENCY = f"{RESULTS}/saliency/{{fs}}/{{setting}}/seed{{seed}}/{{split}}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+FIRST_SEED = config["grid"]["seeds"][0]
 
 
 def benchmark(rule, *parts):
@@ -55,7 +56,6 @@ def benchmark(rule, *parts):
     file with wildcard patterns (``benchmark("collect", "{fs}")``); the report lists the files of
     the jobs behind it with their values (``benchmark("collect", "all")``)."""
     return "/".join([BENCHMARKS, rule, *parts]) + ".tsv"
-FIRST_SEED = config["grid"]["seeds"][0]
 
 
 def model_path(template, key):

@@ -12,7 +12,7 @@ if config["demo"]:
         log:
             f"{RESULTS}/logs/generate_demo.log",
         benchmark:
-            f"{RESULTS}/benchmarks/generate_demo.tsv"
+            benchmark("generate_demo")
         conda:
             CONDA_ENV
         params:
@@ -31,7 +31,7 @@ rule clean:
     log:
         f"{RESULTS}/logs/clean/{{source}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/clean/{{source}}.tsv"
+        benchmark("clean", "{source}")
     conda:
         CONDA_ENV
     params:
@@ -54,7 +54,7 @@ rule split_test:
     log:
         f"{RESULTS}/logs/split_test.log",
     benchmark:
-        f"{RESULTS}/benchmarks/split_test.tsv"
+        benchmark("split_test")
     conda:
         CONDA_ENV
     params:
@@ -75,7 +75,7 @@ rule fit_encoder:
     log:
         f"{RESULTS}/logs/fit_encoder/{{fs}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/fit_encoder/{{fs}}.tsv"
+        benchmark("fit_encoder", "{fs}")
     conda:
         CONDA_ENV
     params:
@@ -99,7 +99,7 @@ rule apply_encoder:
     log:
         f"{RESULTS}/logs/apply_encoder/{{fs}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/apply_encoder/{{fs}}.tsv"
+        benchmark("apply_encoder", "{fs}")
     conda:
         CONDA_ENV
     script:
@@ -134,7 +134,7 @@ rule eda:
     log:
         f"{RESULTS}/logs/eda.log",
     benchmark:
-        f"{RESULTS}/benchmarks/eda.tsv"
+        benchmark("eda")
     conda:
         CONDA_ENV
     params:

@@ -19,7 +19,7 @@ rule evaluate:
     log:
         f"{RESULTS}/logs/evaluate/{{fs}}/{{setting}}/seed{{seed}}/{{split}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{fs}}/{{setting}}/seed{{seed}}/{{split}}.tsv"
+        benchmark("evaluate", "{fs}", "{setting}", "seed{seed}", "{split}")
     conda:
         CONDA_ENV
     threads: 1
@@ -48,7 +48,7 @@ rule collect:
     log:
         f"{RESULTS}/logs/collect/{{fs}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/collect/{{fs}}.tsv"
+        benchmark("collect", "{fs}")
     conda:
         CONDA_ENV
     params:
@@ -69,7 +69,7 @@ rule shift:
     log:
         f"{RESULTS}/logs/shift.log",
     benchmark:
-        f"{RESULTS}/benchmarks/shift.tsv"
+        benchmark("shift")
     conda:
         CONDA_ENV
     params:
@@ -96,7 +96,7 @@ rule shift_evidence:
     log:
         f"{RESULTS}/logs/shift_evidence.log",
     benchmark:
-        f"{RESULTS}/benchmarks/shift_evidence.tsv"
+        benchmark("shift_evidence")
     conda:
         CONDA_ENV
     threads: 1
@@ -126,7 +126,7 @@ rule decompose:
     log:
         f"{RESULTS}/logs/decompose.log",
     benchmark:
-        f"{RESULTS}/benchmarks/decompose.tsv"
+        benchmark("decompose")
     conda:
         CONDA_ENV
     params:
@@ -154,7 +154,7 @@ checkpoint diagnose:
     log:
         f"{RESULTS}/logs/diagnose.log",
     benchmark:
-        f"{RESULTS}/benchmarks/diagnose.tsv"
+        benchmark("diagnose")
     conda:
         CONDA_ENV
     params:
@@ -177,7 +177,7 @@ rule confirm:
     log:
         f"{RESULTS}/logs/confirm.log",
     benchmark:
-        f"{RESULTS}/benchmarks/confirm.tsv"
+        benchmark("confirm")
     conda:
         CONDA_ENV
     params:
@@ -201,7 +201,7 @@ rule predict:
     log:
         f"{RESULTS}/logs/predict/{{name}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/predict/{{name}}.tsv"
+        benchmark("predict", "{name}")
     conda:
         CONDA_ENV
     params:

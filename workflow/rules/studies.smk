@@ -21,7 +21,7 @@ if config["gradient_flow"]["models"]:
         log:
             f"{RESULTS}/logs/gradient_flow.log",
         benchmark:
-            f"{RESULTS}/benchmarks/gradient_flow.tsv"
+            benchmark("gradient_flow")
         conda:
             CONDA_ENV
         params:
@@ -50,7 +50,7 @@ rule shared_bias:
     log:
         f"{RESULTS}/logs/shared_bias.log",
     benchmark:
-        f"{RESULTS}/benchmarks/shared_bias.tsv"
+        benchmark("shared_bias")
     conda:
         CONDA_ENV
     threads: 1
@@ -75,7 +75,7 @@ rule gradcheck:
     log:
         f"{RESULTS}/logs/gradcheck.log",
     benchmark:
-        f"{RESULTS}/benchmarks/gradcheck.tsv"
+        benchmark("gradcheck")
     conda:
         CONDA_ENV
     params:

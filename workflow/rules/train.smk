@@ -15,7 +15,7 @@ rule train_model:
     log:
         f"{RESULTS}/logs/train_model/{{fs}}/{{setting}}/seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_model/{{fs}}/{{setting}}/seed{{seed}}.tsv"
+        benchmark("train_model", "{fs}", "{setting}", "seed{seed}")
     conda:
         CONDA_ENV
     threads: 1
