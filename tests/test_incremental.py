@@ -371,16 +371,18 @@ def test_library_inputs_cover_every_module_a_script_imports():
 
     common = (ROOT / "workflow/rules/common.smk").read_text()
     namespace: dict = {"os": os}
-    start, end = common.index("def _imports("), common.index("def raw_csv(")
+    start, end = min(common.index("def _imports("), common.index("def _module_file(")), common.index("def raw_csv(")
     exec("SCRIPTS = {!r}\nLIBRARY = {!r}\n".format(str(ROOT / "workflow/scripts"),
                                                   str(ROOT / "workflow/scripts/shortcut"))
          + common[start:end], namespace)
     for script in sorted((ROOT / "workflow/scripts").glob("*.py")):
-        declared = {os.path.basename(p)[:-3] for p in namespace["lib"](script.name)}
+        # dotted module names under shortcut: "nn/network.py" -> "nn.network", "nn/__init__.py" -> "nn"
+        relative = [os.path.relpath(p, ROOT / "workflow/scripts/shortcut")[:-3] for p in namespace["lib"](script.name)]
+        declared = {r.replace(os.sep, ".").removesuffix(".__init__") for r in relative}
         tree = ast.parse(script.read_text())
         imports = "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
         code = (f"import sys; sys.path.insert(0, {str(ROOT / 'workflow/scripts')!r})\n{imports}\n"
-                "print(' '.join(sorted(m.split('.')[1] for m in sys.modules if m.startswith('shortcut.'))))")
+                "print(' '.join(sorted(m.split('.', 1)[1] for m in sys.modules if m.startswith('shortcut.'))))")
         loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
                      .stdout.split())
         assert loaded <= declared, f"{script.name}: imports {sorted(loaded - declared)} not declared"
