@@ -55,7 +55,7 @@ def benchmark(rule, *parts):
     wildcard) ``benchmarks/<rule>/<part>/.../<part>.tsv``. Every rule's ``benchmark:`` names its
     file with wildcard patterns (``benchmark("collect", "{fs}")``); the report lists the files of
     the jobs behind it with their values (``benchmark("collect", "all")``)."""
-    return "/".join([BENCHMARKS, rule, *parts]) + ".tsv"
+    return f"{os.path.join(BENCHMARKS, rule, *parts)}.tsv"
 
 
 def model_path(template, key):

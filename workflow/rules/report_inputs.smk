@@ -1,0 +1,140 @@
+# The report's inputs and figures (report.smk): what it reads, and the benchmark files of the jobs
+# behind it, from the config (no rules in this file).
+
+REPORT = f"{RESULTS}/report"
+
+
+def report_studies():
+    """The side studies' outputs, of the studies this config runs (the report says "not run" for
+    the others): the gradient-flow rule exists only with gradient_flow.models (studies.smk).
+    """
+    studies = {}
+    if config["gradient_flow"]["models"]:
+        studies["gradient_flow"] = f"{RESULTS}/studies/gradient_flow.csv"
+        studies["gradient_flow_png"] = f"{RESULTS}/studies/gradient_flow.png"
+    return {
+        **studies,
+        "shared_bias_history": f"{RESULTS}/studies/shared_bias_history.csv",
+        "shared_bias_summary": f"{RESULTS}/studies/shared_bias_summary.csv",
+        "shared_bias_png": f"{RESULTS}/studies/shared_bias.png",
+        "gradcheck": f"{RESULTS}/checks/gradcheck.csv",
+    }
+
+
+def grid_benchmarks(fs):
+    """Benchmark files of the jobs that encode feature set ``fs`` and train, evaluate and collect
+    the grid on it."""
+    found = [benchmark("fit_encoder", fs), benchmark("apply_encoder", fs)]
+    for key in evaluation_keys(fs, with_train=True):
+        job = [fs, key["act"], f"seed{key['seed']}"]
+        if key["split"] == "train":
+            found.append(benchmark("train_model", *job))
+        else:
+            found.append(benchmark("evaluate", *job, key["split"]))
+    return found + [benchmark("collect", fs)]
+
+
+def report_benchmarks():
+    """Benchmark files of the jobs behind the report's inputs, the remedy aside (the cost section):
+    the data jobs, the grid on all features, the shift evidence, the diagnosis and its
+    confirmation, and the side studies this config runs."""
+    found = [benchmark("generate_demo")] if config["demo"] else []
+    found += [benchmark("clean", "train"), benchmark("clean", "test")]
+    found += [benchmark("split_test"), benchmark("eda"), *grid_benchmarks("all")]
+    found += [benchmark(rule) for rule in ("shift", "shift_evidence", "decompose")]
+    found += [benchmark("diagnose"), benchmark("confirm")]
+    if config["gradient_flow"]["models"]:
+        found.append(benchmark("gradient_flow"))
+        found += [
+            benchmark("train_model", "all", setting, f"seed{FIRST_SEED}")
+            for setting in config["gradient_flow"]["models"]
+        ]
+    found += [benchmark("shared_bias"), benchmark("gradcheck")]
+    return list(dict.fromkeys(found))
+
+
+def report_inputs(wildcards):
+    """Everything but the remedy. Known before the diagnose checkpoint has run, so a DAG built
+    without running it (`snakemake --report`) still holds the jobs behind these files.
+    """
+    return {
+        "clean_train_cells": f"{RESULTS}/clean/train_cells.json",
+        "clean_test_cells": f"{RESULTS}/clean/test_cells.json",
+        "test_split": f"{RESULTS}/clean/test_split.json",
+        "encoder": f"{RESULTS}/features/all/encoder.json",
+        "test_cells": f"{RESULTS}/features/all/test_cells.json",
+        "eda_classes": f"{RESULTS}/eda/class_distribution.csv",
+        "eda_association": f"{RESULTS}/eda/target_association.csv",
+        "eda_summary": f"{RESULTS}/eda/summary.csv",
+        "eda_classes_png": f"{RESULTS}/eda/class_distribution.png",
+        "eda_boxplots_png": f"{RESULTS}/eda/boxplots.png",
+        "eda_association_png": f"{RESULTS}/eda/target_association.png",
+        "histories": [
+            os.path.join(
+                MODELS.format(fs="all", setting=setting, seed=seed), "history.parquet"
+            )
+            for setting, seed in report_histories()
+        ],
+        "metrics": [f"{RESULTS}/evaluation/all/metrics_summary.csv"],
+        "per_seed": [f"{RESULTS}/evaluation/all/metrics_per_seed.csv"],
+        "saliency": [f"{RESULTS}/evaluation/all/saliency_by_feature.csv"],
+        "importance": [f"{RESULTS}/evaluation/all/importance.csv"],
+        "shift": f"{RESULTS}/shift/shift.csv",
+        "class_mix": f"{RESULTS}/shift/class_mix.json",
+        "covariate": f"{RESULTS}/shift/covariate.json",
+        "conditional": f"{RESULTS}/shift/conditional.csv",
+        "conditional_steps": f"{RESULTS}/shift/conditional_steps.csv",
+        "decomposition": f"{RESULTS}/shift/decomposition.csv",
+        "label_shift": f"{RESULTS}/shift/label_shift.csv",
+        "diagnosis": f"{RESULTS}/diagnosis/shortcut.json",
+        "verdict": f"{RESULTS}/diagnosis/verdict.csv",
+        "confirmation": f"{RESULTS}/diagnosis/confirmation.csv",
+        "answer": f"{RESULTS}/diagnosis/answer.json",
+        **report_studies(),
+        "benchmarks": report_benchmarks(),
+    }
+
+
+def report_remedy_inputs(wildcards):
+    """The remedy: one retrained feature set per suspect of the diagnose checkpoint."""
+    feature_sets = remedy_feature_sets()
+    per_fs = lambda name: [
+        f"{RESULTS}/evaluation/{fs}/{name}.csv" for fs in feature_sets
+    ]
+    return {
+        "remedy_metrics": per_fs("metrics_summary"),
+        "remedy_per_seed": per_fs("metrics_per_seed"),
+        "remedy_saliency": per_fs("saliency_by_feature"),
+        "remedy_benchmarks": [p for fs in feature_sets for p in grid_benchmarks(fs)],
+    }
+
+
+def report_histories():
+    return [
+        (setting, seed)
+        for setting in config["grid"]["models"]
+        for seed in config["grid"]["seeds"]
+    ]
+
+
+def report_caption(path, name):
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)[name]
+
+
+def report_figure(name, category=None):
+    """A figure of the report; with a category it is also registered for `snakemake --report`,
+    labelled with its computed caption (read from captions.json when the report is built).
+    """
+    path = f"{REPORT}/figures/{name}.png"
+    if category is None:
+        return path
+    return report(
+        path,
+        caption=f"../report/{name}.rst",
+        category=category,
+        labels=lambda wildcards, output: {
+            "figure": name.replace("_", " "),
+            "caption": report_caption(output.captions, name),
+        },
+    )
