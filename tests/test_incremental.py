@@ -81,10 +81,10 @@ class Scratch:
         return {job("report")} if "report" in self.rules else set()
 
     def train_all(self):
-        return jobs(TRAIN, fs=self.fs, act=GRID, seed=SEEDS) | jobs(TRAIN, fs="all", act=STUDY_ONLY, seed=SEEDS[0])
+        return jobs(TRAIN, fs=self.fs, setting=GRID, seed=SEEDS) | jobs(TRAIN, fs="all", setting=STUDY_ONLY, seed=SEEDS[0])
 
     def evaluate(self, splits=("val", "audit", "confirm"), acts=GRID):
-        return jobs("evaluate", fs=self.fs, act=acts, seed=SEEDS, split=list(splits))
+        return jobs("evaluate", fs=self.fs, setting=acts, seed=SEEDS, split=list(splits))
 
     def after_evaluate(self):
         """collect of every feature set, the decomposition (reads the grid's predictions), the
@@ -219,7 +219,7 @@ FILE_SCENARIOS = {
 CONFIG_SCENARIOS = {
     "ReLU learning rate: ReLU models of every feature set and their downstream, no sigmoid": (
         {"models": {"relu": {"lr": 0.01}}},
-        lambda s: (jobs(TRAIN, fs=s.fs, act="relu", seed=SEEDS) | s.evaluate(acts=["relu"])
+        lambda s: (jobs(TRAIN, fs=s.fs, setting="relu", seed=SEEDS) | s.evaluate(acts=["relu"])
                    | s.after_evaluate() | {job("gradient_flow")}),
     ),
     "diagnose setting: the diagnosis, the confirmation and the report, no training": (
@@ -336,7 +336,7 @@ def test_a_dropped_library_dependency_is_detected(tmp_path):
     target = f"{RESULTS}/metrics/all/relu/seed0/val/metrics.json"
     s = Scratch(wf, args, [target])
     run_snakemake(wf, target, "--cores", "2", *args)
-    expected = {job(TRAIN, fs="all", act="relu", seed=0), job("evaluate", fs="all", act="relu", seed=0, split="val")}
+    expected = {job(TRAIN, fs="all", setting="relu", seed=0), job("evaluate", fs="all", setting="relu", seed=0, split="val")}
     network = wf / LIBRARY / "nn" / "network.py"
     with edited(network, comment_appended):
         s.assert_reruns(expected, "intact rule: network module changed")  # the control
@@ -357,7 +357,7 @@ def test_a_dropped_library_dependency_is_detected(tmp_path):
             s.assert_reruns(expected, "dropped dependency: network module changed")
     message = str(caught.value)
     missing = message.split("affected but NOT rerun (1):\n", 1)[1].split("\n", 1)[0]
-    assert missing.strip() == f"{TRAIN}[act=relu, fs=all, seed=0]", message
+    assert missing.strip() == f"{TRAIN}[fs=all, seed=0, setting=relu]", message
 
 
 def test_library_inputs_cover_every_module_a_script_imports():

@@ -14,7 +14,7 @@ from workflow_scratch import DATASET, RESULTS, job_blocks, make_scratch, output_
 pytestmark = pytest.mark.workflow
 
 GRID_RULES = ["train_model", "evaluate", "shared_bias", "shift_evidence"]  # the jobs that train or run saliency
-RUNNER = "workflow/scripts/shortcut/runner.py"
+RUNNER = "workflow/scripts/shortcut/job.py"
 RUNNER_ANCHOR = '    log.info("rule %s %s", snakemake.rule, dict(snakemake.wildcards.items()))\n'
 # Test-only instrumentation of a scratch copy's runner (the jobs import their own copy's library):
 # the thread settings a job starts with, and the OpenBLAS thread count inside every training fit.
@@ -42,7 +42,7 @@ def runs(tmp_path_factory):
         wf, args = make_scratch(tmp_path_factory.mktemp(f"cores{cores}") / "wf")
         runner = wf / RUNNER
         text = runner.read_text()
-        assert RUNNER_ANCHOR in text, "runner.run changed: update the probe of this test"
+        assert RUNNER_ANCHOR in text, "job.run changed: update the probe of this test"
         runner.write_text(text.replace(RUNNER_ANCHOR, RUNNER_ANCHOR + PROBE))
         proc = run_snakemake(wf, "--cores", cores, *args)
         out[cores] = (wf, proc.stdout + proc.stderr)

@@ -112,6 +112,13 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
         tmp.write_text(to_json_text(obj), encoding="utf-8")
 
 
+def log_file_handler(path: str | os.PathLike):
+    """A logging handler writing a job's log file (truncated: the log is the last run's)."""
+    import logging
+
+    return logging.FileHandler(path, mode="w", encoding="utf-8")
+
+
 def read_json(path: str | os.PathLike) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
@@ -122,13 +129,6 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_parquet(df, path: str | os.PathLike, metadata: dict | None = None) -> None:
-    """Write a pandas DataFrame as parquet with settings fixed for byte-stable output.
-
-    ``metadata`` (JSON-able) is stored in the file's schema metadata under ``shortcut_audit``
-    (``pyarrow.parquet.read_schema(path).metadata[b"shortcut_audit"]``)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
@@ -138,6 +138,13 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     return Path(path).read_bytes()
 
 
+def write_parquet(df, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write a pandas DataFrame as parquet with settings fixed for byte-stable output.
+
+    ``metadata`` (JSON-able) is stored in the file's schema metadata under ``shortcut_audit``
+    (``pyarrow.parquet.read_schema(path).metadata[b"shortcut_audit"]``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     if metadata is not None:
@@ -158,13 +165,6 @@ def write_csv(df, path: str | os.PathLike, float_format: str = "%.6g") -> None:
         df.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n")
 
 
-def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """``np.savez`` into a temporary file, then rename (NumPy >= 2.4 writes fixed zip times)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-
-
 def read_csv(path: str | os.PathLike, sep: str = ","):
     """A CSV (or, with ``sep="\\t"``, a TSV); an empty file (no header) is an empty frame."""
     import pandas as pd
@@ -173,6 +173,13 @@ def read_csv(path: str | os.PathLike, sep: str = ","):
         return pd.read_csv(path, sep=sep)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """``np.savez`` into a temporary file, then rename (NumPy >= 2.4 writes fixed zip times)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
