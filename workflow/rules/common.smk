@@ -86,7 +86,7 @@ LIBRARY = os.path.join(SCRIPTS, "shortcut")
 def _module_file(name):
     """File of library module ``name`` (dotted, below ``shortcut``), or None if there is none."""
     base = os.path.join(LIBRARY, *name.split("."))
-    for path in (base + ".py", os.path.join(base, "__init__.py")):
+    for path in (f"{base}.py", os.path.join(base, "__init__.py")):
         if os.path.exists(path):
             return path
     return None
@@ -226,7 +226,9 @@ def evaluation_files(fs, kind):
         paths = []
         for key in evaluation_keys(fs, with_train=True):
             if key["split"] == "train":
-                paths.append(os.path.join(model_path(MODELS, key), "train_metrics.json"))
+                paths.append(
+                    os.path.join(model_path(MODELS, key), "train_metrics.json")
+                )
             else:
                 paths.append(os.path.join(model_path(EVAL, key), "metrics.json"))
         return paths

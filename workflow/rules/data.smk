@@ -141,4 +141,3 @@ rule eda:
         dataset=dataset_params("eda"),
     script:
         "../scripts/eda.py"
-
