@@ -322,13 +322,6 @@ def encoded_frame(matrix: np.ndarray, labels: np.ndarray, rows: np.ndarray, colu
     return frame
 
 
-def read_xy(path, dtype=np.float32):
-    """Transitional alias of :func:`shortcut.files.read_encoded` (removed once no caller is left)."""
-    from .files import read_encoded
-
-    return read_encoded(path, dtype)
-
-
 def split_xy(frame: pd.DataFrame, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Feature matrix and labels of an encoded split (copies: pandas may hand out read-only views)."""
     features = [c for c in frame.columns if c not in (TARGET, "row")]

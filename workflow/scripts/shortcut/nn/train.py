@@ -70,7 +70,7 @@ def _openblas_controls() -> list[tuple]:
     if _blas_controls is None:
         _blas_controls = []
         try:
-            with open("/proc/self/maps", encoding="utf-8") as fh:
+            with open("/proc/self/maps", encoding="utf-8") as fh:  # file-io: the loaded libraries, no data
                 paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower() and "/" in ln})
         except OSError:
             paths = []
