@@ -1,7 +1,5 @@
 """Checkpoint: combine reliance and shift evidence into the shortcut verdict and its remedies."""
 
-import pandas as pd
-
 from shortcut import diagnose, files, reliance
 from shortcut.job import run
 
@@ -9,21 +7,21 @@ from shortcut.job import run
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
     models = p.diagnose["models"]
-    importance = pd.read_csv(inp.importance)
+    importance = files.read_csv(inp.importance)
     importance = importance[(importance["split"] == "val") & importance["act"].isin(models)]
 
     def per_model(path):
-        frame = pd.read_csv(path)
+        frame = files.read_csv(path)
         return frame[frame["act"].isin(models)]
 
-    evidence = pd.read_csv(inp.conditional)
+    evidence = files.read_csv(inp.conditional)
     result = diagnose.diagnose(
         reliance=reliance.reliance_table(importance, min_share_factor=p.reliance["min_share_factor"],
                                          set_aside=diagnose.broken_elsewhere(evidence)),
         evidence=evidence, covariate=files.read_json(inp.covariate),
         class_mix=files.read_json(inp.class_mix), features=p.features,
         label_shift=per_model(inp.label_shift), decomposition=per_model(inp.decomposition),
-        marginal=pd.read_csv(inp.shift), thresholds={"min_test_rows": p.diagnose["min_test_rows"]},
+        marginal=files.read_csv(inp.shift), thresholds={"min_test_rows": p.diagnose["min_test_rows"]},
     )
     result["models"] = list(models)
     files.write_csv(diagnose.verdict_table(result), snakemake.output.table)

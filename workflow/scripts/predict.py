@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from shortcut import data, files, nn, predict
 from shortcut.job import run
 
@@ -12,7 +10,7 @@ def main(snakemake):
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     spec = data.DatasetSpec.from_config(p.dataset)
     answer = files.read_json(inp.answer)
-    feature_set, reason = predict.choose_feature_set(p.predict["feature_set"], answer, pd.read_csv(inp.confirmation))
+    feature_set, reason = predict.choose_feature_set(p.predict["feature_set"], answer, files.read_csv(inp.confirmation))
     # inputs: every candidate feature set's encoder (features/<fs>/encoder.json) and grid models
     encoder = files.read_json(next(e for e in inp.encoders if Path(e).parent.name == feature_set))
     models = [nn.MLP.from_arrays(files.load_npz(m)) for m in inp.models if Path(m).parts[-4] == feature_set]
