@@ -83,8 +83,9 @@ class Scratch:
     def train_all(self):
         return jobs(TRAIN, fs=self.fs, setting=GRID, seed=SEEDS) | jobs(TRAIN, fs="all", setting=STUDY_ONLY, seed=SEEDS[0])
 
-    def evaluate(self, splits=("val", "audit", "confirm"), acts=GRID):
-        return jobs("evaluate", fs=self.fs, setting=acts, seed=SEEDS, split=list(splits))
+    def evaluate(self, acts=GRID):
+        """One evaluate job per model: it evaluates val, audit and confirm rows together."""
+        return jobs("evaluate", fs=self.fs, setting=acts, seed=SEEDS)
 
     def after_evaluate(self):
         """collect of every feature set, the decomposition (reads the grid's predictions), the
@@ -180,7 +181,7 @@ def test_nothing_changed_nothing_to_do(scratch):
 FILE_SCENARIOS = {
     "train CSV changed: everything downstream of it, test side cleaning excluded": (
         lambda s: edited(s.wf / TRAIN_CSV, relabel_row),
-        lambda s: {job("clean", part="train"), job("shift"), job(EDA)} | s.after_features(),
+        lambda s: {job("clean", source="train"), job("shift"), job(EDA)} | s.after_features(),
     ),
     "train CSV touched, same content: nothing (checksum matches)": (
         lambda s: edited(s.wf / TRAIN_CSV),
@@ -241,7 +242,7 @@ CONFIG_SCENARIOS = {
     "confirmation share of the test rows: the test side, no training": (
         {"split": {"confirm_fraction": 0.4}},
         lambda s: ({job("split_test"), job("shift"), job("shift_evidence")} | jobs("apply_encoder", fs=s.fs)
-                   | s.evaluate(splits=["audit", "confirm"]) | s.after_evaluate()),
+                   | s.evaluate() | s.after_evaluate()),
     ),
     "saliency steps: every evaluation, no training": (
         {"saliency": {"ig_steps": 4}},
@@ -291,13 +292,14 @@ def test_a_moved_workflow_directory_reruns_nothing(scratch, tmp_path):
 
 
 def test_test_csv_change_reruns_only_test_side_jobs(scratch):
-    """Only what reads the test rows: no training, no encoder fit, no validation evaluation.
+    """Only what reads the test rows: no training, no encoder fit (each model's evaluate job reruns:
+    it evaluates the audit and confirmation rows, with the validation rows in the same job).
     The dry run's prediction is checked against a real run (which adds the jobs behind the
     checkpoint), after which there is nothing to do (the edited CSV is the new state)."""
     s = scratch
     expected = (
-        {job("clean", part="test"), job("split_test"), job("shift"), job("shift_evidence"), job(EDA)}
-        | jobs("apply_encoder", fs=s.fs) | s.evaluate(splits=["audit", "confirm"]) | s.after_evaluate()
+        {job("clean", source="test"), job("split_test"), job("shift"), job("shift_evidence"), job(EDA)}
+        | jobs("apply_encoder", fs=s.fs) | s.evaluate() | s.after_evaluate()
     )
     path = s.wf / TEST_CSV
     path.write_text(relabel_row(path.read_text()))
@@ -336,7 +338,7 @@ def test_a_dropped_library_dependency_is_detected(tmp_path):
     target = f"{RESULTS}/metrics/all/relu/seed0/val/metrics.json"
     s = Scratch(wf, args, [target])
     run_snakemake(wf, target, "--cores", "2", *args)
-    expected = {job(TRAIN, fs="all", setting="relu", seed=0), job("evaluate", fs="all", setting="relu", seed=0, split="val")}
+    expected = {job(TRAIN, fs="all", setting="relu", seed=0), job("evaluate", fs="all", setting="relu", seed=0)}
     network = wf / LIBRARY / "nn" / "network.py"
     with edited(network, comment_appended):
         s.assert_reruns(expected, "intact rule: network module changed")  # the control

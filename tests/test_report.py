@@ -798,13 +798,13 @@ def test_number_formatting():
 
 def test_benchmarks_parse_rule_and_job_from_the_path(tmp_path):
     root = tmp_path / "benchmarks"
-    (root / "evaluate/all/relu/seed0").mkdir(parents=True)
-    (root / "evaluate/all/relu/seed0/val.tsv").write_text("s\th:m:s\tmax_rss\n1.5\t0:00:01\t12.5\n2.5\t0:00:02\t-\n")
+    (root / "evaluate/all/relu").mkdir(parents=True)
+    (root / "evaluate/all/relu/seed0.tsv").write_text("s\th:m:s\tmax_rss\n1.5\t0:00:01\t12.5\n2.5\t0:00:02\t-\n")
     (root / "eda.tsv").write_text("s\th:m:s\tmax_rss\n0.25\t0:00:00\t-\n")
-    paths = [root / "evaluate/all/relu/seed0/val.tsv", root / "eda.tsv"]
+    paths = [root / "evaluate/all/relu/seed0.tsv", root / "eda.tsv"]
     b = report.benchmark_table({str(p.relative_to(root)): files.read_csv(p, sep="\t") for p in paths})
     assert b["rule"].tolist() == ["evaluate", "eda"]
-    assert b["job"].tolist() == ["all/relu/seed0/val", ""]
+    assert b["job"].tolist() == ["all/relu/seed0", ""]
     assert b["s"].tolist() == [2.0, 0.25]
     assert b["max_rss"].iloc[0] == 12.5 and np.isnan(b["max_rss"].iloc[1])
 

@@ -3,30 +3,45 @@
 
 
 rule evaluate:
+    # One job per model evaluates it on every split (val, audit, confirm): one start-up and one
+    # load of the model instead of three; the grid's models stay separate jobs.
     input:
         lib("evaluate.py"),
         model=f"{MODELS}/model.npz",
-        split=f"{RESULTS}/features/{{fs}}/{{split}}.parquet",
+        splits=expand(
+            f"{RESULTS}/features/{{fs}}/{{split}}.parquet",
+            split=EVAL_SPLITS,
+            allow_missing=True,
+        ),
         encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
     output:
-        metrics=f"{EVAL}/metrics.json",
-        predictions=f"{EVAL}/predictions.parquet",
-        importance=f"{EVAL}/importance.csv",
-        rows=f"{SALIENCY}/rows.parquet",
-        by_column=f"{SALIENCY}/by_column.csv",
-        by_feature=f"{SALIENCY}/by_feature.csv",
-        meta=f"{SALIENCY}/meta.json",
+        metrics=expand(f"{EVAL}/metrics.json", split=EVAL_SPLITS, allow_missing=True),
+        predictions=expand(
+            f"{EVAL}/predictions.parquet", split=EVAL_SPLITS, allow_missing=True
+        ),
+        importance=expand(
+            f"{EVAL}/importance.csv", split=EVAL_SPLITS, allow_missing=True
+        ),
+        rows=expand(f"{SALIENCY}/rows.parquet", split=EVAL_SPLITS, allow_missing=True),
+        by_column=expand(
+            f"{SALIENCY}/by_column.csv", split=EVAL_SPLITS, allow_missing=True
+        ),
+        by_feature=expand(
+            f"{SALIENCY}/by_feature.csv", split=EVAL_SPLITS, allow_missing=True
+        ),
+        meta=expand(f"{SALIENCY}/meta.json", split=EVAL_SPLITS, allow_missing=True),
     log:
-        f"{RESULTS}/logs/evaluate/{{fs}}/{{setting}}/seed{{seed}}/{{split}}.log",
+        f"{RESULTS}/logs/evaluate/{{fs}}/{{setting}}/seed{{seed}}.log",
     benchmark:
-        benchmark("evaluate", "{fs}", "{setting}", "seed{seed}", "{split}")
+        benchmark("evaluate", "{fs}", "{setting}", "seed{seed}")
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=20,
+        runtime=30,
     params:
+        splits=list(EVAL_SPLITS),
         n_classes=len(config["classes"]),
         saliency=config["saliency"],
         reliance=config["reliance"],

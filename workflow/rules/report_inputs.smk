@@ -25,12 +25,9 @@ def grid_benchmarks(fs):
     """Benchmark files of the jobs that encode feature set ``fs`` and train, evaluate and collect
     the grid on it."""
     found = [benchmark("fit_encoder", fs), benchmark("apply_encoder", fs)]
-    for key in evaluation_keys(fs, with_train=True):
+    for key in grid_keys():
         job = [fs, key["act"], f"seed{key['seed']}"]
-        if key["split"] == "train":
-            found.append(benchmark("train_model", *job))
-        else:
-            found.append(benchmark("evaluate", *job, key["split"]))
+        found += [benchmark("train_model", *job), benchmark("evaluate", *job)]
     return found + [benchmark("collect", fs)]
 
 

@@ -1,4 +1,5 @@
-"""Metrics, predictions, permutation importance and gradient saliency of one model on one split."""
+"""Metrics, predictions, permutation importance and gradient saliency of one model on every split
+(validation, audit and confirmation rows)."""
 
 from shortcut import files, metrics, nn, reliance, saliency
 from shortcut.job import run
@@ -8,23 +9,24 @@ def main(snakemake):
     inp, out, p = snakemake.input, snakemake.output, snakemake.params
     seed, encoder = int(snakemake.wildcards.seed), files.read_json(inp.encoder)
     model = nn.load(files.load_npz(inp.model))
-    X, y, rows = files.read_encoded(inp.split, model.dtype)
-    proba = model.predict_proba(X)
-    result = metrics.classification_metrics(y, proba, p.n_classes, metrics.majority_class(encoder))
-    importance = reliance.permutation_importance(model, X, y, encoder["sources"], encoder["groups"],
-                                                 repeats=p.reliance["repeats"], seed=seed)
     s = p.saliency
-    tables = saliency.saliency_tables(
-        model, X, y, encoder["columns"], encoder["sources"], row_ids=rows, target=s["target"],
-        baseline=encoder["column_means"] if s["baseline"] == "train_mean" else None,
-        ig_steps=s["ig_steps"], chunk_rows=s["chunk_rows"])
-    files.write_json(out.metrics, {"split": snakemake.wildcards.split, **result})
-    files.write_parquet(metrics.predictions_frame(rows, y, proba), out.predictions)
-    files.write_csv(importance, out.importance)
-    files.write_parquet(tables["rows"], out.rows)
-    files.write_csv(tables["by_column"], out.by_column)
-    files.write_csv(tables["by_feature"], out.by_feature)
-    files.write_json(out.meta, tables["meta"])
+    baseline = encoder["column_means"] if s["baseline"] == "train_mean" else None
+    for k, split in enumerate(p.splits):
+        X, y, rows = files.read_encoded(inp.splits[k], model.dtype)
+        proba = model.predict_proba(X)
+        result = metrics.classification_metrics(y, proba, p.n_classes, metrics.majority_class(encoder))
+        importance = reliance.permutation_importance(model, X, y, encoder["sources"], encoder["groups"],
+                                                     repeats=p.reliance["repeats"], seed=seed)
+        tables = saliency.saliency_tables(
+            model, X, y, encoder["columns"], encoder["sources"], row_ids=rows, target=s["target"],
+            baseline=baseline, ig_steps=s["ig_steps"], chunk_rows=s["chunk_rows"])
+        files.write_json(out.metrics[k], {"split": split, **result})
+        files.write_parquet(metrics.predictions_frame(rows, y, proba), out.predictions[k])
+        files.write_csv(importance, out.importance[k])
+        files.write_parquet(tables["rows"], out.rows[k])
+        files.write_csv(tables["by_column"], out.by_column[k])
+        files.write_csv(tables["by_feature"], out.by_feature[k])
+        files.write_json(out.meta[k], tables["meta"])
 
 
 run(snakemake, main)  # noqa: F821
