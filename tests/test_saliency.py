@@ -4,16 +4,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from configs import defaults
+from shortcut import saliency
 from shortcut.saliency import (
     METHODS,
     class_jacobian,
     input_x_gradient,
     integrated_gradients,
     loss_gradient,
-    saliency_tables,
     summarize_by_column,
     summarize_by_feature,
 )
+
+
+def saliency_tables(model, X, y, columns, sources, **values):
+    """``saliency.saliency_tables`` with the config's defaults (``values`` over them): zero
+    baseline, and no row cap unless ``max_rows`` is given."""
+    cfg = defaults("saliency")
+    kw = {"baseline": None, "ig_steps": cfg["ig_steps"], "chunk_rows": cfg["chunk_rows"],
+          "target": cfg["explained_class"], "max_rows": 10**9, "seed": cfg["seed"], **values}
+    return saliency.saliency_tables(model, X, y, columns, sources, **kw)
 
 
 from shortcut.nn import MLP
@@ -275,3 +285,70 @@ def test_weight_randomisation_changes_feature_ranking():
         assert tr["rank"].idxmin() == "f2" and tr.loc["f2", "share"] > 0.5, method
         assert tr["rank"].tolist() != ra["rank"].tolist(), method
         assert ra.loc["f2", "share"] < tr.loc["f2", "share"] - 0.2, method
+
+
+# ---------------------------------------------------------------- attribution on a row sample
+@pytest.fixture(scope="module")
+def big():
+    """A trained model on 3,000 rows where f2 decides the label, f0 helps a little."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    X = rng.normal(size=(n, 5))
+    y = np.digitize(X[:, 2] + 0.3 * X[:, 0], [-0.6, 0.6])
+    model = _fit(MLP(5, [12], 3, "tanh", dtype="float64", seed=0), X, y, epochs=200)
+    return model, X, y, [f"f{j}" for j in range(5)]
+
+
+def test_below_the_cap_nothing_is_sampled(big):
+    model, X, y, cols = big
+    capped = saliency_tables(model, X, y, cols, cols, ig_steps=4, max_rows=len(X))
+    free = saliency_tables(model, X, y, cols, cols, ig_steps=4)
+    pd.testing.assert_frame_equal(capped["rows"], free["rows"])
+    pd.testing.assert_frame_equal(capped["by_feature"], free["by_feature"])
+    bf = capped["by_feature"]
+    assert (bf["share_low"] == bf["share"]).all() and (bf["share_high"] == bf["share"]).all()
+    assert "attribution_sample" not in capped["meta"] and not capped["rows"].isna().any().any()
+
+
+def test_above_the_cap_attributions_use_a_stratified_sample_and_gradients_every_row(big):
+    model, X, y, cols = big
+    full = saliency_tables(model, X, y, cols, cols, ig_steps=4)
+    out = saliency_tables(model, X, y, cols, cols, ig_steps=4, max_rows=600, seed=5)
+    rows = out["rows"]
+    in_sample = rows["ig_gap"].notna().to_numpy()
+    assert in_sample.sum() == 600 and out["meta"]["attribution_sample"]["rows"] == 600
+    # stratified: every class keeps its share of the rows (largest remainder)
+    assert np.abs(np.bincount(y[in_sample], minlength=3) - 600 * np.bincount(y) / len(y)).max() < 1
+    # the sampled rows' attributions are the full run's; the others are NaN
+    for pre in ("ixg", "ig"):
+        names = [f"{pre}__{c}" for c in cols]
+        assert np.allclose(rows.loc[in_sample, names], full["rows"].loc[in_sample, names], rtol=1e-10, atol=1e-12)
+        assert rows.loc[~in_sample, names].isna().all().all()
+    # the loss gradient, predictions and probabilities cover every row
+    names = [f"grad__{c}" for c in cols]
+    assert np.allclose(rows[names], full["rows"][names], rtol=1e-10, atol=1e-12)
+    assert rows["predicted"].tolist() == full["rows"]["predicted"].tolist()
+    bf = out["by_feature"].set_index(["method", "feature"])
+    assert (bf.loc["integrated_gradients", "n"] == 600).all() and (bf.loc["loss_gradient", "n"] == len(X)).all()
+    # every sampled share has a proper interval around it, and the full-data share lies inside it
+    ref = full["by_feature"].set_index(["method", "feature"])
+    for method in ("input_x_gradient", "integrated_gradients"):
+        s = bf.loc[method]
+        assert (s["share_low"] < s["share"]).all() and (s["share"] < s["share_high"]).all()
+        assert (s["share_high"] - s["share_low"]).max() < 0.25  # 600 rows: a few hundredths to ~0.1
+        inside = (s["share_low"] <= ref.loc[method, "share"]) & (ref.loc[method, "share"] <= s["share_high"])
+        assert inside.all(), method
+    assert (bf.loc["loss_gradient", "share_low"] == bf.loc["loss_gradient", "share"]).all()
+    # seeded: the same seed draws the same rows
+    again = saliency_tables(model, X, y, cols, cols, ig_steps=4, max_rows=600, seed=5)
+    pd.testing.assert_frame_equal(out["by_feature"], again["by_feature"])
+
+
+def test_the_share_interval_narrows_with_the_sample(big):
+    model, X, y, cols = big
+    widths = []
+    for size in (200, 1800):
+        bf = saliency_tables(model, X, y, cols, cols, ig_steps=4, max_rows=size)["by_feature"]
+        ig = bf[bf["method"] == "integrated_gradients"]
+        widths.append((ig["share_high"] - ig["share_low"]).mean())
+    assert widths[1] < widths[0] / 2, widths

@@ -18,8 +18,9 @@ def main(snakemake):
         importance = reliance.permutation_importance(model, X, y, encoder["sources"], encoder["groups"],
                                                      repeats=p.reliance["repeats"], seed=seed)
         tables = saliency.saliency_tables(
-            model, X, y, encoder["columns"], encoder["sources"], row_ids=rows, target=s["target"],
-            baseline=baseline, ig_steps=s["ig_steps"], chunk_rows=s["chunk_rows"])
+            model, X, y, encoder["columns"], encoder["sources"], row_ids=rows, target=s["explained_class"],
+            baseline=baseline, ig_steps=s["ig_steps"], chunk_rows=s["chunk_rows"], max_rows=s["max_rows"],
+            seed=s["seed"])
         files.write_json(out.metrics[k], {"split": split, **result})
         files.write_parquet(metrics.predictions_frame(rows, y, proba), out.predictions[k])
         files.write_csv(importance, out.importance[k])

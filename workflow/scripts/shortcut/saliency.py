@@ -51,6 +51,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from . import stats
 from .probability import softmax
 
 DEFAULT_CHUNK_ROWS = 65_536
@@ -320,39 +321,13 @@ def summarize_by_feature(values, columns: Sequence[str], sources: Sequence[str],
 # ------------------------------------------------------------------------------- all together
 
 
-def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str], baseline=None,
-                    ig_steps: int = DEFAULT_IG_STEPS, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                    *, row_ids=None, target: str = "predicted") -> dict:
-    """Every saliency method on (X, y) and its summaries.
-
-    ``target`` picks the class explained by input x gradient and IG: "predicted" (default: the
-    model's own decision, i.e. what it relies on) or "label". The loss gradient always uses
-    the true label. Returns a dict:
-
-    * ``rows``: wide per-row DataFrame: ``row_id``, ``label``, ``predicted``, ``target``,
-      ``p_target`` (f_t(x)), ``ig_gap`` (completeness gap), then signed values
-      ``grad__<col>``, ``ixg__<col>``, ``ig__<col>`` for every encoded column;
-    * ``by_column`` / ``by_feature``: one summary table per method stacked, with ``method``;
-    * ``meta``: sizes, settings, baseline and completeness-gap statistics.
-    """
-    X = _as_2d(X)
+def _all_methods(model, X, y, b, alphas, weights, chunk_rows: int, target: str) -> dict:
+    """Loss gradient, input x gradient and integrated gradients of every row of X, chunk by chunk:
+    one forward and one backward at x serve the loss gradient and the target's gradient."""
     n, dcols = X.shape
-    columns = list(columns)
-    if len(columns) != dcols or len(sources) != dcols:
-        raise ValueError("columns and sources must name every column of X")
-    y = _targets(y, n)
-    if target not in ("predicted", "label"):
-        raise ValueError("target must be 'predicted' or 'label'")
-    b = np.zeros(dcols) if baseline is None else np.asarray(baseline, dtype=np.float64)
-    alphas, weights = _ig_nodes(ig_steps, "trapezoid")
-
-    grad = np.empty((n, dcols))
-    ixg = np.empty((n, dcols))
-    ig = np.empty((n, dcols))
-    gap = np.empty(n)
-    pred = np.empty(n, dtype=np.int64)
-    tgt = np.empty(n, dtype=np.int64)
-    p_t = np.empty(n)
+    out = {"grad": np.empty((n, dcols)), "ixg": np.empty((n, dcols)), "ig": np.empty((n, dcols)),
+           "gap": np.empty(n), "pred": np.empty(n, dtype=np.int64), "tgt": np.empty(n, dtype=np.int64),
+           "p_t": np.empty(n)}
     for sl in _chunks(n, chunk_rows):
         x = np.asarray(X[sl], dtype=np.float64)
         p = softmax(np.asarray(_forward(model, x), dtype=np.float64))
@@ -365,8 +340,8 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
         d[np.arange(m), 0, y[sl]] -= 1.0
         d[:, 1:, :] = _prob_grad_dlogits(p, t)
         g2 = _backward(model, d)
-        grad[sl] = g2[:, 0, :]
-        ixg[sl] = (x - b) * g2[:, 1, :]
+        out["grad"][sl] = g2[:, 0, :]
+        out["ixg"][sl] = (x - b) * g2[:, 1, :]
         diff = x - b
         acc = weights[-1] * g2[:, 1, :]  # alpha = 1 node reuses the pass at x
         f_x = p[np.arange(m), t]
@@ -377,28 +352,134 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
             if a == 0.0:
                 f_b = f
         A = diff * acc
-        ig[sl] = A
-        gap[sl] = np.abs(A.sum(axis=1) - (f_x - f_b))
-        pred[sl], tgt[sl], p_t[sl] = pr, t, f_x
+        out["ig"][sl] = A
+        out["gap"][sl] = np.abs(A.sum(axis=1) - (f_x - f_b))
+        out["pred"][sl], out["tgt"][sl], out["p_t"][sl] = pr, t, f_x
+    return out
+
+
+def _loss_gradient_pass(model, X, y, chunk_rows: int, target: str) -> dict:
+    """The loss gradient, prediction, explained class and its probability of every row (one
+    forward and one backward per chunk): what the per-row table keeps for rows outside the
+    attribution sample."""
+    n = X.shape[0]
+    out = {"grad": np.empty(X.shape, dtype=np.float64), "pred": np.empty(n, dtype=np.int64),
+           "tgt": np.empty(n, dtype=np.int64), "p_t": np.empty(n)}
+    for sl in _chunks(n, chunk_rows):
+        p = softmax(np.asarray(_forward(model, X[sl]), dtype=np.float64))
+        m = len(p)
+        pr = np.argmax(p, axis=1)
+        t = pr if target == "predicted" else y[sl]
+        d = p.copy()
+        d[np.arange(m), y[sl]] -= 1.0
+        out["grad"][sl] = _backward(model, d[:, None, :])[:, 0, :]
+        out["pred"][sl], out["tgt"][sl], out["p_t"][sl] = pr, t, p[np.arange(m), t]
+    return out
+
+
+def share_interval(values, n_boot: int, seed: int, strata=None, alpha: float = stats.ALPHA):
+    """Bootstrap percentile interval of every column's share of the summed mean |value| (the
+    ``share`` of the summaries), resampling rows within ``strata``: the sampling uncertainty of
+    shares computed on a row sample."""
+    A = np.abs(np.asarray(values, dtype=np.float64))
+    n, k = A.shape
+    draws = np.full((n_boot, k), np.nan)
+    if n:
+        for start, counts in stats.bootstrap_counts(n, n_boot, seed, strata=strata):
+            means = counts @ A / n
+            total = means.sum(axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                draws[start:start + len(counts)] = np.where(total > 0, means / total, np.nan)
+    return stats.percentile_ci(draws, alpha)
+
+
+def _with_interval(table: pd.DataFrame, values, sampled, n_boot: int, seed: int, strata) -> pd.DataFrame:
+    """``share_low``/``share_high``: the share's sampling interval when ``sampled`` (the values of
+    a row sample), else the share itself (every row was used: no sampling error)."""
+    if sampled:
+        lo, hi = share_interval(values, n_boot, seed, strata)
+    else:
+        lo = hi = table["share"].to_numpy()
+    table.insert(table.columns.get_loc("share") + 1, "share_low", lo)
+    table.insert(table.columns.get_loc("share_low") + 1, "share_high", hi)
+    return table
+
+
+SHARE_BOOT = 200
+"""Bootstrap resamples of the shares' sampling intervals (200 put the 2.5 % and 97.5 %
+percentiles within a few hundredths of the interval's width of their limit)."""
+
+
+def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str], *, baseline,
+                    ig_steps: int, chunk_rows: int, target: str, max_rows: int, seed: int,
+                    row_ids=None) -> dict:
+    """Every saliency method on (X, y) and its summaries.
+
+    ``target`` picks the class explained by input x gradient and IG: "predicted" (the model's
+    own decision, i.e. what it relies on) or "label". The loss gradient always uses the true
+    label. With more than ``max_rows`` rows, input x gradient and IG (``ig_steps`` + 1 passes per
+    row) are computed on a seeded sample of ``max_rows`` rows stratified by label, and their
+    shares carry a bootstrap interval of that sampling; the loss gradient keeps every row.
+    Returns a dict:
+
+    * ``rows``: wide per-row DataFrame: ``row_id``, ``label``, ``predicted``, ``target``,
+      ``p_target`` (f_t(x)), ``ig_gap`` (completeness gap), then signed values
+      ``grad__<col>``, ``ixg__<col>``, ``ig__<col>`` for every encoded column (``ixg``, ``ig``
+      and ``ig_gap`` are NaN on rows outside the sample);
+    * ``by_column`` / ``by_feature``: one summary table per method stacked, with ``method``,
+      ``n`` (rows used) and ``share_low``/``share_high`` (the share's sampling interval; the share
+      itself where every row was used);
+    * ``meta``: sizes, settings, baseline, the sample and completeness-gap statistics.
+    """
+    X = _as_2d(X)
+    n, dcols = X.shape
+    columns = list(columns)
+    if len(columns) != dcols or len(sources) != dcols:
+        raise ValueError("columns and sources must name every column of X")
+    y = _targets(y, n)
+    if target not in ("predicted", "label"):
+        raise ValueError("target must be 'predicted' or 'label'")
+    b = np.zeros(dcols) if baseline is None else np.asarray(baseline, dtype=np.float64)
+    alphas, weights = _ig_nodes(ig_steps, "trapezoid")
+
+    sampled = n > max_rows
+    if not sampled:
+        v = _all_methods(model, X, y, b, alphas, weights, chunk_rows, target)
+        sample = np.arange(n)
+    else:
+        sample = stats.stratified_sample(y, max_rows, seed)
+        part = _all_methods(model, X[sample], y[sample], b, alphas, weights, chunk_rows, target)
+        v = _loss_gradient_pass(model, X, y, chunk_rows, target)
+        for key, shape in (("ixg", (n, dcols)), ("ig", (n, dcols)), ("gap", (n,))):
+            v[key] = np.full(shape, np.nan)
+            v[key][sample] = part[key]
+    grad, ixg, ig, gap = v["grad"], v["ixg"], v["ig"], v["gap"]
 
     ids = np.arange(n) if row_ids is None else np.asarray(row_ids)
-    parts = {"row_id": ids, "label": y, "predicted": pred, "target": tgt, "p_target": p_t,
+    parts = {"row_id": ids, "label": y, "predicted": v["pred"], "target": v["tgt"], "p_target": v["p_t"],
              "ig_gap": gap}
     rows = pd.concat(
         [pd.DataFrame(parts)]
-        + [pd.DataFrame(v, columns=[f"{pre}__{c}" for c in columns])
-           for pre, v in (("grad", grad), ("ixg", ixg), ("ig", ig))],
+        + [pd.DataFrame(vals, columns=[f"{pre}__{c}" for c in columns])
+           for pre, vals in (("grad", grad), ("ixg", ixg), ("ig", ig))],
         axis=1,
     )
     by_column, by_feature = [], []
     active = active_level_weights(X, columns, sources)
-    for method, v in zip(METHODS, (grad, ixg, ig)):
-        bc = summarize_by_column(v, columns)
+    for method, values in zip(METHODS, (grad, ixg, ig)):
+        on_sample = sampled and method != "loss_gradient"
+        use = values[sample] if on_sample else values
+        strata = y[sample] if on_sample else None
+        bc = _with_interval(summarize_by_column(use, columns), use, on_sample, SHARE_BOOT, seed, strata)
         bc.insert(0, "method", method)
         by_column.append(bc)
-        bf = summarize_by_feature(v, columns, sources, active if method == "loss_gradient" else None)
+        weights_f = active if method == "loss_gradient" else None
+        bf = summarize_by_feature(use, columns, sources, weights_f)
+        fv, _ = feature_values(use, columns, sources, weights_f)
+        bf = _with_interval(bf, fv, on_sample, SHARE_BOOT, seed, strata)
         bf.insert(0, "method", method)
         by_feature.append(bf)
+    gap_s = gap[sample]
     meta = {
         "n_rows": int(n),
         "n_columns": int(dcols),
@@ -415,10 +496,15 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
         "ig_steps": int(ig_steps),
         "chunk_rows": int(chunk_rows),
         "baseline": b.tolist(),
-        "ig_gap_mean": float(gap.mean()) if n else float("nan"),
-        "ig_gap_max": float(gap.max()) if n else float("nan"),
-        "ig_gap_p95": float(np.quantile(gap, 0.95)) if n else float("nan"),
-        "accuracy": float(np.mean(pred == y)) if n else float("nan"),
+        "ig_gap_mean": float(gap_s.mean()) if n else float("nan"),
+        "ig_gap_max": float(gap_s.max()) if n else float("nan"),
+        "ig_gap_p95": float(np.quantile(gap_s, 0.95)) if n else float("nan"),
+        "accuracy": float(np.mean(v["pred"] == y)) if n else float("nan"),
     }
+    if sampled:
+        meta["attribution_sample"] = {
+            "rows": int(len(sample)), "of": int(n), "max_rows": int(max_rows), "seed": int(seed),
+            "stratified_by": "label", "share_interval": f"bootstrap percentile, {SHARE_BOOT} resamples, 95 %",
+        }
     return {"rows": rows, "by_column": pd.concat(by_column, ignore_index=True),
             "by_feature": pd.concat(by_feature, ignore_index=True), "meta": meta}

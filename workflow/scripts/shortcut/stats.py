@@ -74,6 +74,23 @@ def bootstrap_counts(n: int, n_boot: int, seed: int, chunk: int = 128, strata=No
         yield start, counts.reshape(b, n)
 
 
+def stratified_sample(labels, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``size`` rows drawn without replacement, each label keeping its share
+    (largest remainder); every row when ``size`` reaches the number of rows."""
+    labels = np.asarray(labels)
+    n = labels.shape[0]
+    if size >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * (size / n)
+    take = np.floor(quota).astype(np.int64)
+    order = np.argsort(-(quota - take), kind="stable")
+    take[order[: size - int(take.sum())]] += 1
+    picks = [rng.choice(np.flatnonzero(labels == c), k, replace=False) for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(picks))
+
+
 def bootstrap_means(values, n_boot: int = BOOTSTRAP, seed: int = 0, strata=None) -> np.ndarray:
     """Bootstrap distribution of column means: ``(n_boot, k)`` for ``values`` of shape (n, k), or
     ``(n_boot,)`` for a vector. ``strata``: see :func:`bootstrap_counts`."""
