@@ -15,6 +15,10 @@ SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
 
 
+# The smallest dataset section the schema accepts (for defaults that do not depend on it).
+MINIMAL = {"target": "y", "classes": [0, 1], "features": {"categorical": [], "numeric": ["x"]}}
+
+
 def validated(partial: dict) -> dict:
     """``partial`` completed from the schema's defaults. Required keys it lacks (the model grid,
     the dataset's name) come from the shipped default config; nothing else does."""
@@ -28,7 +32,7 @@ def validated(partial: dict) -> dict:
 def defaults(*keys: str):
     """The schema's default value at ``keys`` (e.g. ``defaults("shift", "thresholds")``), as the
     workflow hands it to a job."""
-    config = validated({"target": "y", "classes": [0, 1], "features": {"categorical": [], "numeric": ["x"]}})
+    config = validated(MINIMAL)
     for key in keys:
         config = config[key]
     return copy.deepcopy(config)
@@ -46,3 +50,14 @@ def domain_settings(seed: int = 0, **values):
     from shortcut import domain
 
     return domain.DomainSettings.from_config({**defaults("shift", "domain"), **values}, seed)
+
+
+def train_settings(**values):
+    """``TrainSettings`` of a model setting completed from the schema's defaults, ``values`` over
+    them. ``lr`` has no default in the schema (every setting names one): pass it, or the test
+    gets 1e-3."""
+    from shortcut import nn
+
+    config = {**MINIMAL, "models": {"t": {"activation": "relu", "lr": 1e-3}}, "grid": {"models": ["t"], "seeds": [0]}}
+    # values go over the completed setting unvalidated, so a test can pass a bad one on purpose
+    return nn.TrainSettings.from_config({**validated(config)["models"]["t"], **values})

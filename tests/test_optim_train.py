@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from schema_defaults import train_settings
+from configs import train_settings
 from shortcut import files, nn
 from shortcut.nn import MLP, SGD, Adam, EarlyStopping, SharedBiasNet, blas_threads, history_frame, limit_blas_threads, make_optimizer
 from shortcut.nn.train import _Epoch

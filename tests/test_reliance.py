@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from schema_defaults import train_settings
-from configs import defaults
+from configs import defaults, train_settings
 from shortcut import codes, nn, reliance
 
 MIN_SHARE = defaults("reliance")["min_share_factor"]
