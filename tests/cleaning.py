@@ -13,6 +13,8 @@ def clean_csv(path, spec, target=True):
     return data.clean_table(table, spec, files.csv_origin(path))
 
 
-def clean_source(path, spec, source, holdout=None):
-    table = files.read_raw_csv(path, [spec.target, *spec.features], spec.encoding)
-    return data.clean_source(table, spec, files.csv_origin(path), source, holdout)
+def clean_source(path, spec, source, holdout=None, block_size=1 << 24, batch_rows=1 << 18):
+    """The clean rule: the CSV streamed in record batches (``block_size`` bytes of the file each,
+    cleaned ``batch_rows`` rows at a time)."""
+    batches = files.read_raw_csv_batches(path, [spec.target, *spec.features], spec.encoding, block_size=block_size)
+    return data.clean_source(batches, spec, files.csv_origin(path), source, holdout, batch_rows)

@@ -339,3 +339,67 @@ def test_a_training_file_with_one_class_is_an_error_and_missing_classes_a_warnin
     # a test file may hold fewer classes: that is the shift evidence's business, not an error
     _, test_cells = clean_source(one, spec, "test")
     assert "classes_without_rows" not in test_cells
+
+
+# --- cleaning in batches: row numbers stay the file's ------------------------------------------
+
+
+def _rows(n, bad=None):
+    """``n`` good data rows, with ``bad`` ({row number: line}) replacing some (1-based)."""
+    bad = bad or {}
+    return HEADER + "".join(bad.get(i, GOOD) for i in range(1, n + 1))
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 7, 1 << 18])
+@pytest.mark.parametrize("bad, expected", [
+    ({8: "Brooklyn,Private room,two,50,3,100,1\n", 9: "Brooklyn,Private room,x,50,3,100,1\n"},
+     "column 'minimum_nights', row 8: non-numeric value 'two' (2 of 10 cells not numeric"),
+    ({9: "Brooklyn,Private room,2,50,3,100,7\n"}, "column 'price_class', row 9: label '7' is not one of"),
+    # a missing label anywhere is reported before an undeclared one, as for the whole file at once
+    ({2: "Brooklyn,Private room,2,50,3,100,7\n", 10: "Brooklyn,Private room,2,50,3,100,\n"},
+     "column 'price_class', row 10: label is missing"),
+    # the tolerance is judged on every row of the file, not per batch
+    ({4: "Brooklyn,Private room,2,?,3,100,1\n", 6: "Brooklyn,Private room,2,50,3,100,9\n"},
+     "column 'amenity_score', row 4: non-numeric value '?' (1 of 10 cells not numeric"),
+], ids=["non-numeric", "bad-label", "missing-label-first", "tolerance-of-the-file"])
+def test_errors_name_the_files_row_in_any_batch(tmp_path, spec, bad, expected, batch_rows):
+    path = write(tmp_path, _rows(10, bad))
+    with pytest.raises(DataError) as err:
+        clean_source(path, spec, "test", batch_rows=batch_rows)
+    assert str(err.value).startswith(f"{path}: {expected}") and "\n" not in str(err.value)
+
+
+def test_the_file_streamed_in_small_blocks_cleans_as_a_whole(tmp_path, spec):
+    """A CSV read in blocks of a few rows (many record batches) cleans to the same frame and audit
+    as the whole file at once; a coerced cell in a later batch keeps its row number."""
+    lines = {i: f"Queens,Shared room,{i},{i}.5,{i},{i},{i % 4}\n" for i in range(1, 400)}
+    lines[351] = "Queens,Shared room,nope,1,1,1,0\n"
+    lines[200] = "  ,Entire home/apt,1,NA,1,1,2.0\n"
+    path = write(tmp_path, _rows(399, lines))
+    whole, whole_audit = clean_source(path, spec, "train")
+    assert len(list(files.read_raw_csv_batches(path, [spec.target, *spec.features], spec.encoding,
+                                               block_size=256))) > 20
+    for block_size, batch_rows in [(256, 1 << 18), (1 << 20, 5), (300, 2)]:
+        frame, audit = clean_source(path, spec, "train", block_size=block_size, batch_rows=batch_rows)
+        pd.testing.assert_frame_equal(frame, whole)
+        assert files.to_json_text(audit) == files.to_json_text(whole_audit)
+    assert whole_audit["columns"]["minimum_nights"]["first_coerced_row"] == 351
+    assert whole_audit["columns"]["neighbourhood_group"]["missing"] == 1
+    assert whole_audit["columns"]["amenity_score"]["missing"] == 1
+    assert np.isnan(whole.loc[whole["row"] == 351, "minimum_nights"]).all()
+    # the table read whole (the predict script's way) cleans the same
+    frame, audit = clean_csv(path, spec)
+    pd.testing.assert_frame_equal(frame, whole.drop(columns="row"))
+
+
+def test_a_stream_without_data_rows_or_with_a_bad_byte_late_is_one_line(tmp_path, spec):
+    empty = write(tmp_path, HEADER, "empty.csv")
+    with pytest.raises(DataError, match="file has a header but no data rows"):
+        clean_source(empty, spec, "train", block_size=256)
+    text = (HEADER + GOOD * 40).encode() + "Queens,Caf\xe9,2,50,3,100,1\n".encode("latin-1")
+    late = tmp_path / "late.csv"
+    late.write_bytes(text)
+    with pytest.raises(DataError) as err:
+        clean_source(late, spec, "train", block_size=256)
+    at = text.index(b"\xe9")
+    assert str(err.value).startswith(f"{late}: byte {at} (0xe9) is not valid utf-8")

@@ -6,8 +6,8 @@ from shortcut.job import run
 
 def main(snakemake):
     spec = data.DatasetSpec.from_config(snakemake.params.dataset)
-    table = files.read_raw_csv(snakemake.input.csv, [spec.target, *spec.features], spec.encoding)
-    frame, cells = data.clean_source(table, spec, files.csv_origin(snakemake.input.csv),
+    batches = files.read_raw_csv_batches(snakemake.input.csv, [spec.target, *spec.features], spec.encoding)
+    frame, cells = data.clean_source(batches, spec, files.csv_origin(snakemake.input.csv),
                                      snakemake.wildcards.source, snakemake.params.holdout)
     files.write_parquet(frame, snakemake.output.parquet)
     files.write_json(snakemake.output.cells, cells)

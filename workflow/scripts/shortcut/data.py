@@ -11,6 +11,7 @@ never passed to :func:`fit_encoder`.
 from __future__ import annotations
 
 import math
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -32,112 +33,186 @@ def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0]) + 1
 
 
-def _numeric_column(where: str, name: str, arr: pa.ChunkedArray, tolerance: float) -> tuple[np.ndarray, dict]:
-    stripped = pc.utf8_trim_whitespace(arr)
-    present = pc.is_valid(stripped).to_numpy(zero_copy_only=False)
-    valid = pc.fill_null(pc.match_substring_regex(stripped, _NUMBER), False).to_numpy(zero_copy_only=False)
-    bad = present & ~valid
-    n_bad = int(bad.sum())
-    n = len(arr)
-    audit = {"missing": int((~present).sum()), "coerced_to_missing": n_bad}
-    if n_bad:
-        row = _first_row(bad)
-        value = stripped[row - 1].as_py()
-        audit["first_coerced_row"] = row
-        if n_bad > tolerance * n:
-            raise DataError(
-                f"{where}: column '{name}', row {row}: non-numeric value {value!r} "
-                f"({n_bad} of {n} cells not numeric, above the tolerance clean.max_coerced_fraction={tolerance})"
-            )
-    cleaned = pc.if_else(pa.chunked_array([valid]), stripped, pa.scalar(None, pa.string()))
-    values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-    nonfinite = np.isfinite(values) | np.isnan(values)
-    if not nonfinite.all():  # 'inf' does not match the pattern, but guard anyway
-        raise DataError(f"{where}: column '{name}', row {_first_row(~nonfinite)}: infinite value")
-    return values, audit
+def _row_batches(rows, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of at most ``batch_rows`` rows, in order, of a table or of batches."""
+    for batch in (rows.to_batches() if isinstance(rows, pa.Table) else rows):
+        for start in range(0, batch.num_rows, batch_rows):
+            yield batch.slice(start, batch_rows)
 
 
-def _label_column(where: str, name: str, arr: pa.ChunkedArray, classes: tuple) -> np.ndarray:
-    text = pc.utf8_trim_whitespace(arr).to_numpy(zero_copy_only=False)
-    missing = pd.isna(text)
-    if missing.any():
-        raise DataError(f"{where}: column '{name}', row {_first_row(missing)}: label is missing")
+def _label_lookup(classes: tuple) -> dict[str, int]:
     lookup = {}
     for index, label in enumerate(classes):
         lookup[str(label)] = index
         if isinstance(label, (int, float)) and not isinstance(label, bool):
             lookup[repr(float(label))] = index  # '2.0' is class 2
-    codes = pd.Series(text, dtype=object).map(lookup)
-    unknown = codes.isna().to_numpy()
-    if unknown.any():
-        row = _first_row(unknown)
-        raise DataError(
-            f"{where}: column '{name}', row {row}: label {text[row - 1]!r} is not one of the declared classes "
-            f"{list(classes)}"
-        )
-    return codes.to_numpy(dtype=np.int64)
+    return lookup
 
 
-def clean_table(table: pa.Table, spec: DatasetSpec, origin: dict) -> tuple[pd.DataFrame, dict]:
-    """Raw CSV columns (strings, as ``files.read_raw_csv`` returns them) -> typed DataFrame
-    (categoricals as strings, numerics float64, target class index).
+class _Cleaner:
+    """Cleans a CSV's rows batch by batch: typed columns and the audit, summed over the batches.
+
+    ``offset`` (rows of the earlier batches) keeps every row number the file's data-row number;
+    the errors that depend on every row (the coerced-value tolerance, an empty column, a bad
+    label anywhere) are raised by :meth:`finish`, in the order the columns are checked in."""
+
+    def __init__(self, spec: DatasetSpec, where: str):
+        self.spec, self.where = spec, where
+        self.n = 0
+        self.has_target = None
+        self.parts: dict[str, list] = {name: [] for name in (*spec.features, spec.target)}
+        self.audit = {name: {"missing": 0, "coerced_to_missing": 0} for name in spec.features}
+        self.levels: dict[str, dict[str, int]] = {name: {} for name in spec.categorical}
+        self.first_coerced: dict[str, str] = {}  # numeric column -> its first non-numeric text
+        self.first_infinite: dict[str, int] = {}
+        self.label_missing: int | None = None  # first row without a label
+        self.label_unknown: tuple[int, str] | None = None  # first row with an undeclared label
+        lookup = _label_lookup(spec.classes)
+        self.label_text = pa.array(list(lookup), pa.string())
+        self.label_codes = np.array(list(lookup.values()), dtype=np.int64)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if self.has_target is None:
+            self.has_target = self.spec.target in batch.schema.names
+        for name in self.spec.categorical:
+            self._categorical(name, batch.column(name))
+        for name in self.spec.numeric:
+            self._numeric(name, batch.column(name))
+        if self.has_target:
+            self._labels(batch.column(self.spec.target))
+        self.n += batch.num_rows
+
+    def _categorical(self, name: str, arr: pa.Array) -> None:
+        arr = pc.utf8_trim_whitespace(arr)
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        self.parts[name].append(arr.cast(pa.large_string()))  # what pandas' str columns hold
+        self.audit[name]["missing"] += arr.null_count
+        levels = self.levels[name]
+        if arr.null_count < len(arr):
+            for item in pc.value_counts(arr.drop_null()).to_pylist():
+                levels[item["values"]] = levels.get(item["values"], 0) + int(item["counts"])
+
+    def _numeric(self, name: str, arr: pa.Array) -> None:
+        stripped = pc.utf8_trim_whitespace(arr)
+        present = pc.is_valid(stripped).to_numpy(zero_copy_only=False)
+        valid = pc.fill_null(pc.match_substring_regex(stripped, _NUMBER), False)
+        bad = present & ~valid.to_numpy(zero_copy_only=False)
+        audit = self.audit[name]
+        audit["missing"] += int((~present).sum())
+        n_bad = int(bad.sum())
+        if n_bad and "first_coerced_row" not in audit:
+            row = _first_row(bad)
+            audit["first_coerced_row"] = self.n + row
+            self.first_coerced[name] = stripped[row - 1].as_py()
+        audit["coerced_to_missing"] += n_bad
+        cleaned = pc.if_else(valid, stripped, pa.scalar(None, pa.string()))
+        values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+        finite = np.isfinite(values) | np.isnan(values)
+        if not finite.all() and name not in self.first_infinite:  # 'inf' does not match the pattern
+            self.first_infinite[name] = self.n + _first_row(~finite)
+        self.parts[name].append(values)
+
+    def _labels(self, arr: pa.Array) -> None:
+        text = pc.utf8_trim_whitespace(arr)
+        missing = pc.is_null(text).to_numpy(zero_copy_only=False)
+        if missing.any() and self.label_missing is None:
+            self.label_missing = self.n + _first_row(missing)
+        index = pc.index_in(text, value_set=self.label_text)
+        unknown = pc.is_null(index).to_numpy(zero_copy_only=False) & ~missing
+        if unknown.any() and self.label_unknown is None:
+            row = _first_row(unknown)
+            self.label_unknown = (self.n + row, text[row - 1].as_py())
+        self.parts[self.spec.target].append(self.label_codes[pc.fill_null(index, 0).to_numpy(zero_copy_only=False)])
+
+    def finish(self) -> tuple[pd.DataFrame, dict]:
+        spec, where, n = self.spec, self.where, self.n
+        tolerance = spec.max_coerced_fraction
+        for name in spec.numeric:
+            audit = self.audit[name]
+            n_bad = audit["coerced_to_missing"]
+            if n_bad > tolerance * n:
+                raise DataError(
+                    f"{where}: column '{name}', row {audit['first_coerced_row']}: non-numeric value "
+                    f"{self.first_coerced[name]!r} ({n_bad} of {n} cells not numeric, above the tolerance "
+                    f"clean.max_coerced_fraction={tolerance})"
+                )
+            if name in self.first_infinite:
+                raise DataError(f"{where}: column '{name}', row {self.first_infinite[name]}: infinite value")
+        for name in spec.features:
+            if self.audit[name]["missing"] + self.audit[name]["coerced_to_missing"] == n:
+                raise DataError(f"{where}: column '{name}' is entirely empty ({n} rows, no value)")
+        if self.has_target:
+            if self.label_missing is not None:
+                raise DataError(f"{where}: column '{spec.target}', row {self.label_missing}: label is missing")
+            if self.label_unknown is not None:
+                row, text = self.label_unknown
+                raise DataError(f"{where}: column '{spec.target}', row {row}: label {text!r} is not one of the "
+                                f"declared classes {list(spec.classes)}")
+        for name in spec.categorical:
+            self.audit[name]["levels"] = dict(sorted(self.levels[name].items()))
+        # numerics straight into the one float64 block pandas would consolidate them into
+        block = np.empty((len(spec.numeric), n), dtype=np.float64)
+        for j, name in enumerate(spec.numeric):
+            parts, self.parts[name], start = self.parts[name], [], 0
+            while parts:
+                values = parts.pop(0)
+                block[j, start:start + values.size] = values
+                start += values.size
+        frame = pd.DataFrame(block.T, columns=list(spec.numeric), copy=False)
+        del block
+        for name in reversed(spec.categorical):
+            parts, self.parts[name] = self.parts[name], []
+            text = pa.concat_arrays(parts) if parts else pa.array([], pa.large_string())
+            del parts
+            frame.insert(0, name, pd.Series(text.to_pandas(), dtype=pd.StringDtype(na_value=np.nan)))
+            del text
+        labels = None
+        if self.has_target:
+            labels = np.concatenate(self.parts.pop(spec.target))
+            frame[TARGET] = labels
+        audit_cols = self.audit
+        audit = {
+            "rows": n,
+            "columns": audit_cols,
+            "missing_cells": sum(c["missing"] for c in audit_cols.values()),
+            "coerced_cells": sum(c["coerced_to_missing"] for c in audit_cols.values()),
+            "label_counts": ({str(spec.classes[k]): int(c) for k, c in
+                              enumerate(np.bincount(labels, minlength=len(spec.classes)))} if self.has_target else None),
+        }
+        return frame, audit
+
+
+def clean_table(table, spec: DatasetSpec, origin: dict, batch_rows: int = 1 << 18) -> tuple[pd.DataFrame, dict]:
+    """Raw CSV columns (strings, as ``files.read_raw_csv`` returns them, or the record batches
+    of ``files.read_raw_csv_batches``) -> typed DataFrame (categoricals as strings, numerics
+    float64, target class index).
 
     ``origin`` ({"file", "sha256"}) names the file in every error and opens the audit. Returns the
     frame and an audit of every missing and coerced cell per column. Without a target column
-    (rows to predict) the frame has no ``target`` column.
+    (rows to predict) the frame has no ``target`` column. Rows are cleaned ``batch_rows`` at a
+    time (the whole file is never held as text); row numbers in errors and the audit are the
+    file's data-row numbers.
     """
-    where = origin["file"]
-    n = table.num_rows
-    columns: dict[str, object] = {}
-    audit_cols: dict[str, dict] = {}
-    for name in spec.categorical:
-        arr = pc.utf8_trim_whitespace(table[name])
-        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-        columns[name] = arr.to_pandas(types_mapper=None).astype(object)
-        missing = int(arr.null_count)
-        audit_cols[name] = {"missing": missing, "coerced_to_missing": 0, "levels": _level_counts(arr)}
-    for name in spec.numeric:
-        values, audit = _numeric_column(where, name, table[name], spec.max_coerced_fraction)
-        columns[name] = values
-        audit_cols[name] = audit
-    for name in spec.features:
-        if audit_cols[name]["missing"] + audit_cols[name]["coerced_to_missing"] == n:
-            raise DataError(f"{where}: column '{name}' is entirely empty ({n} rows, no value)")
-    has_target = spec.target in table.column_names
-    labels = _label_column(where, spec.target, table[spec.target], spec.classes) if has_target else None
-    frame = pd.DataFrame({name: columns[name] for name in spec.features})
-    for name in spec.categorical:
-        frame[name] = frame[name].astype(pd.StringDtype(na_value=np.nan))
-    if has_target:
-        frame[TARGET] = labels
-    audit = {
-        **origin,
-        "rows": n,
-        "columns": audit_cols,
-        "missing_cells": sum(c["missing"] for c in audit_cols.values()),
-        "coerced_cells": sum(c["coerced_to_missing"] for c in audit_cols.values()),
-        "label_counts": ({str(spec.classes[k]): int(c) for k, c in
-                          enumerate(np.bincount(labels, minlength=len(spec.classes)))} if has_target else None),
-    }
-    return frame, audit
+    cleaner = _Cleaner(spec, origin["file"])
+    if isinstance(table, pa.Table):
+        cleaner.has_target = spec.target in table.column_names
+    for batch in _row_batches(table, batch_rows):
+        cleaner.add(batch)
+    frame, audit = cleaner.finish()
+    return frame, {**origin, **audit}
 
 
-def _level_counts(arr: pa.ChunkedArray) -> dict[str, int]:
-    counts = pc.value_counts(arr.drop_null()).to_pylist() if arr.null_count < len(arr) else []
-    return {item["values"]: int(item["counts"]) for item in sorted(counts, key=lambda d: d["values"])}
-
-
-def clean_source(table: pa.Table, spec: DatasetSpec, origin: dict, source: str,
-                 holdout: dict | None) -> tuple[pd.DataFrame, dict]:
-    """Clean the rows of one source (``train`` or ``test``) read from its CSV (``origin``: see
-    :func:`clean_table`).
+def clean_source(table, spec: DatasetSpec, origin: dict, source: str,
+                 holdout: dict | None, batch_rows: int = 1 << 18) -> tuple[pd.DataFrame, dict]:
+    """Clean the rows of one source (``train`` or ``test``) read from its CSV (``table``,
+    ``origin`` and ``batch_rows``: see :func:`clean_table`).
 
     ``holdout`` ({"fraction", "seed"}) is given when there is no test CSV: then ``table`` is the
     train CSV and the test source is a stratified, seeded share of its rows (train the rest).
     Row numbers stay those of the file, so every error and audit entry points at a real line.
     """
     part = source
-    frame, audit = clean_table(table, spec, origin)
+    frame, audit = clean_table(table, spec, origin, batch_rows)
     frame.insert(0, "row", np.arange(1, len(frame) + 1, dtype=np.int64))
     if holdout:
         test_rows = stratified_split(frame[TARGET].to_numpy(), holdout["fraction"], holdout["seed"])

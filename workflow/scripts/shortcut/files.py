@@ -266,6 +266,38 @@ def _check_header(path: Path, header: list[str], required: Sequence[str]) -> Non
             raise DataError(f"{path}: column '{col}' required by the config is missing (header: {', '.join(header)})")
 
 
+def _raw_csv_options(path: Path, required: Sequence[str], encoding: str, optional: Sequence[str],
+                     block_size: int):
+    """Header checks, then the pyarrow read and convert options of :func:`read_raw_csv`."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    header = read_csv_header(path, encoding)
+    _check_header(path, header, required)
+    wanted = [c for c in optional if c in header] + list(required)
+    utf8 = codecs.lookup(encoding).name == "utf-8"
+    read = pacsv.ReadOptions(use_threads=False, block_size=block_size, encoding="utf8" if utf8 else encoding)
+    convert = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in header},
+        include_columns=wanted,
+        strings_can_be_null=True,
+        null_values=NULL_VALUES,
+        quoted_strings_can_be_null=True,
+    )
+    return read, convert
+
+
+def _raw_csv_error(path: Path, encoding: str, exc: Exception) -> DataError:
+    """The one-line error for a CSV pyarrow cannot read (a bad byte: its offset and the key)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return decode_error(path, encoding)
+    if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
+        error = decode_error(path, encoding)
+        if error is not None:
+            return error
+    return DataError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}")
+
+
 def read_raw_csv(path: str | os.PathLike, required: Sequence[str], encoding: str, optional: Sequence[str] = ()):
     """The ``required`` columns of a CSV, and those of ``optional`` its header has, as a pyarrow
     table of strings (empty text and the usual NA spellings are null), in the order
@@ -274,34 +306,47 @@ def read_raw_csv(path: str | os.PathLike, required: Sequence[str], encoding: str
     import pyarrow.csv as pacsv
 
     path = Path(path)
-    header = read_csv_header(path, encoding)
-    _check_header(path, header, required)
-    wanted = [c for c in optional if c in header] + list(required)
-    utf8 = codecs.lookup(encoding).name == "utf-8"
+    read, convert = _raw_csv_options(path, required, encoding, optional, 1 << 24)
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24,
-                                           encoding="utf8" if utf8 else encoding),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in header},
-                include_columns=wanted,
-                strings_can_be_null=True,
-                null_values=NULL_VALUES,
-                quoted_strings_can_be_null=True,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
-            error = decode_error(path, encoding)
-            if error is not None:
-                raise error from None
-        raise DataError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
-    except UnicodeDecodeError:
-        raise decode_error(path, encoding) from None
+        table = pacsv.read_csv(path, read_options=read, convert_options=convert)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _raw_csv_error(path, encoding, exc) from None
     if table.num_rows == 0:
         raise DataError(f"{path}: file has a header but no data rows")
     return table
+
+
+def read_raw_csv_batches(path: str | os.PathLike, required: Sequence[str], encoding: str,
+                         optional: Sequence[str] = (), block_size: int = 1 << 24):
+    """:func:`read_raw_csv` as a stream: record batches of strings of about ``block_size`` bytes
+    of the file each, in file order, so a large CSV is never held whole. The header is checked
+    before this returns; a bad byte, an unreadable line or a file without data rows raises the
+    same one-line errors while the batches are read."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    read, convert = _raw_csv_options(path, required, encoding, optional, block_size)
+    try:
+        reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _raw_csv_error(path, encoding, exc) from None
+
+    def batches():
+        rows = 0
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                raise _raw_csv_error(path, encoding, exc) from None
+            rows += batch.num_rows
+            yield batch
+        if rows == 0:
+            raise DataError(f"{path}: file has a header but no data rows")
+
+    return batches()
 
 
 def csv_origin(path: str | os.PathLike) -> dict:
