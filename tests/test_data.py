@@ -255,6 +255,15 @@ def test_demo_generator_is_deterministic_and_plants_the_shortcut():
     assert rho_train > 0.8 and abs(rho_test) < 0.1
 
 
+@pytest.mark.parametrize("integers", [False, True])
+def test_demo_csv_in_chunks_is_the_whole_text(demo_frames, integers):
+    frame = demo_frames[0] if not integers else demo_frames[1]
+    whole = demo.to_csv_text(frame, integers)
+    for rows in (1, 7, 1000, 1 << 18):
+        assert "".join(demo.csv_chunks(frame, integers, rows=rows)) == whole
+    assert "".join(demo.csv_chunks(frame.head(0), integers)) == demo.to_csv_text(frame.head(0), integers)
+
+
 def test_encoder_survives_its_json_round_trip(spec, train_csv):
     """encoder.json is written with sorted keys; applying the reloaded encoder must give the same matrix.
 

@@ -29,6 +29,7 @@ def test_outputs_get_the_mode_the_umask_gives(tmp_path, umask, mask, mode):
     umask(mask)
     for name, write in [("a.json", lambda p: files.write_json(p, {"x": 1})),
                         ("b.txt", lambda p: files.write_text(p, "text")),
+                        ("b2.txt", lambda p: files.write_text_chunks(p, iter(["te", "xt"]))),
                         ("c.csv", lambda p: files.write_csv(__import__("pandas").DataFrame({"x": [1]}), p))]:
         write(tmp_path / name)
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
@@ -57,3 +58,17 @@ def test_temporaries_of_a_killed_write_are_removed_by_the_next(tmp_path):
     other.write_text("someone else's")
     files.write_text(target, "new")
     assert not stale.exists() and other.exists() and target.read_text() == "new"
+
+
+def test_text_written_in_chunks_is_the_joined_text_and_atomic(tmp_path):
+    target = tmp_path / "out.csv"
+    files.write_text_chunks(target, (f"{i},caf\u00e9\n" for i in range(1000)))
+    assert target.read_text(encoding="utf-8") == "".join(f"{i},caf\u00e9\n" for i in range(1000))
+
+    def broken():
+        yield "half"
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        files.write_text_chunks(target, broken())
+    assert target.read_text(encoding="utf-8").startswith("0,caf") and [p.name for p in tmp_path.iterdir()] == ["out.csv"]

@@ -9,8 +9,12 @@ column has the same class-conditional distribution in both files.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 CLASS_SHARES = np.array([0.135, 0.563, 0.238, 0.064])
 CLASS_NAMES = ["Budget", "Mid-range", "Premium", "Luxury"]
@@ -64,13 +68,16 @@ COLUMNS = [
 ]
 
 
-def _categorical(rng: np.random.Generator, labels: np.ndarray, table: np.ndarray, levels) -> np.ndarray:
-    """Draw one level per row from the row's class-conditional distribution (vectorised)."""
+def _categorical(rng: np.random.Generator, labels: np.ndarray, table: np.ndarray, levels) -> pd.Series:
+    """Draw one level per row from the row's class-conditional distribution (vectorised); the
+    levels as pandas' str column (arrow strings, never an array of Python objects)."""
     cdf = np.cumsum(table, axis=1)
     cdf /= cdf[:, -1:]
     u = rng.random(labels.size)
-    idx = (u[:, None] > cdf[labels]).sum(axis=1)
-    return np.asarray(levels, dtype=object)[idx]
+    idx = np.zeros(labels.size, dtype=np.int64)  # levels below u, one level at a time (no n x k array)
+    for j in range(cdf.shape[1]):
+        idx += u > cdf[labels, j]
+    return pc.take(pa.array(levels, pa.large_string()), idx).to_pandas()
 
 
 def _amenity(rng, labels: np.ndarray, shortcut: bool) -> np.ndarray:
@@ -127,10 +134,17 @@ def generate(n_train: int = 41_348, n_test: int = 7_297, seed: int = 7) -> tuple
     return train, test
 
 
-def to_csv_text(df: pd.DataFrame, integers: bool) -> str:
+def to_csv_text(df: pd.DataFrame, integers: bool, header: bool = True) -> str:
     """CSV text as the real files are written: train numerics as floats ('2.0'), test as integers."""
     out = df.copy()
     if integers:
         for column in ("minimum_nights", "number_of_reviews", "availability_365"):
             out[column] = out[column].astype("Int64")
-    return out.to_csv(index=False, lineterminator="\n")
+    return out.to_csv(index=False, lineterminator="\n", header=header)
+
+
+def csv_chunks(df: pd.DataFrame, integers: bool, rows: int = 1 << 18) -> Iterator[str]:
+    """:func:`to_csv_text` in blocks of ``rows`` rows (the header with the first): joined, they
+    are the same text, but a large file is never held whole."""
+    for start in range(0, max(len(df), 1), rows):
+        yield to_csv_text(df.iloc[start:start + rows], integers, header=start == 0)

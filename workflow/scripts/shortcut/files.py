@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -127,6 +127,14 @@ def read_json(path: str | os.PathLike) -> Any:
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_text_chunks(path: str | os.PathLike, chunks: Iterable[str]) -> None:
+    """:func:`write_text` of the text the ``chunks`` join to, written as they come (never whole)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
