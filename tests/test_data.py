@@ -412,3 +412,32 @@ def test_a_stream_without_data_rows_or_with_a_bad_byte_late_is_one_line(tmp_path
         clean_source(late, spec, "train", block_size=256)
     at = text.index(b"\xe9")
     assert str(err.value).startswith(f"{late}: byte {at} (0xe9) is not valid utf-8")
+
+
+# --- encoding one column and one block of rows at a time -----------------------------------------
+
+
+def test_encoding_the_parquet_table_in_blocks_is_encoding_the_frame(tmp_path, spec, train_csv):
+    """fit_encoder reads the cleaned parquet as a pyarrow table (text as dictionary codes) and
+    encodes a few rows at a time: the encoder, the frames and the counts are those of the frame."""
+    clean = _clean(train_csv, spec)
+    clean.loc[5, "room_type"] = None
+    files.write_parquet(clean, tmp_path / "clean.parquet")
+    table = files.read_parquet_table(tmp_path / "clean.parquet", strings_as_dictionary=True)
+    encoder, train, val = data.encode_train(clean, spec, "all", SPLIT, 0.3)
+    for block_rows in (7, 1000, 1 << 18):
+        again, train2, val2 = data.encode_train(table, spec, "all", SPLIT, 0.3, block_rows=block_rows)
+        assert files.to_json_text(again) == files.to_json_text(encoder)
+        pd.testing.assert_frame_equal(train2, train)
+        pd.testing.assert_frame_equal(val2, val)
+    test = clean.head(50).copy()
+    test["neighbourhood_group"] = pd.Series(["Mars"] * 20 + ["Venus"] * 5 + [None] * 25, dtype="str")
+    files.write_parquet(test, tmp_path / "test.parquet")
+    whole, report = data.encode_rows(test, encoder)
+    for block_rows in (3, 1 << 18):
+        rows = files.read_parquet_table(tmp_path / "test.parquet", strings_as_dictionary=True)
+        frame, counts = data.encode_rows(rows, encoder, block_rows=block_rows)
+        pd.testing.assert_frame_equal(frame, whole)
+        assert counts == report
+    assert report["unseen_levels"]["neighbourhood_group"] == {"Mars": 20, "Venus": 5}
+    assert report["imputed"]["neighbourhood_group"] == 25 and report["unseen_level_rows"] == 25

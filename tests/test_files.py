@@ -72,3 +72,24 @@ def test_text_written_in_chunks_is_the_joined_text_and_atomic(tmp_path):
     with pytest.raises(RuntimeError):
         files.write_text_chunks(target, broken())
     assert target.read_text(encoding="utf-8").startswith("0,caf") and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_a_parquet_written_a_row_group_at_a_time_is_the_same_file(tmp_path, monkeypatch):
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=1000).astype(np.float32), "n": np.arange(1000),
+                          "s": pd.Series(rng.choice(["a", "b", None], 1000), dtype="str")})
+    files.write_parquet(frame, tmp_path / "whole.parquet", metadata={"k": 1})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**table.schema.metadata, b"shortcut_audit": files.to_json_text({"k": 1}).encode()})
+    pq.write_table(table, tmp_path / "direct.parquet", compression="zstd", write_statistics=True, row_group_size=128)
+    monkeypatch.setattr(files, "PARQUET_ROW_GROUP", 128)
+    files.write_parquet(frame, tmp_path / "sliced.parquet", metadata={"k": 1})
+    assert (tmp_path / "sliced.parquet").read_bytes() == (tmp_path / "direct.parquet").read_bytes()
+    assert pq.ParquetFile(tmp_path / "sliced.parquet").metadata.num_row_groups == 8
+    pd.testing.assert_frame_equal(files.read_parquet(tmp_path / "sliced.parquet"), frame)
+    pd.testing.assert_frame_equal(files.read_parquet(tmp_path / "whole.parquet"), frame)

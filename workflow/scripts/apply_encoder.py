@@ -8,7 +8,8 @@ def main(snakemake):
     encoder = files.read_json(snakemake.input.encoder)
     cells = {}
     for part in ("audit", "confirm"):
-        frame, cells[part] = data.encode_rows(files.read_parquet(snakemake.input[part]), encoder)
+        clean = files.read_parquet_table(snakemake.input[part], strings_as_dictionary=True)
+        frame, cells[part] = data.encode_rows(clean, encoder)
         files.write_parquet(frame, snakemake.output[part])
     files.write_json(snakemake.output.cells, cells)
 

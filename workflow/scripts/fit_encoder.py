@@ -7,7 +7,7 @@ from shortcut.job import run
 def main(snakemake):
     p = snakemake.params
     spec = data.DatasetSpec.from_config(p.dataset)
-    clean = files.read_parquet(snakemake.input.clean)
+    clean = files.read_parquet_table(snakemake.input.clean, strings_as_dictionary=True)
     encoder, train, val = data.encode_train(clean, spec, snakemake.wildcards.fs, p.split, p.group_association)
     files.write_parquet(train, snakemake.output.train)
     files.write_parquet(val, snakemake.output.val)

@@ -319,15 +319,19 @@ def fit_encoder(train: pd.DataFrame, spec: DatasetSpec, feature_set: str) -> dic
     categorical, numeric = feature_set_features(spec, feature_set)
     enc_cat, enc_num, columns, sources = {}, {}, [], []
     for col in categorical:
-        fill = _impute_value(train[col], spec.impute[col], "categorical", col)
-        levels = sorted(set(train[col].dropna().unique().tolist()) | {fill})
+        column = train[col]  # once: ``train`` may read its columns on demand (see _Rows)
+        fill = _impute_value(column, spec.impute[col], "categorical", col)
+        levels = sorted(set(column.dropna().unique().tolist()) | {fill})
+        del column
         enc_cat[col] = {"impute": spec.impute[col]["strategy"], "fill": fill, "levels": levels}
         for level in levels:
             columns.append(f"{col}={level}")
             sources.append(col)
     for col in numeric:
-        fill = _impute_value(train[col], spec.impute[col], "numeric", col)
-        values = train[col].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        column = train[col]
+        fill = _impute_value(column, spec.impute[col], "numeric", col)
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        del column
         values[np.isnan(values)] = fill
         log = col in spec.log1p
         if log:
@@ -370,8 +374,11 @@ def transform(frame: pd.DataFrame, encoder: dict, dtype=np.float32) -> tuple[np.
         missing = values.isna().to_numpy()
         report["imputed"][col] = int(missing.sum())
         filled = values.fillna(enc["fill"]) if missing.any() else values
-        codes = pd.Index(enc["levels"]).get_indexer(filled.to_numpy())
-        unseen = codes < 0
+        text = pa.array(filled, from_pandas=True)  # arrow strings (no array of Python objects)
+        index = pc.index_in(text, value_set=pa.array(enc["levels"]).cast(text.type))
+        unseen = pc.is_null(index).to_numpy(zero_copy_only=False)
+        codes = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
+        del text, index
         if unseen.any():
             levels = filled[unseen].value_counts()
             report["unseen_levels"][col] = {str(k): int(v) for k, v in sorted(levels.items())}
@@ -404,48 +411,121 @@ def split_xy(frame: pd.DataFrame, dtype=np.float32) -> tuple[np.ndarray, np.ndar
     return X.copy() if not X.flags.writeable else X, frame[TARGET].to_numpy(dtype=np.int64).copy()
 
 
-def encode_train(clean: pd.DataFrame, spec: DatasetSpec, feature_set: str, split: dict,
-                 group_association: float | None = None):
+class _Rows:
+    """Some rows (``positions``) of a cleaned frame or pyarrow table, read one column at a time.
+
+    It offers what :func:`fit_encoder`, :func:`transform` and ``codes.association_groups`` read
+    of a frame: ``len()``, ``[column]`` (a Series, index 0..n-1) and ``.iloc[positions]`` (some
+    of these rows, again as ``_Rows``), so a partition is never copied whole."""
+
+    def __init__(self, source, positions: np.ndarray):
+        self.source, self.positions = source, positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, column: str) -> pd.Series:
+        if isinstance(self.source, pa.Table):
+            values = self.source.column(column).take(self.positions)
+            if pa.types.is_dictionary(values.type):  # text read as codes: decoded to pandas' str
+                values = values.cast(values.type.value_type)
+            series = values.to_pandas()
+            del values
+            pa.default_memory_pool().release_unused()  # the arrow copies above, back to the system
+            return series
+        return self.source[column].iloc[self.positions].reset_index(drop=True)
+
+    @property
+    def iloc(self):
+        rows = self
+
+        class Positions:
+            def __getitem__(self, at):
+                return _Rows(rows.source, rows.positions[at])
+
+        return Positions()
+
+
+def _numpy(clean, column: str) -> np.ndarray:
+    """One column of a cleaned frame or pyarrow table as a NumPy array."""
+    if isinstance(clean, pa.Table):
+        return clean.column(column).to_numpy()
+    return clean[column].to_numpy()
+
+
+def _encode(clean, positions: np.ndarray, encoder: dict, block_rows: int) -> tuple[np.ndarray, dict]:
+    """:func:`transform` of the rows ``positions`` of ``clean``, ``block_rows`` rows at a time
+    (each row is encoded on its own, so the matrix and the counts are those of one call)."""
+    n = len(positions)
+    out = np.zeros((n, len(encoder["columns"])), dtype=np.float32)
+    report: dict = {}
+    for start in range(0, max(n, 1), block_rows):
+        block, counts = transform(_Rows(clean, positions[start:start + block_rows]), encoder)
+        out[start:start + len(block)] = block
+        if not report:
+            report = counts
+            continue
+        for col, k in counts["imputed"].items():
+            report["imputed"][col] += k
+        for col, levels in counts["unseen_levels"].items():
+            merged = report["unseen_levels"].setdefault(col, {})
+            for level, k in levels.items():
+                merged[level] = merged.get(level, 0) + k
+    report["unseen_levels"] = {col: dict(sorted(levels.items())) for col, levels in report["unseen_levels"].items()}
+    return out, report
+
+
+def encode_train(clean, spec: DatasetSpec, feature_set: str, split: dict,
+                 group_association: float | None = None, block_rows: int = 1 << 18):
     """Split the cleaned training rows, fit the encoder on the training partition, encode both.
 
-    Returns ``(encoder, train_frame, val_frame)``. The encoder records the split it was fitted on
-    and, with ``group_association``, the groups of strongly associated features of the training
-    partition (``shortcut.reliance.association_groups``): features that could stand in for each
-    other, so reliance and shift are also measured on them together.
+    ``clean`` is the cleaned frame or the pyarrow table of its parquet file: the encoder is fitted
+    one column at a time and rows are encoded ``block_rows`` at a time, so the partitions are
+    never copied whole. Returns ``(encoder, train_frame, val_frame)``. The encoder records
+    the split it was fitted on and, with ``group_association``, the groups of strongly associated
+    features of the training partition (``shortcut.reliance.association_groups``): features that
+    could stand in for each other, so reliance and shift are also measured on them together.
     """
-    labels = clean[TARGET].to_numpy()
+    labels = _numpy(clean, TARGET).astype(np.int64, copy=False)
     is_val = stratified_split(labels, split["val_fraction"], split["seed"], split["stratify"])
-    fit_rows = clean.loc[~is_val].reset_index(drop=True)
-    val_rows = clean.loc[is_val].reset_index(drop=True)
+    parts = {"train": np.flatnonzero(~is_val), "val": np.flatnonzero(is_val)}
+    del is_val
+    categorical, numeric = feature_set_features(spec, feature_set)
+    fit_rows = _Rows(clean, parts["train"])
     encoder = fit_encoder(fit_rows, spec, feature_set)
-    frames, reports = [], {}
-    for name, rows in (("train", fit_rows), ("val", val_rows)):
-        matrix, reports[name] = transform(rows, encoder)
-        frames.append(encoded_frame(matrix, rows[TARGET], rows["row"], encoder["columns"]))
-    k = len(spec.classes)
-    encoder["split"] = {
-        **split,
-        "n_train": int(len(fit_rows)),
-        "n_val": int(len(val_rows)),
-        "class_counts_train": np.bincount(fit_rows[TARGET], minlength=k).tolist(),
-        "class_counts_val": np.bincount(val_rows[TARGET], minlength=k).tolist(),
-    }
-    encoder["val_report"] = reports["val"]
     if group_association is not None:
         from .codes import association_groups
 
-        categorical, numeric = feature_set_features(spec, feature_set)
-        encoder["groups"] = association_groups(fit_rows, numeric, categorical, group_association)
-    # Training mean of every encoded column: the default integrated-gradients baseline.
-    encoder["column_means"] = frames[0][encoder["columns"]].mean().astype(float).tolist()
+        groups = association_groups(fit_rows, numeric, categorical, group_association)
+    frames, reports = [], {}
+    for name, at in parts.items():
+        matrix, reports[name] = _encode(clean, at, encoder, block_rows)
+        frames.append(encoded_frame(matrix, labels[at], _Rows(clean, at)["row"], encoder["columns"]))
+        del matrix
+    k = len(spec.classes)
+    encoder["split"] = {
+        **split,
+        "n_train": int(len(parts["train"])),
+        "n_val": int(len(parts["val"])),
+        "class_counts_train": np.bincount(labels[parts["train"]], minlength=k).tolist(),
+        "class_counts_val": np.bincount(labels[parts["val"]], minlength=k).tolist(),
+    }
+    encoder["val_report"] = reports["val"]
+    if group_association is not None:
+        encoder["groups"] = groups
+    # Training mean of every encoded column: the default integrated-gradients baseline (the
+    # frame's float32 block reduced in place, as selecting its columns first would copy it).
+    encoder["column_means"] = frames[0].mean()[encoder["columns"]].astype(float).tolist()
     return encoder, frames[0], frames[1]
 
 
-def encode_rows(clean: pd.DataFrame, encoder: dict) -> tuple[pd.DataFrame, dict]:
-    """Apply a fitted encoder unchanged to other rows (the test file). Returns the frame and the
-    counts of imputed and unseen cells."""
-    matrix, report = transform(clean, encoder)
-    frame = encoded_frame(matrix, clean[TARGET], clean["row"], encoder["columns"])
-    report["rows"] = int(len(clean))
+def encode_rows(clean, encoder: dict, block_rows: int = 1 << 18) -> tuple[pd.DataFrame, dict]:
+    """Apply a fitted encoder unchanged to other rows (the test file; a cleaned frame or the
+    pyarrow table of its parquet file, encoded ``block_rows`` rows at a time). Returns the frame
+    and the counts of imputed and unseen cells."""
+    n = clean.num_rows if isinstance(clean, pa.Table) else len(clean)
+    matrix, report = _encode(clean, np.arange(n), encoder, block_rows)
+    frame = encoded_frame(matrix, _numpy(clean, TARGET), _numpy(clean, "row"), encoder["columns"])
+    report["rows"] = int(n)
     report["unseen_level_rows"] = int(sum(sum(v.values()) for v in report["unseen_levels"].values()))
     return frame, report

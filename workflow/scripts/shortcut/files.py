@@ -146,26 +146,60 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     return Path(path).read_bytes()
 
 
+# pyarrow's default row group length: a frame written in slices of it makes the same file
+PARQUET_ROW_GROUP = 1 << 20
+
+
 def write_parquet(df, path: str | os.PathLike, metadata: dict | None = None) -> None:
     """Write a pandas DataFrame as parquet with settings fixed for byte-stable output.
 
     ``metadata`` (JSON-able) is stored in the file's schema metadata under ``shortcut_audit``
-    (``pyarrow.parquet.read_schema(path).metadata[b"shortcut_audit"]``)."""
+    (``pyarrow.parquet.read_schema(path).metadata[b"shortcut_audit"]``). A large frame is
+    converted one row group at a time (the same bytes as converting it whole), so no second copy
+    of every column is held."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    if metadata is not None:
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), b"shortcut_audit": to_json_text(metadata).encode("utf-8")})
+    def arrow(part):
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        if metadata is not None:
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), b"shortcut_audit": to_json_text(metadata).encode("utf-8")})
+        return table
+
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+        if len(df) <= PARQUET_ROW_GROUP:
+            pq.write_table(arrow(df), tmp, compression="zstd", write_statistics=True)
+            return
+        first = arrow(df.iloc[:PARQUET_ROW_GROUP])
+        with pq.ParquetWriter(tmp, first.schema, compression="zstd", write_statistics=True) as writer:
+            writer.write_table(first, row_group_size=PARQUET_ROW_GROUP)
+            del first
+            for start in range(PARQUET_ROW_GROUP, len(df), PARQUET_ROW_GROUP):
+                writer.write_table(arrow(df.iloc[start:start + PARQUET_ROW_GROUP]), row_group_size=PARQUET_ROW_GROUP)
 
 
 def read_parquet(path: str | os.PathLike):
     import pandas as pd
 
     return pd.read_parquet(path)
+
+
+def read_parquet_table(path: str | os.PathLike, strings_as_dictionary: bool = False):
+    """A parquet file as a pyarrow Table (no pandas copy: columns are converted as they are used).
+
+    ``strings_as_dictionary``: text columns are read as dictionary arrays (codes and each
+    distinct text once; decode them with ``cast`` to the dictionary's value type)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dictionary = None
+    if strings_as_dictionary:
+        schema = pq.read_schema(path)
+        dictionary = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    table = pq.read_table(path, read_dictionary=dictionary)
+    pa.default_memory_pool().release_unused()  # the decoding buffers, back to the system
+    return table
 
 
 def write_csv(df, path: str | os.PathLike, float_format: str = "%.6g") -> None:
