@@ -144,11 +144,11 @@ def lib(script):
         if name not in seen:
             seen.add(name)
             todo |= _imports(_module_file(name), name)
-    files = {os.path.join(LIBRARY, "__init__.py")}
-    files.update(_module_file(name) for name in seen)
     # Plain paths relative to the working directory, not workflow.source_path: Snakemake records
     # a source-cache input under a per-run cache path, so its checksum never matched (a touched
     # but unchanged module reran every job) and a moved checkout changed every job's input set.
+    files = {os.path.join(LIBRARY, "__init__.py")}
+    files.update(_module_file(name) for name in seen)
     return [os.path.relpath(path) for path in sorted(files)]
 
 
