@@ -7,7 +7,15 @@ results/ or .snakemake/):
 * ``noop``: the same command again, with nothing to do;
 * ``dry_run``: ``snakemake -n`` with nothing to do;
 * ``test_csv_changed``: a rerun after one cell of the test CSV changes (only test-side jobs
-  run), with the count of jobs it ran.
+  run), with the count of jobs it ran;
+* per job of the full run: its wall time (Snakemake's ``benchmark:`` record) minus the work it
+  measured itself (the job wrapper logs the time spent in the rule script's ``main``): the fixed
+  cost of a job (Python start-up, Snakemake's script preamble, the script's module-level
+  imports). Heavy libraries a job imports when it first uses them count as its work.
+
+``--reference REV`` also runs the full and the nothing-to-do run of another commit of this
+repository (``git archive``; default ``0.2.0``'s commit, the state before the per-job
+overhead work) in the same run, on the same machine, and prints the ratios.
 The reference in the same run is ``python -c "import snakemake"``-free: ``startup``, the time of
 ``snakemake --version``, so the figures can be read as multiples of the engine's own start-up.
 It also records what makes a start wait for SLURM: whether the executor plugin is installed
@@ -38,6 +46,7 @@ COPY = ["Snakefile", "workflow", "config", "environment.yml"]
 
 
 def scratch_copy(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
     for name in COPY:
         src = ROOT / name
         if src.is_dir():
@@ -73,25 +82,72 @@ def change_test_csv(workdir: Path, dataset: str) -> Path:
     return path
 
 
+REFERENCE = "dc90429"  # 0.2.0: 71 jobs on the demo, one evaluate job per model and split
+
+
+def reference_copy(rev: str, dest: Path) -> Path:
+    """The workflow of commit ``rev`` of this repository, unpacked into ``dest``."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev, *COPY], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "x"], cwd=dest, input=archive, check=True)
+    return dest
+
+
+def job_overheads(results: Path) -> list[dict]:
+    """Per job: wall seconds (benchmark TSV), seconds of measured work (its log's "done in") and
+    their difference, paired by the path below ``benchmarks/`` and ``logs/``."""
+    rows = []
+    for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
+        rel = tsv.relative_to(results / "benchmarks").with_suffix("")
+        log = results / "logs" / rel.with_suffix(".log")
+        found = re.findall(r"done in ([0-9.]+) s", log.read_text()) if log.is_file() else []
+        if not found:
+            continue
+        wall = float(tsv.read_text().splitlines()[-1].split("\t")[0])
+        work = float(found[-1])
+        rows.append({"job": str(rel), "rule": rel.parts[0], "wall": wall, "work": work, "overhead": wall - work})
+    return rows
+
+
+def run_workflow(work: Path, snakemake: list[str], cores: str, extra: list[str]) -> dict:
+    full, log = timed([*snakemake, "--cores", cores, *extra], work)
+    noop, log_noop = timed([*snakemake, "--cores", cores, *extra], work)
+    return {"full": full, "noop": noop, "jobs": jobs_run(log), "noop_jobs": jobs_run(log_noop)}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", default="2")
+    parser.add_argument("--reference", default=REFERENCE,
+                        help="commit to run in the same session for comparison ('' to skip)")
     parser.add_argument("--configfile", type=Path, help="extra config merged over config/config.yaml")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "pipeline.json")
     args = parser.parse_args(argv)
 
     snakemake = [sys.executable, "-m", "snakemake"]
     extra = ["--configfile", str(args.configfile.resolve())] if args.configfile else []
+    import statistics
+
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
-        work = scratch_copy(Path(tmp))
+        reference = None
+        if args.reference:
+            ref_work = reference_copy(args.reference, Path(tmp) / "reference")
+            reference = {"rev": args.reference, **run_workflow(ref_work, snakemake, args.cores, extra)}
+            ref_over = job_overheads(ref_work / "results" / "demo")
+            reference["median_job_overhead"] = statistics.median(r["overhead"] for r in ref_over) if ref_over else None
+        work = scratch_copy(Path(tmp) / "current")
         startup, _ = timed([*snakemake, "--version"], work)
         full, log = timed([*snakemake, "--cores", args.cores, *extra], work)
         n_full = jobs_run(log)
+        overheads = job_overheads(work / "results" / "demo")
         noop, log_noop = timed([*snakemake, "--cores", args.cores, *extra], work)
         dry, _ = timed([*snakemake, "-n", *extra], work)
         change_test_csv(work, "demo")
         changed, log_changed = timed([*snakemake, "--cores", args.cores, *extra], work)
     slurm = slurm_setting()
+    per_rule: dict[str, list[float]] = {}
+    for r in overheads:
+        per_rule.setdefault(r["rule"], []).append(r["overhead"])
     result = {
         "cores": args.cores,
         "slurm": slurm,
@@ -99,13 +155,27 @@ def main(argv=None) -> dict:
         "jobs": {"full": n_full, "noop": jobs_run(log_noop), "test_csv_changed": jobs_run(log_changed)},
         "over_startup": {k: v / startup for k, v in
                          {"full": full, "noop": noop, "dry_run": dry, "test_csv_changed": changed}.items()},
-        "targets": {"full_seconds": 90, "noop_seconds": 5},
+        "job_overhead": {"median": statistics.median(r["overhead"] for r in overheads) if overheads else None,
+                         "jobs_measured": len(overheads),
+                         "median_by_rule": {k: statistics.median(v) for k, v in sorted(per_rule.items())}},
+        "reference": reference,
+        "targets": {"full_over_reference": 0.6, "noop_seconds": 2, "median_job_overhead": 0.4},
     }
     write_json(args.out, result)
     for name, seconds in result["seconds"].items():
         print(f"{name:<18} {seconds:8.2f} s  ({seconds / startup:5.1f} x startup)")
     print(f"jobs: full {n_full}, nothing-to-do {result['jobs']['noop']}, "
           f"after test CSV change {result['jobs']['test_csv_changed']}")
+    if overheads:
+        print(f"job overhead (wall - measured work): median {result['job_overhead']['median']:.3f} s over "
+              f"{len(overheads)} jobs; by rule: " + ", ".join(
+                  f"{k} {v:.2f}" for k, v in result["job_overhead"]["median_by_rule"].items()))
+    if reference:
+        print(f"reference {reference['rev']}: full {reference['full']:.2f} s ({reference['jobs']} jobs), "
+              f"nothing-to-do {reference['noop']:.2f} s; now/reference: full {full / reference['full']:.2f}, "
+              f"jobs {n_full}/{reference['jobs']}"
+              + (f"; reference median job overhead {reference['median_job_overhead']:.3f} s"
+                 if reference["median_job_overhead"] is not None else ""))
     print(f"nothing-to-do rerun {noop:.2f} s with the SLURM executor plugin "
           f"{'installed' if slurm['plugin_installed'] else 'not installed'}; scontrol "
           f"{slurm['scontrol'] or 'not on PATH'}; SLURM_CONF {slurm['slurm_conf'] or 'unset'}; "

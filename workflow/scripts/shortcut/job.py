@@ -31,4 +31,4 @@ def run(snakemake, main: Callable[[object], None]) -> None:
         log.error("%s", exc)
         logging.shutdown()
         sys.exit(1)
-    log.info("done in %.2f s", time.perf_counter() - started)
+    log.info("done in %.3f s", time.perf_counter() - started)
