@@ -11,7 +11,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 DEFAULT_N_BINS = 10
 """Train-quantile bins for numeric features (deciles, the usual PSI choice)."""
@@ -80,31 +79,56 @@ def code_categorical(train: pd.Series, test: pd.Series):
 
 
 
-def cramers_v_from_table(table: np.ndarray, bias_corrected: bool = True) -> tuple[float, float, float]:
-    """Cramer's V of a contingency table; returns (V, chi2, p_value).
+def _chi2(t: np.ndarray) -> float:
+    """Pearson's chi-square of a table without empty rows or columns (no continuity correction;
+    the same sums in the same order as scipy.stats.chi2_contingency)."""
+    expected = t.sum(axis=1, keepdims=True) * t.sum(axis=0, keepdims=True) / t.sum()
+    return float(((t - expected) ** 2 / expected).sum())
 
-    All-zero rows/columns are dropped first. ``bias_corrected`` applies Bergsma's (2013)
-    correction (phi^2 and the table dimensions shrunk by their small-sample expectation), which
-    makes V ~ 0 under independence instead of ~ sqrt((r-1)(c-1) / n / min(r-1, c-1)).
-    The chi-square test has no continuity correction.
-    """
+
+def _nonempty(table) -> np.ndarray:
     t = np.asarray(table, dtype=np.float64)
-    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
-    n = t.sum()
-    r, c = t.shape
-    if r < 2 or c < 2 or n < 2:
-        return 0.0, 0.0, 1.0
-    chi2, pval, _, _ = stats.chi2_contingency(t, correction=False)
+    return t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
+
+
+def _v(chi2: float, n: float, r: int, c: int, bias_corrected: bool) -> float:
     phi2 = chi2 / n
     if bias_corrected:
         phi2c = max(0.0, phi2 - (r - 1) * (c - 1) / (n - 1))
         rc = r - (r - 1) ** 2 / (n - 1)
         cc = c - (c - 1) ** 2 / (n - 1)
         denom = min(rc - 1, cc - 1)
-        v = float(np.sqrt(phi2c / denom)) if denom > 0 else 0.0
-    else:
-        v = float(np.sqrt(phi2 / min(r - 1, c - 1)))
-    return v, float(chi2), float(pval)
+        return float(np.sqrt(phi2c / denom)) if denom > 0 else 0.0
+    return float(np.sqrt(phi2 / min(r - 1, c - 1)))
+
+
+def cramers_v(table: np.ndarray, bias_corrected: bool = True) -> float:
+    """Cramer's V of a contingency table (NumPy only: no test, no scipy).
+
+    All-zero rows/columns are dropped first. ``bias_corrected`` applies Bergsma's (2013)
+    correction (phi^2 and the table dimensions shrunk by their small-sample expectation), which
+    makes V ~ 0 under independence instead of ~ sqrt((r-1)(c-1) / n / min(r-1, c-1)).
+    """
+    t = _nonempty(table)
+    n = t.sum()
+    r, c = t.shape
+    if r < 2 or c < 2 or n < 2:
+        return 0.0
+    return _v(_chi2(t), n, r, c, bias_corrected)
+
+
+def cramers_v_from_table(table: np.ndarray, bias_corrected: bool = True) -> tuple[float, float, float]:
+    """Cramer's V of a contingency table with its chi-square test: (V, chi2, p_value) (see
+    :func:`cramers_v`; the test has no continuity correction)."""
+    t = _nonempty(table)
+    n = t.sum()
+    r, c = t.shape
+    if r < 2 or c < 2 or n < 2:
+        return 0.0, 0.0, 1.0
+    from scipy import special  # the p-value only: chi2.sf(x, dof) is chdtrc(dof, x)
+
+    chi2 = _chi2(t)
+    return _v(chi2, n, r, c, bias_corrected), chi2, float(special.chdtrc((r - 1) * (c - 1), chi2))
 
 
 def contingency(codes: np.ndarray, y: np.ndarray, n_codes: int, n_labels: int) -> np.ndarray:
@@ -150,7 +174,7 @@ def association_groups(frame: pd.DataFrame, numeric: Sequence[str], categorical:
     for i, a in enumerate(features):
         for b in features[i + 1:]:
             ca, cb = codes[a], codes[b]
-            v, _, _ = cramers_v_from_table(contingency(ca, cb, ca.max() + 1, cb.max() + 1))
+            v = cramers_v(contingency(ca, cb, ca.max() + 1, cb.max() + 1))
             if v >= threshold:
                 parent[root(b)] = root(a)
     comps: dict = {}

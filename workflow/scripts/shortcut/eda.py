@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import codes
+from . import codes, stats
 from .data import TARGET, DatasetSpec
 
 
@@ -24,16 +24,17 @@ def class_distribution(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd
 def _cramers_v(x: pd.Series, y: np.ndarray) -> float:
     """Plain (not bias-corrected) Cramér's V: the EDA describes the association, it tests nothing."""
     table = pd.crosstab(x.fillna("<missing>").to_numpy(), y).to_numpy(dtype=np.float64)
-    return codes.cramers_v_from_table(table, bias_corrected=False)[0]
+    return codes.cramers_v(table, bias_corrected=False)
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
+    """Spearman's rho: Pearson's correlation of the average ranks (as scipy's spearmanr)."""
     keep = ~np.isnan(x)
     if keep.sum() < 3 or np.ptp(x[keep]) == 0:
         return 0.0
-    return float(spearmanr(x[keep], y[keep]).statistic)
+    rx = stats.midranks(x[keep])
+    ry = stats.midranks(np.asarray(y[keep], dtype=np.float64))
+    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def target_association(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd.DataFrame:

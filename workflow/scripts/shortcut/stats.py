@@ -11,7 +11,6 @@ import math
 from typing import Sequence
 
 import numpy as np
-from scipy import special
 
 ALPHA = 0.05
 BOOTSTRAP = 2000
@@ -21,10 +20,14 @@ tenth of its width between seeds."""
 
 def normal_sf(z) -> np.ndarray | float:
     """Upper tail P(Z > z) of the standard normal (one-sided p-value of a z statistic)."""
+    from scipy import special  # imported when used: jobs that only resample don't load scipy
+
     return 0.5 * special.erfc(np.asarray(z, dtype=np.float64) / math.sqrt(2.0))
 
 
 def normal_quantile(p: float) -> float:
+    from scipy import special
+
     return float(math.sqrt(2.0) * special.erfinv(2.0 * p - 1.0))
 
 
@@ -120,16 +123,17 @@ def min_detectable(se: float, alpha: float, power: float = 0.8) -> float:
 
 def t_quantile(df: int, alpha: float = ALPHA) -> float:
     """Two-sided Student-t critical value with ``df`` degrees of freedom."""
-    from scipy import stats as st
+    from scipy import special  # the t quantile function (what scipy.stats.t.ppf calls)
 
-    return float(st.t.ppf(1 - alpha / 2, df))
+    return float(special.stdtrit(df, 1 - alpha / 2))
 
 
 # ---------------------------------------------------------------------------------------------
 # ROC AUC
 
 
-def _midranks(x: np.ndarray) -> np.ndarray:
+def midranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing the mean of their positions (scipy's rankdata "average")."""
     order = np.argsort(x, kind="mergesort")
     xs = x[order]
     n = x.size
@@ -150,7 +154,7 @@ def auc(scores, is_positive) -> float:
     n1, n0 = int(pos.sum()), int((~pos).sum())
     if n1 == 0 or n0 == 0:
         return float("nan")
-    r = _midranks(s)
+    r = midranks(s)
     return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
@@ -162,8 +166,8 @@ def auc_delong(scores, is_positive, alpha: float = ALPHA) -> dict:
     m, n = x.size, y.size
     if m < 2 or n < 2:
         return {"auc": auc(s, pos), "se": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-    tz = _midranks(np.concatenate([x, y]))
-    tx, ty = _midranks(x), _midranks(y)
+    tz = midranks(np.concatenate([x, y]))
+    tx, ty = midranks(x), midranks(y)
     a = (tz[:m].sum() - m * (m + 1) / 2) / (m * n)
     v10 = (tz[:m] - tx) / n
     v01 = 1.0 - (tz[m:] - ty) / m
