@@ -21,10 +21,56 @@ def class_distribution(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd
     return pd.DataFrame(rows)
 
 
+def frame_of(table, spec: DatasetSpec) -> pd.DataFrame:
+    """The columns the EDA reads (features and target) of a cleaned file read as a pyarrow table,
+    as a DataFrame; text read as dictionary codes becomes categorical (codes, each level once),
+    not a column of strings. The table's buffers are released as its columns are converted."""
+    keep = [c for c in [*spec.numeric, *spec.categorical, TARGET] if c in table.column_names]
+    return table.select(keep).to_pandas(self_destruct=True, split_blocks=True)
+
+
+_MISSING = "<missing>"
+
+
+def _level_table(x: pd.Series, y: np.ndarray) -> np.ndarray | None:
+    """The level x class counts ``pd.crosstab(x.fillna("<missing>"), y)`` gives (levels in sorted
+    order, observed classes ascending), from integer codes: no array of strings is built. None if
+    the levels cannot be sorted together (mixed types)."""
+    level_codes, uniques = pd.factorize(x, use_na_sentinel=True)
+    names = [_MISSING if pd.isna(u) else u for u in np.asarray(uniques, dtype=object)] + [_MISSING]
+    level_codes = np.where(level_codes < 0, len(names) - 1, level_codes).astype(np.int64)
+    y = np.asarray(y, dtype=np.int64)
+    n_labels = int(y.max()) + 1 if y.size else 0
+    counts = codes.contingency(level_codes, y, len(names), n_labels)
+    try:
+        order = sorted(set(names))
+    except TypeError:
+        return None
+    rows = {name: np.zeros(n_labels, dtype=np.int64) for name in order}
+    for name, row in zip(names, counts):
+        rows[name] += row
+    table = np.array([rows[name] for name in order], dtype=np.int64).reshape(len(order), n_labels)
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    return table.astype(np.float64)
+
+
 def _cramers_v(x: pd.Series, y: np.ndarray) -> float:
     """Plain (not bias-corrected) Cramér's V: the EDA describes the association, it tests nothing."""
-    table = pd.crosstab(x.fillna("<missing>").to_numpy(), y).to_numpy(dtype=np.float64)
+    table = _level_table(x, y) if np.asarray(y).min(initial=0) >= 0 else None
+    if table is None:
+        table = pd.crosstab(x.fillna(_MISSING).to_numpy(), y).to_numpy(dtype=np.float64)
     return codes.cramers_v(table, bias_corrected=False)
+
+
+def _label_midranks(y: np.ndarray) -> np.ndarray:
+    """``stats.midranks`` of class indices from their counts (no sort): a class's rows share the
+    mean of their positions, (rows below + rows up to and including it + 1) / 2, the same numbers."""
+    if y.size == 0 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+        return stats.midranks(np.asarray(y, dtype=np.float64))
+    counts = np.bincount(y)
+    ends = np.cumsum(counts)
+    mids = (ends - counts + ends + 1) / 2.0
+    return mids[y]
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -33,7 +79,7 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     if keep.sum() < 3 or np.ptp(x[keep]) == 0:
         return 0.0
     rx = stats.midranks(x[keep])
-    ry = stats.midranks(np.asarray(y[keep], dtype=np.float64))
+    ry = _label_midranks(np.asarray(y)[keep])
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
