@@ -50,6 +50,52 @@ def test_bootstrap_means_match_a_direct_resampling_and_keep_strata_sizes():
     assert np.allclose(sums, 0.5)
 
 
+def _bootstrap_counts_before_blocks(n, n_boot, seed, chunk=128, strata=None):
+    """bootstrap_counts as it was before its blocks were bounded (one (chunk, n) block each)."""
+    rng = np.random.default_rng(seed)
+    groups = ([np.arange(n)] if strata is None
+              else [np.flatnonzero(np.asarray(strata) == s) for s in np.unique(strata)])
+    for start in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - start)
+        counts = np.zeros(b * n)
+        offsets = (np.arange(b) * n)[:, None]
+        for rows in groups:
+            if rows.size:
+                pick = rows[rng.integers(0, rows.size, size=(b, rows.size))]
+                counts += np.bincount((offsets + pick).ravel(), minlength=b * n)
+        yield start, counts.reshape(b, n)
+
+
+@pytest.mark.parametrize("stratified", [False, True])
+def test_bootstrap_counts_below_the_bound_are_the_former_blocks(stratified):
+    n = stats.COUNT_CELLS // 128  # the most rows that keep 128 resamples a block
+    strata = np.random.default_rng(0).integers(0, 3, n) if stratified else None
+    got = list(stats.bootstrap_counts(n, 300, 4, strata=strata))
+    want = list(_bootstrap_counts_before_blocks(n, 300, 4, strata=strata))
+    assert [s for s, _ in got] == [s for s, _ in want] == [0, 128, 256]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want))
+
+
+@pytest.mark.parametrize("stratified", [False, True])
+def test_bootstrap_counts_of_many_rows_come_in_bounded_blocks_with_the_same_draws(stratified, monkeypatch):
+    n = stats.COUNT_CELLS // 40  # 104857 rows: blocks of 40 resamples
+    strata = np.random.default_rng(1).integers(0, 4, n) if stratified else None
+    blocks = list(stats.bootstrap_counts(n, 150, 2, strata=strata))
+    assert [s for s, _ in blocks] == [0, 40, 80, 120, 128]  # the 128 resamples' draws, then the rest
+    assert all(c.size <= stats.COUNT_CELLS for _, c in blocks)
+    counts = np.vstack([c for _, c in blocks])
+    assert counts.shape == (150, n) and (counts.sum(axis=1) == n).all()
+    if stratified:  # every resample keeps each stratum's size
+        for s in range(4):
+            assert (counts[:, strata == s].sum(axis=1) == (strata == s).sum()).all()
+    # the same draws as one block of 128 (a small bound stands in for a large n)
+    monkeypatch.setattr(stats, "COUNT_CELLS", 7 * 1000)
+    small = strata[:1000] if stratified else None
+    got = np.vstack([c for _, c in stats.bootstrap_counts(1000, 300, 9, strata=small)])
+    want = np.vstack([c for _, c in _bootstrap_counts_before_blocks(1000, 300, 9, strata=small)])
+    assert np.array_equal(got, want)
+
+
 def test_newton_logistic_matches_a_generic_optimiser():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 4)) * np.array([1, 10, 0.1, 3])

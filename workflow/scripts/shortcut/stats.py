@@ -7,6 +7,7 @@ or files.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Sequence
 
@@ -58,23 +59,52 @@ def wilson(successes, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
+COUNT_CELLS = 1 << 22
+"""Most resample x row cells :func:`bootstrap_counts` builds at once (4M: 32 MB of float64 counts).
+Its blocks hold ``chunk`` resamples up to ``COUNT_CELLS // chunk`` rows (32768 for 128) and fewer
+beyond, so its memory stays bounded at any number of rows."""
+
+
 def bootstrap_counts(n: int, n_boot: int, seed: int, chunk: int = 128, strata=None):
     """Yield ``(start, counts)`` blocks: ``counts[b, i]`` is how often row i is drawn in resample
     ``start + b`` of an ordinary bootstrap (rows resampled within each stratum, keeping its size,
     when ``strata`` gives one label per row). A mean over resamples is then one matrix product,
-    ``counts @ values / n``, for any number of value columns at once."""
+    ``counts @ values / n``, for any number of value columns at once.
+
+    The draws depend on ``seed`` and ``chunk`` only: resamples are drawn ``chunk`` at a time,
+    stratum by stratum (each stratum's rows for all of them). A block yields fewer than ``chunk``
+    resamples when ``chunk`` x ``n`` would pass :data:`COUNT_CELLS`; the draws stay the same, as
+    every stratum draws from its own copy of the generator set where its draws begin."""
     rng = np.random.default_rng(seed)
     groups = ([np.arange(n)] if strata is None
               else [np.flatnonzero(np.asarray(strata) == s) for s in np.unique(strata)])
+    groups = [rows for rows in groups if rows.size]
+    block = max(1, min(chunk, COUNT_CELLS // max(n, 1)))
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
-        counts = np.zeros(b * n)
-        offsets = (np.arange(b) * n)[:, None]
-        for rows in groups:
-            if rows.size:
-                pick = rows[rng.integers(0, rows.size, size=(b, rows.size))]
-                counts += np.bincount((offsets + pick).ravel(), minlength=b * n)
-        yield start, counts.reshape(b, n)
+        if block >= b:
+            yield start, _counts(n, b, groups, [rng] * len(groups))
+            continue
+        # one generator per stratum, at its first draw of this chunk: copy, then skip its draws
+        # (the 32-bit draws of Generator.integers come from one stream however they are split)
+        gens = []
+        for k, rows in enumerate(groups):
+            gens.append(copy.deepcopy(rng) if k < len(groups) - 1 else rng)
+            if k < len(groups) - 1:
+                for done in range(0, b * rows.size, COUNT_CELLS):
+                    rng.integers(0, rows.size, size=min(COUNT_CELLS, b * rows.size - done))
+        for sub in range(0, b, block):
+            yield start + sub, _counts(n, min(block, b - sub), groups, gens)
+
+
+def _counts(n: int, b: int, groups: list, gens: list) -> np.ndarray:
+    """(b, n) counts of the next b resamples: each stratum's rows drawn by its generator."""
+    counts = np.zeros(b * n)
+    offsets = (np.arange(b) * n)[:, None]
+    for rows, rng in zip(groups, gens):
+        pick = rows[rng.integers(0, rows.size, size=(b, rows.size))]
+        counts += np.bincount((offsets + pick).ravel(), minlength=b * n)
+    return counts.reshape(b, n)
 
 
 def stratified_sample(labels, size: int, seed: int) -> np.ndarray:
