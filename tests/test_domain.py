@@ -17,11 +17,11 @@ def world():
     return pop.iloc[:8000].reset_index(drop=True), pop.iloc[8000:].reset_index(drop=True)
 
 
-def shift_of(train, test, **kw):
+def shift_of(train, test, settings=None, **kw):
     (tr, va, te), enc = syn.encoded(train, test, **kw)
     layout = {"sources": enc["sources"], "categorical": list(enc["categorical"])}
     return domain.shift_model(np.vstack([tr[0], va[0]]), np.r_[tr[1], va[1]], te[0], te[1], **layout,
-                              n_classes=3, X_train_partition=tr[0], settings=domain_settings())
+                              n_classes=3, X_train_partition=tr[0], settings=settings or domain_settings())
 
 
 def test_no_shift_gives_auc_one_half(world):
@@ -70,3 +70,40 @@ def test_a_test_file_far_from_the_training_rows_is_unsupported(world):
     assert r["inputs_auc"] > 0.99
     assert r["share_unsupported"] > 0.5
     assert r["unsupported_by_reason"]["low_train_density"] > 0
+
+
+def test_a_sampled_fit_agrees_with_the_full_fit_and_scores_every_row(world):
+    """Beyond ``max_rows`` the classifiers are fitted on a stratified sample and every other row is
+    scored by the fold models' average: the same decisions, AUCs within the full fit's interval."""
+    train, pool = world
+    test = pool[pool["c1"] == "b"].reset_index(drop=True)
+    test.loc[:4, "x1"] = 40.0  # outside the training range: unsupported either way
+    full = shift_of(train, test)
+    sampled = shift_of(train, test, settings=domain_settings(max_rows=2000))
+    n_test = len(test)
+    assert full["n_source"] == sampled["n_source"] == 8000 and full["n_test"] == sampled["n_test"] == n_test
+    for key, size in (("log_ratio_test", n_test), ("log_a_test", n_test), ("log_a_source", 8000),
+                      ("log_b_source", 8000), ("supported", n_test)):
+        assert len(sampled[key]) == size
+        assert np.all(np.isfinite(sampled[key]))
+    assert sampled["shifted"] == full["shifted"]
+    for auc in ("auc", "inputs_auc"):
+        assert full[f"{auc}_ci_low"] <= sampled[auc] <= full[f"{auc}_ci_high"]
+    assert max(sampled["feature_auc"], key=sampled["feature_auc"].get) == "c1"
+    assert not sampled["supported"][:5].any()
+    assert np.mean(sampled["supported"] == full["supported"]) > 0.99
+    # the per-row logits are the same function fitted twice (on the train file, where the level
+    # of c1 that selected the test rows varies)
+    assert np.corrcoef(sampled["log_a_source"], full["log_a_source"])[0, 1] > 0.95
+
+
+def test_a_cap_above_the_rows_changes_nothing(world):
+    train, pool = world
+    full = shift_of(train, pool.iloc[:1000].reset_index(drop=True))
+    capped = shift_of(train, pool.iloc[:1000].reset_index(drop=True),
+                      settings=domain_settings(max_rows=8000 + 1000))
+    for key, value in full.items():
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(value, capped[key])
+        else:
+            assert value == capped[key]

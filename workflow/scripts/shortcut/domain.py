@@ -29,6 +29,15 @@ covariate-shift statistic. Decision rule: **covariate shift** when the lower bou
 DeLong interval exceeds ``min_auc`` (default 0.55: the input part ranks a random test row above a
 random train row at least 55 % of the time). ``shortcut.decompose`` reweights validation rows by
 a(x) b(y).
+
+Size: both classifiers are fitted (cross-fitted) on at most ``max_rows`` rows. Up to that every
+row is in the fit and scored by the fold model that did not see it. Beyond it they are fitted on
+a seeded sample stratified by file and label (each file and class keeps its share, so the
+balanced weights and the label's one-hot part mean the same), and the rows outside the sample,
+which no fold model saw, are scored by the average of the fold models (the models are linear in
+their inputs, so that is one model: the mean of the coefficients), a block of rows at a time.
+With a few dozen coefficients, a sample of that size pins the logit down far more tightly than
+the spread of the scores it is compared with; the AUCs and support flags still cover every row.
 """
 
 from __future__ import annotations
@@ -50,10 +59,15 @@ class DomainSettings:
     seed: int
     min_auc: float
     min_train_rows: float
+    max_rows: int
 
     @classmethod
     def from_config(cls, cfg: dict, seed: int) -> "DomainSettings":
         return cls(seed=seed, **{f: cfg[f] for f in cls.__dataclass_fields__ if f != "seed"})
+
+
+SCORE_BLOCK_ROWS = 1 << 16
+"""Rows outside the fitted sample are scored this many at a time (bounded float64 copies)."""
 
 
 def domain_inputs(X: np.ndarray, numeric_columns: Sequence[int]) -> np.ndarray:
@@ -91,6 +105,24 @@ def unsupported_reasons(X_source, X_test, sources: Sequence[str], categorical: S
     return {"unseen_level": unseen, "out_of_range": out_of_range}
 
 
+def _float_rows(X_source, X_test, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` (sorted, numbered over the source rows then the test rows) as one float64
+    matrix; every row in file order when ``rows`` is all of them."""
+    n_source = len(X_source)
+    if rows.size == n_source + len(X_test):
+        return np.vstack([np.asarray(X_source, dtype=np.float64), np.asarray(X_test, dtype=np.float64)])
+    cut = np.searchsorted(rows, n_source)
+    return np.vstack([np.asarray(X_source[rows[:cut]], dtype=np.float64),
+                      np.asarray(X_test[rows[cut:] - n_source], dtype=np.float64)])
+
+
+def _input_blocks(X_source, X_test, rows: np.ndarray, numeric, block: int = SCORE_BLOCK_ROWS):
+    """``(rows of the block, domain inputs of those rows)`` over ``rows``, a block at a time."""
+    for start in range(0, rows.size, block):
+        idx = rows[start:start + block]
+        yield idx, domain_inputs(_float_rows(X_source, X_test, idx), numeric)
+
+
 def _auc(scores, is_test) -> dict:
     a = stats.auc_delong(scores, is_test)
     return {"auc": a["auc"], "auc_se": a["se"], "auc_ci_low": a["ci_low"], "auc_ci_high": a["ci_high"]}
@@ -113,40 +145,73 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     ``log_a_test``, ``supported`` (test rows).
     """
     s = settings
-    X_source = np.asarray(X_source, dtype=np.float64)
-    X_test = np.asarray(X_test, dtype=np.float64)
+    X_source, X_test = np.asarray(X_source), np.asarray(X_test)
+    n_source, n_test = len(X_source), len(X_test)
     features = list(dict.fromkeys(sources))
     numeric = [j for j, src in enumerate(sources) if src not in set(categorical)]
-    X = domain_inputs(np.vstack([X_source, X_test]), numeric)
     # the column of X each input comes from: encoded columns, then the squares of numerics
     origin = [sources[j] for j in range(len(sources))] + [sources[j] for j in numeric]
     y = np.concatenate([np.asarray(y_source), np.asarray(y_test)]).astype(np.int64)
-    Y = np.zeros((len(y), n_classes))
-    Y[np.arange(len(y)), y] = 1.0
-    is_test = np.concatenate([np.zeros(len(X_source), bool), np.ones(len(X_test), bool)])
-    w = balanced_weights(is_test)
-    out: dict = {"n_source": int(len(X_source)), "n_test": int(len(X_test))}
+    is_test = np.concatenate([np.zeros(n_source, bool), np.ones(n_test, bool)])
+    # the rows the classifiers are fitted on: every row up to max_rows (then X is every row, as
+    # one float64 matrix), else a seeded sample stratified by file and label
+    fit = stats.stratified_sample(is_test.astype(np.int64) * n_classes + y, s.max_rows, s.seed)
+    rest = np.setdiff1d(np.arange(len(y)), fit, assume_unique=True) if fit.size < len(y) else fit[:0]
+    X = domain_inputs(_float_rows(X_source, X_test, fit), numeric)
+    y_fit, test_fit = y[fit], is_test[fit]
+    Y = np.zeros((len(y_fit), n_classes))
+    Y[np.arange(len(y_fit)), y_fit] = 1.0
+    w = balanced_weights(test_fit)
+    out: dict = {"n_source": int(n_source), "n_test": int(n_test)}
     nan_auc = {"auc": float("nan"), "auc_se": float("nan"), "auc_ci_low": float("nan"),
                "auc_ci_high": float("nan")}
-    enough = min(len(X_source), len(X_test)) >= 2 * s.folds and X.shape[1] > 0
+    n_test_fit = int(test_fit.sum())
+    enough = min(len(fit) - n_test_fit, n_test_fit) >= 2 * s.folds and X.shape[1] > 0
     if enough:
-        logit_x, _, _ = logreg.cross_fit(X, is_test, w, l2=s.l2, n_folds=s.folds, seed=s.seed)
+        logit_fit, _, models_x = logreg.cross_fit(X, test_fit, w, l2=s.l2, n_folds=s.folds, seed=s.seed)
         Z = np.hstack([X, Y])
-        _, folds, models = logreg.cross_fit(Z, is_test, w, l2=s.l2, n_folds=s.folds, seed=s.seed)
+        _, folds, models = logreg.cross_fit(Z, test_fit, w, l2=s.l2, n_folds=s.folds, seed=s.seed)
+        del Z
         d = X.shape[1]
-        log_a = np.empty(len(y))
-        log_b = np.empty(len(y))
-        parts = np.zeros((len(y), len(features)))
+        log_a_fit = np.empty(len(y_fit))
+        log_b_fit = np.empty(len(y_fit))
+        parts_fit = np.zeros((len(y_fit), len(features)))
+        feature_cols = [[c for c, o in enumerate(origin) if o == f] for f in features]
         for k, model in enumerate(models):
             hold = folds == k
-            log_a[hold] = X[hold] @ model.coef[:d] + model.intercept
-            log_b[hold] = Y[hold] @ model.coef[d:]
-            for j, f in enumerate(features):
-                cols = [c for c, o in enumerate(origin) if o == f]
-                parts[hold, j] = X[hold][:, cols] @ model.coef[cols]
+            log_a_fit[hold] = X[hold] @ model.coef[:d] + model.intercept
+            log_b_fit[hold] = Y[hold] @ model.coef[d:]
+            for j, cols in enumerate(feature_cols):
+                parts_fit[hold, j] = X[hold][:, cols] @ model.coef[cols]
+        del X, Y
+        if rest.size:
+            # rows no fold model saw: the average of the fold models, a block at a time
+            coef_x = np.mean([m.coef for m in models_x], axis=0)
+            icpt_x = float(np.mean([m.intercept for m in models_x]))
+            coef = np.mean([m.coef for m in models], axis=0)
+            icpt = float(np.mean([m.intercept for m in models]))
+            logit_x, log_a, log_b = np.empty(len(y)), np.empty(len(y)), np.empty(len(y))
+            logit_x[fit], log_a[fit], log_b[fit] = logit_fit, log_a_fit, log_b_fit
+            for idx, Xb in _input_blocks(X_source, X_test, rest, numeric):
+                logit_x[idx] = Xb @ coef_x + icpt_x
+                log_a[idx] = Xb @ coef[:d] + icpt
+                log_b[idx] = coef[d:][y[idx]]
+
+            def feature_scores(j):
+                scores = np.empty(len(y))
+                scores[fit] = parts_fit[:, j]
+                cols = feature_cols[j]
+                for idx, Xb in _input_blocks(X_source, X_test, rest, numeric):
+                    scores[idx] = Xb[:, cols] @ coef[cols]
+                return scores
+        else:
+            logit_x, log_a, log_b = logit_fit, log_a_fit, log_b_fit
+
+            def feature_scores(j):
+                return parts_fit[:, j]
         inputs_auc = _auc(logit_x, is_test)
         given_label = _auc(log_a, is_test)
-        feature_auc = {f: stats.auc(parts[:, j], is_test) for j, f in enumerate(features)}
+        feature_auc = {f: stats.auc(feature_scores(j), is_test) for j, f in enumerate(features)}
     else:
         logit_x = np.zeros(len(y))
         log_a = np.zeros(len(y))
@@ -163,10 +228,11 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     out["log_a_source"], out["log_b_source"] = log_a[~is_test], log_b[~is_test]
     out["log_a_test"] = log_a[is_test]
 
-    ranges_from = X_source if X_train_partition is None else np.asarray(X_train_partition)
-    reasons = unsupported_reasons(ranges_from, X_test, sources, categorical)
+    ranges_from = (np.asarray(X_source, dtype=np.float64) if X_train_partition is None
+                   else np.asarray(X_train_partition))
+    reasons = unsupported_reasons(ranges_from, np.asarray(X_test, dtype=np.float64), sources, categorical)
     # training rows' worth of density per unit of test mass: n_source * p_train / p_test
-    reasons["low_train_density"] = (np.log(max(len(X_source), 1)) - logit_x[is_test]
+    reasons["low_train_density"] = (np.log(max(n_source, 1)) - logit_x[is_test]
                                     < np.log(s.min_train_rows))
     unsupported = np.zeros(len(X_test), dtype=bool)
     for mask in reasons.values():
