@@ -28,6 +28,7 @@ def main(snakemake):
         files.write_csv(tables["by_column"], out.by_column[k])
         files.write_csv(tables["by_feature"], out.by_feature[k])
         files.write_json(out.meta[k], tables["meta"])
+        del X, y, rows, proba, tables  # before the next split is read
 
 
 run(snakemake, main)  # noqa: F821

@@ -406,9 +406,13 @@ def read_encoded(path: str | os.PathLike, dtype=np.float32) -> tuple[np.ndarray,
 
     table = pq.read_table(path)
     features = [c for c in table.column_names if c not in (TARGET, "row")]
+    import pyarrow as pa
+
     X = np.empty((table.num_rows, len(features)), dtype=dtype)
     for j, name in enumerate(features):
         X[:, j] = table.column(name).to_numpy()
     y = table.column(TARGET).to_numpy().astype(np.int64)
     rows = table.column("row").to_numpy().astype(np.int64)
+    del table
+    pa.default_memory_pool().release_unused()  # the table's buffers, back to the system
     return X, y, rows

@@ -78,7 +78,7 @@ def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence
         rng = np.random.default_rng([seed, k])
         for r in range(repeats):
             perm = rng.permutation(len(X))
-            work[:, cols] = X[perm][:, cols]
+            work[:, cols] = X[np.ix_(perm, cols)]  # the unit's columns only, not a permuted copy of X
             rows.append({"unit": name, "kind": kind, "members": ";".join(members), "repeat": r,
                          "importance": _log_loss_rows(model, work, y) - base, "base_log_loss": base})
             work[:, cols] = X[:, cols]

@@ -450,35 +450,31 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
         sample = stats.stratified_sample(y, max_rows, seed)
         part = _all_methods(model, X[sample], y[sample], b, alphas, weights, chunk_rows, target)
         v = _loss_gradient_pass(model, X, y, chunk_rows, target)
-        for key, shape in (("ixg", (n, dcols)), ("ig", (n, dcols)), ("gap", (n,))):
-            v[key] = np.full(shape, np.nan)
-            v[key][sample] = part[key]
-    grad, ixg, ig, gap = v["grad"], v["ixg"], v["ig"], v["gap"]
+        v["ixg"], v["ig"] = part["ixg"], part["ig"]  # the sample's rows only (NaN elsewhere: _rows_frame)
+        v["gap"] = np.full(n, np.nan)
+        v["gap"][sample] = part["gap"]
+        del part
+    gap = v["gap"]
 
-    ids = np.arange(n) if row_ids is None else np.asarray(row_ids)
-    parts = {"row_id": ids, "label": y, "predicted": v["pred"], "target": v["tgt"], "p_target": v["p_t"],
-             "ig_gap": gap}
-    rows = pd.concat(
-        [pd.DataFrame(parts)]
-        + [pd.DataFrame(vals, columns=[f"{pre}__{c}" for c in columns])
-           for pre, vals in (("grad", grad), ("ixg", ixg), ("ig", ig))],
-        axis=1,
-    )
     by_column, by_feature = [], []
-    active = active_level_weights(X, columns, sources)
-    for method, values in zip(METHODS, (grad, ixg, ig)):
+    for method, key in zip(METHODS, ("grad", "ixg", "ig")):
         on_sample = sampled and method != "loss_gradient"
-        use = values[sample] if on_sample else values
+        use = v[key]  # the sample's rows when on_sample
         strata = y[sample] if on_sample else None
         bc = _with_interval(summarize_by_column(use, columns), use, on_sample, SHARE_BOOT, seed, strata)
         bc.insert(0, "method", method)
         by_column.append(bc)
-        weights_f = active if method == "loss_gradient" else None
+        weights_f = active_level_weights(X, columns, sources) if method == "loss_gradient" else None
         bf = summarize_by_feature(use, columns, sources, weights_f)
-        fv, _ = feature_values(use, columns, sources, weights_f)
+        if on_sample:  # the interval resamples the per-feature values (else it is the share itself)
+            fv, _ = feature_values(use, columns, sources, weights_f)
+        else:
+            fv = None
+        del weights_f
         bf = _with_interval(bf, fv, on_sample, SHARE_BOOT, seed, strata)
         bf.insert(0, "method", method)
         by_feature.append(bf)
+        del use
     gap_s = gap[sample]
     meta = {
         "n_rows": int(n),
@@ -506,5 +502,28 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
             "rows": int(len(sample)), "of": int(n), "max_rows": int(max_rows), "seed": int(seed),
             "stratified_by": "label", "share_interval": f"bootstrap percentile, {SHARE_BOOT} resamples, 95 %",
         }
-    return {"rows": rows, "by_column": pd.concat(by_column, ignore_index=True),
+    return {"rows": _rows_frame(v, y, columns, row_ids, sample if sampled else None),
+            "by_column": pd.concat(by_column, ignore_index=True),
             "by_feature": pd.concat(by_feature, ignore_index=True), "meta": meta}
+
+
+def _rows_frame(v: dict, y: np.ndarray, columns: Sequence[str], row_ids, sample=None) -> pd.DataFrame:
+    """The per-row table of ``saliency_tables``. Built column by column: each (n, d) array of
+    ``v`` is dropped once its columns are copied out, and the frame takes the columns as they
+    are (no second, consolidated copy of every value). With a ``sample``, ``v["ixg"]`` and
+    ``v["ig"]`` hold those rows only, the others are NaN."""
+    n = len(y)
+    ids = np.arange(n) if row_ids is None else np.asarray(row_ids)
+    cols = {"row_id": ids, "label": y, "predicted": v.pop("pred"), "target": v.pop("tgt"),
+            "p_target": v.pop("p_t"), "ig_gap": v.pop("gap")}
+    for pre, key in (("grad", "grad"), ("ixg", "ixg"), ("ig", "ig")):
+        values = v.pop(key)
+        at = sample if key != "grad" else None
+        for j, c in enumerate(columns):
+            if at is None:
+                cols[f"{pre}__{c}"] = np.ascontiguousarray(values[:, j])
+            else:
+                cols[f"{pre}__{c}"] = np.full(n, np.nan)
+                cols[f"{pre}__{c}"][at] = values[:, j]
+        del values
+    return pd.DataFrame(cols, copy=False)
