@@ -24,7 +24,9 @@ region by the test rows' mass), models fitted on train whose class offsets are r
    variation of one network, which on small training sets produced most false positives of the
    calibration study (three seeds removed 13 of its 17 cases). The networks fit on at most
    ``max_train_rows`` training rows (a stratified, seeded sample): beyond that the evidence is
-   limited by the test rows, and the cost stays flat. Rare levels of a categorical (fewer than ``min_level_rows`` training rows) are
+   limited by the test rows, and the cost stays flat. Likewise the validation rows (early
+   stopping, temperature, the change's reference) are a stratified, seeded sample of at most
+   ``max_val_rows``. Rare levels of a categorical (fewer than ``min_level_rows`` training rows) are
    pooled into one column first, so a feature with many levels cannot fit noise level by level:
    this is how many-level categoricals are kept from inflating the value (the test suite plants a
    200-level noise categorical and checks it).
@@ -125,6 +127,7 @@ class EvidenceSettings:
     max_steps: int
     ensemble: int
     max_train_rows: int
+    max_val_rows: int
 
     @classmethod
     def from_config(cls, cfg: dict, seed: int) -> "EvidenceSettings":
@@ -209,6 +212,10 @@ class PriorModel:
         return np.tile(self.log_prior, (len(X), 1))
 
 
+PREDICT_BLOCK_ROWS = 1 << 16
+"""The evidence models predict this many rows at a time (more rows: several blocks)."""
+
+
 class NetModel:
     """One network, or several fitted with different seeds whose probabilities are averaged."""
 
@@ -218,6 +225,9 @@ class NetModel:
     def log_proba(self, X) -> np.ndarray:
         if len(X) == 0:
             return np.zeros((0, self.nets[0].n_out))
+        if len(X) > PREDICT_BLOCK_ROWS:  # bounded activations: a block of rows at a time
+            return np.concatenate([self.log_proba(X[i:i + PREDICT_BLOCK_ROWS])
+                                   for i in range(0, len(X), PREDICT_BLOCK_ROWS)])
         logs = [log_softmax(net.forward(np.asarray(X, dtype=net.dtype)).astype(np.float64)) for net in self.nets]
         if len(logs) == 1:
             return logs[0]
@@ -461,6 +471,12 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
 
         keep = stratified_split(y_train, s.max_train_rows / len(y_train), s.seed)
         X_train, y_train = X_train[keep], y_train[keep]
+    X_val, y_val = np.asarray(X_val), np.asarray(y_val)
+    if len(y_val) > s.max_val_rows:
+        from .data import stratified_split
+
+        keep = stratified_split(y_val, s.max_val_rows / len(y_val), s.seed + 1)
+        X_val, y_val = X_val[keep], y_val[keep]
     design = build_design(X_train, sources, categorical, s.min_level_rows)
     entropy = label_entropy(y_train, n_classes)
     data = _Data(design, design.apply(X_train), np.asarray(y_train, dtype=np.int64),
