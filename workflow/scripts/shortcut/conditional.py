@@ -338,10 +338,12 @@ class _Data:
     min_harm: float = 0.0
     cache: dict = field(default_factory=dict)
 
-    def scores(self, features: frozenset) -> dict:
+    def scores(self, features: frozenset, unadjusted: bool = False) -> dict:
         """Adjusted test log-probabilities, validation log-probabilities of the model on
-        ``features`` (fitted once per feature set)."""
-        if features not in self.cache:
+        ``features`` (fitted once per feature set); with ``unadjusted``, also the test
+        log-probabilities before the class offsets (kept only when asked: one more test-sized
+        matrix per feature set)."""
+        if features not in self.cache or (unadjusted and "test_unadjusted" not in self.cache[features]):
             cols = self.design.columns_of(features)
             model = fit_evidence_model(self.Xtr[:, cols], self.ytr, self.Xva[:, cols], self.yva,
                                        self.n_classes, self.settings)
@@ -351,7 +353,9 @@ class _Data:
             b = fit_offsets(lp_te, self.yte, self.n_classes) if len(self.yte) else np.zeros(self.n_classes)
             lp_va = adjusted_log_proba(lp_va / t, np.zeros(self.n_classes))
             self.cache[features] = {"test": adjusted_log_proba(lp_te, b), "val": lp_va, "offsets": b,
-                                    "temperature": t, "test_unadjusted": lp_te}
+                                    "temperature": t}
+            if unadjusted:
+                self.cache[features]["test_unadjusted"] = lp_te
         return self.cache[features]
 
 
@@ -386,7 +390,7 @@ def class_mix_explained(data: "_Data", features: frozenset) -> dict:
         nan = float("nan")
         return {"predicted_share": [nan] * k, "observed_share": [nan] * k, "unexplained_tv": nan,
                 "unexplained_tv_ci_low": nan, "unexplained_tv_ci_high": nan}
-    lp = data.scores(features)["test_unadjusted"]
+    lp = data.scores(features, unadjusted=True).pop("test_unadjusted")
     p = softmax(lp)
     onehot = np.eye(k)[data.yte]
     draws = stats.bootstrap_means(np.hstack([p, onehot]), s.n_boot, seed=s.seed + 7)
@@ -487,6 +491,7 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
     base = frozenset(design.features)
     mix = class_mix_explained(data, base)
     flagged: list[Unit] = []
+    bases = [base]
     all_steps: list[dict] = []
     final: dict = {}
     step = 1
@@ -503,8 +508,13 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
             break
         _, best = max(passing)
         flagged.append(remaining[best])
-        base = base - set(remaining[best].members)
+        bases.append(base - set(remaining[best].members))
+        base = bases[-1]
         step += 1
+        # only the bases are compared again (the next step's, the add-back's): drop the models
+        # without one unit of this step (a test-sized matrix each; a dropped one that were
+        # needed again would be refitted identically)
+        data.cache = {k: v for k, v in data.cache.items() if k in bases}
     # add-back check: each flagged unit alone against the final feature set, Holm over them
     if flagged:
         checks = [_test_units(data, base | set(u.members), [u], step + 1)[0] for u in flagged]
@@ -553,7 +563,7 @@ def audit_evidence(train, val, audit, encoder: dict, n_classes: int, *, domain_s
     (Xtr, ytr, _), (Xva, yva, _), (Xte, yte, _) = train, val, audit
     layout = {"sources": encoder["sources"],
               "categorical": list(encoder["categorical"])}
-    shift = domain.shift_model(np.vstack([Xtr, Xva]), np.concatenate([ytr, yva]), Xte, yte, **layout,
+    shift = domain.shift_model([Xtr, Xva], np.concatenate([ytr, yva]), Xte, yte, **layout,
                                n_classes=n_classes, X_train_partition=Xtr, settings=domain_settings)
     keep = shift["supported"]
     evidence, steps, mix = conditional_shift(Xtr, ytr, Xva, yva, Xte[keep], yte[keep], **layout,

@@ -33,11 +33,12 @@ a(x) b(y).
 Size: both classifiers are fitted (cross-fitted) on at most ``max_rows`` rows. Up to that every
 row is in the fit and scored by the fold model that did not see it. Beyond it they are fitted on
 a seeded sample stratified by file and label (each file and class keeps its share, so the
-balanced weights and the label's one-hot part mean the same), and the rows outside the sample,
-which no fold model saw, are scored by the average of the fold models (the models are linear in
-their inputs, so that is one model: the mean of the coefficients), a block of rows at a time.
-With a few dozen coefficients, a sample of that size pins the logit down far more tightly than
-the spread of the scores it is compared with; the AUCs and support flags still cover every row.
+balanced weights and the label's one-hot part mean the same), the AUCs and their intervals are
+those of the sampled rows (scored out of fold, as always), and the other rows, which no fold
+model saw, are scored by the average of the fold models (the models are linear in their inputs,
+so that is one model: the mean of the coefficients), a block of rows at a time, for their
+per-row outputs (support flags, log factors). With a few dozen coefficients and that many rows
+the interval of the AUC is already narrow; more rows would only cost time and memory.
 """
 
 from __future__ import annotations
@@ -105,22 +106,31 @@ def unsupported_reasons(X_source, X_test, sources: Sequence[str], categorical: S
     return {"unseen_level": unseen, "out_of_range": out_of_range}
 
 
-def _float_rows(X_source, X_test, rows: np.ndarray) -> np.ndarray:
-    """Rows ``rows`` (sorted, numbered over the source rows then the test rows) as one float64
-    matrix; every row in file order when ``rows`` is all of them."""
-    n_source = len(X_source)
-    if rows.size == n_source + len(X_test):
-        return np.vstack([np.asarray(X_source, dtype=np.float64), np.asarray(X_test, dtype=np.float64)])
-    cut = np.searchsorted(rows, n_source)
-    return np.vstack([np.asarray(X_source[rows[:cut]], dtype=np.float64),
-                      np.asarray(X_test[rows[cut:] - n_source], dtype=np.float64)])
+def _float_rows(blocks, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` (sorted, numbered over the blocks one after the other) as one float64
+    matrix; all the blocks stacked when ``rows`` is every row."""
+    if rows.size == sum(len(b) for b in blocks):
+        return np.vstack([np.asarray(b, dtype=np.float64) for b in blocks])
+    out, start = [], 0
+    for b in blocks:
+        lo, hi = np.searchsorted(rows, [start, start + len(b)])
+        out.append(np.asarray(b[rows[lo:hi] - start], dtype=np.float64))
+        start += len(b)
+    return np.vstack(out)
 
 
-def _input_blocks(X_source, X_test, rows: np.ndarray, numeric, block: int = SCORE_BLOCK_ROWS):
+def _input_blocks(blocks, rows: np.ndarray, numeric, block: int = SCORE_BLOCK_ROWS):
     """``(rows of the block, domain inputs of those rows)`` over ``rows``, a block at a time."""
     for start in range(0, rows.size, block):
         idx = rows[start:start + block]
-        yield idx, domain_inputs(_float_rows(X_source, X_test, idx), numeric)
+        yield idx, domain_inputs(_float_rows(blocks, idx), numeric)
+
+
+def _spread(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """A length-``n`` vector holding ``values`` at ``rows`` (the rest to be filled)."""
+    out = np.empty(n)
+    out[rows] = values
+    return out
 
 
 def _auc(scores, is_test) -> dict:
@@ -132,7 +142,8 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
                 categorical: Sequence[str], n_classes: int, X_train_partition=None,
                 settings: DomainSettings) -> dict:
     """Both domain classifiers between the train file (``X_source``: training partition and
-    validation rows) and the test rows, and the support flags.
+    validation rows; an array, or a list of arrays taken one after the other without stacking
+    them) and the test rows, and the support flags.
 
     * inputs only: its logit is the log density ratio of the inputs (support; ``inputs_auc``);
     * inputs and one-hot label, additive: its input part ``log_a`` is the change of the inputs
@@ -145,8 +156,11 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     ``log_a_test``, ``supported`` (test rows).
     """
     s = settings
-    X_source, X_test = np.asarray(X_source), np.asarray(X_test)
-    n_source, n_test = len(X_source), len(X_test)
+    blocks = [np.asarray(b) for b in (X_source if isinstance(X_source, (list, tuple)) else [X_source])]
+    X_test = np.asarray(X_test)
+    blocks.append(X_test)
+    n_test = len(X_test)
+    n_source = sum(len(b) for b in blocks) - n_test
     features = list(dict.fromkeys(sources))
     numeric = [j for j, src in enumerate(sources) if src not in set(categorical)]
     # the column of X each input comes from: encoded columns, then the squares of numerics
@@ -156,8 +170,7 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     # the rows the classifiers are fitted on: every row up to max_rows (then X is every row, as
     # one float64 matrix), else a seeded sample stratified by file and label
     fit = stats.stratified_sample(is_test.astype(np.int64) * n_classes + y, s.max_rows, s.seed)
-    rest = np.setdiff1d(np.arange(len(y)), fit, assume_unique=True) if fit.size < len(y) else fit[:0]
-    X = domain_inputs(_float_rows(X_source, X_test, fit), numeric)
+    X = domain_inputs(_float_rows(blocks, fit), numeric)
     y_fit, test_fit = y[fit], is_test[fit]
     Y = np.zeros((len(y_fit), n_classes))
     Y[np.arange(len(y_fit)), y_fit] = 1.0
@@ -168,50 +181,39 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     n_test_fit = int(test_fit.sum())
     enough = min(len(fit) - n_test_fit, n_test_fit) >= 2 * s.folds and X.shape[1] > 0
     if enough:
-        logit_fit, _, models_x = logreg.cross_fit(X, test_fit, w, l2=s.l2, n_folds=s.folds, seed=s.seed)
+        logit_x, _, models_x = logreg.cross_fit(X, test_fit, w, l2=s.l2, n_folds=s.folds, seed=s.seed)
         Z = np.hstack([X, Y])
         _, folds, models = logreg.cross_fit(Z, test_fit, w, l2=s.l2, n_folds=s.folds, seed=s.seed)
         del Z
         d = X.shape[1]
-        log_a_fit = np.empty(len(y_fit))
-        log_b_fit = np.empty(len(y_fit))
-        parts_fit = np.zeros((len(y_fit), len(features)))
-        feature_cols = [[c for c, o in enumerate(origin) if o == f] for f in features]
+        log_a = np.empty(len(y_fit))
+        log_b = np.empty(len(y_fit))
+        parts = np.zeros((len(y_fit), len(features)))
         for k, model in enumerate(models):
             hold = folds == k
-            log_a_fit[hold] = X[hold] @ model.coef[:d] + model.intercept
-            log_b_fit[hold] = Y[hold] @ model.coef[d:]
-            for j, cols in enumerate(feature_cols):
-                parts_fit[hold, j] = X[hold][:, cols] @ model.coef[cols]
+            log_a[hold] = X[hold] @ model.coef[:d] + model.intercept
+            log_b[hold] = Y[hold] @ model.coef[d:]
+            for j, f in enumerate(features):
+                cols = [c for c, o in enumerate(origin) if o == f]
+                parts[hold, j] = X[hold][:, cols] @ model.coef[cols]
         del X, Y
-        if rest.size:
+        inputs_auc = _auc(logit_x, test_fit)
+        given_label = _auc(log_a, test_fit)
+        feature_auc = {f: stats.auc(parts[:, j], test_fit) for j, f in enumerate(features)}
+        del parts
+        if fit.size < len(y):
             # rows no fold model saw: the average of the fold models, a block at a time
+            logit_x, log_a, log_b = (_spread(v, fit, len(y)) for v in (logit_x, log_a, log_b))
             coef_x = np.mean([m.coef for m in models_x], axis=0)
             icpt_x = float(np.mean([m.intercept for m in models_x]))
             coef = np.mean([m.coef for m in models], axis=0)
             icpt = float(np.mean([m.intercept for m in models]))
-            logit_x, log_a, log_b = np.empty(len(y)), np.empty(len(y)), np.empty(len(y))
-            logit_x[fit], log_a[fit], log_b[fit] = logit_fit, log_a_fit, log_b_fit
-            for idx, Xb in _input_blocks(X_source, X_test, rest, numeric):
+            rest = np.ones(len(y), dtype=bool)
+            rest[fit] = False
+            for idx, Xb in _input_blocks(blocks, np.flatnonzero(rest), numeric):
                 logit_x[idx] = Xb @ coef_x + icpt_x
                 log_a[idx] = Xb @ coef[:d] + icpt
                 log_b[idx] = coef[d:][y[idx]]
-
-            def feature_scores(j):
-                scores = np.empty(len(y))
-                scores[fit] = parts_fit[:, j]
-                cols = feature_cols[j]
-                for idx, Xb in _input_blocks(X_source, X_test, rest, numeric):
-                    scores[idx] = Xb[:, cols] @ coef[cols]
-                return scores
-        else:
-            logit_x, log_a, log_b = logit_fit, log_a_fit, log_b_fit
-
-            def feature_scores(j):
-                return parts_fit[:, j]
-        inputs_auc = _auc(logit_x, is_test)
-        given_label = _auc(log_a, is_test)
-        feature_auc = {f: stats.auc(feature_scores(j), is_test) for j, f in enumerate(features)}
     else:
         logit_x = np.zeros(len(y))
         log_a = np.zeros(len(y))
@@ -228,8 +230,8 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     out["log_a_source"], out["log_b_source"] = log_a[~is_test], log_b[~is_test]
     out["log_a_test"] = log_a[is_test]
 
-    ranges_from = (np.asarray(X_source, dtype=np.float64) if X_train_partition is None
-                   else np.asarray(X_train_partition))
+    ranges_from = (np.vstack([np.asarray(b, dtype=np.float64) for b in blocks[:-1]])
+                   if X_train_partition is None else np.asarray(X_train_partition))
     reasons = unsupported_reasons(ranges_from, np.asarray(X_test, dtype=np.float64), sources, categorical)
     # training rows' worth of density per unit of test mass: n_source * p_train / p_test
     reasons["low_train_density"] = (np.log(max(n_source, 1)) - logit_x[is_test]
@@ -262,11 +264,12 @@ def support_frame(result: dict, rows_train, rows_val, rows_test):
 
     n_tr, n_va, n_te = len(rows_train), len(rows_val), len(rows_test)
     nan_src = np.full(n_tr + n_va, np.nan)
+    # one column per array, no list of row strings and no consolidated copy (millions of rows)
     return pd.DataFrame({
-        "part": ["train"] * n_tr + ["val"] * n_va + ["audit"] * n_te,
+        "part": np.repeat(np.array(["train", "val", "audit"], dtype=object), [n_tr, n_va, n_te]),
         "row": np.concatenate([rows_train, rows_val, rows_test]).astype(np.int64),
         "log_a": np.concatenate([result["log_a_source"], result["log_a_test"]]),
         "log_b": np.concatenate([result["log_b_source"], np.full(n_te, np.nan)]),
         "log_ratio": np.concatenate([nan_src, result["log_ratio_test"]]),
         "supported": np.concatenate([np.ones(n_tr + n_va, bool), result["supported"]]),
-    })
+    }, copy=False)
