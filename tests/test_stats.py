@@ -96,6 +96,25 @@ def test_bootstrap_counts_of_many_rows_come_in_bounded_blocks_with_the_same_draw
     assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("stratified", [False, True])
+def test_bootstrap_means_of_whole_numbers_by_distinct_rows_match_the_count_matrix(stratified):
+    """Whole-number columns take the distinct-row path; every sum is exact, so the means are
+    the former ones to the bit (and so are those of other values, from the row counts)."""
+    rng = np.random.default_rng(5)
+    n = 5000
+    strata = rng.integers(0, 3, n) if stratified else None
+    whole = np.column_stack([rng.random(n) < 0.7, (rng.random(n) < 0.8) * 1.0 - (rng.random(n) < 0.8)])
+    for values in (whole.astype(float), whole[:, 1].astype(float), rng.random((n, 3))):
+        v2 = values[:, None] if values.ndim == 1 else values
+        want = np.vstack([c @ v2 / n for _, c in _bootstrap_counts_before_blocks(n, 300, 6, strata=strata)])
+        got = stats.bootstrap_means(values, 300, 6, strata=strata)
+        assert np.array_equal(got, want[:, 0] if values.ndim == 1 else want)
+    codes = rng.integers(0, 4, n)
+    by_code = np.vstack([c for _, c in stats.bootstrap_code_counts(codes, 4, 300, 6, strata=strata)])
+    by_row = np.vstack([c for _, c in stats.bootstrap_counts(n, 300, 6, strata=strata)])
+    assert np.array_equal(by_code, by_row @ np.eye(4)[codes])
+
+
 def test_newton_logistic_matches_a_generic_optimiser():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 4)) * np.array([1, 10, 0.1, 3])

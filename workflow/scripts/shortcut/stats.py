@@ -60,9 +60,9 @@ def wilson(successes, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
 
 
 COUNT_CELLS = 1 << 22
-"""Most resample x row cells :func:`bootstrap_counts` builds at once (4M: 32 MB of float64 counts).
-Its blocks hold ``chunk`` resamples up to ``COUNT_CELLS // chunk`` rows (32768 for 128) and fewer
-beyond, so its memory stays bounded at any number of rows."""
+"""Most resample x row cells the bootstrap builds at once (4M: 32 MB of float64 counts). A block
+holds ``chunk`` resamples up to ``COUNT_CELLS // chunk`` rows (32768 for 128) and fewer beyond,
+so its memory stays bounded at any number of rows."""
 
 
 def bootstrap_counts(n: int, n_boot: int, seed: int, chunk: int = 128, strata=None):
@@ -75,36 +75,55 @@ def bootstrap_counts(n: int, n_boot: int, seed: int, chunk: int = 128, strata=No
     stratum by stratum (each stratum's rows for all of them). A block yields fewer than ``chunk``
     resamples when ``chunk`` x ``n`` would pass :data:`COUNT_CELLS`; the draws stay the same, as
     every stratum draws from its own copy of the generator set where its draws begin."""
+    for start, picks in _resamples(n, n_boot, seed, chunk, strata):
+        counts = np.empty((len(picks), n))
+        for k, rows in enumerate(picks):  # one resample at a time: the counting stays in cache
+            counts[k] = np.bincount(rows, minlength=n)
+        yield start, counts
+
+
+def bootstrap_code_counts(codes, n_codes: int, n_boot: int, seed: int, chunk: int = 128, strata=None):
+    """Yield ``(start, counts)`` blocks: ``counts[b, c]`` is how many rows with code c (``codes``:
+    one in ``range(n_codes)`` per row) resample ``start + b`` draws. The same resamples as
+    :func:`bootstrap_counts` (same seed, chunk and strata), counted by code instead of by row."""
+    codes = np.asarray(codes, dtype=np.intp)
+    for start, picks in _resamples(len(codes), n_boot, seed, chunk, strata):
+        yield start, np.vstack([np.bincount(codes[rows], minlength=n_codes) for rows in picks])
+
+
+def _resamples(n: int, n_boot: int, seed: int, chunk: int, strata):
+    """``(start, picks)`` blocks: ``picks[b]`` the rows drawn for resample ``start + b`` (each
+    stratum's in turn); see :func:`bootstrap_counts`."""
     rng = np.random.default_rng(seed)
-    groups = ([np.arange(n)] if strata is None
-              else [np.flatnonzero(np.asarray(strata) == s) for s in np.unique(strata)])
-    groups = [rows for rows in groups if rows.size]
+    groups = None  # every row, drawn as they come
+    if strata is not None:
+        groups = [np.flatnonzero(np.asarray(strata) == s) for s in np.unique(strata)]
+        groups = [rows for rows in groups if rows.size]
     block = max(1, min(chunk, COUNT_CELLS // max(n, 1)))
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
-        if block >= b:
-            yield start, _counts(n, b, groups, [rng] * len(groups))
-            continue
-        # one generator per stratum, at its first draw of this chunk: copy, then skip its draws
-        # (the 32-bit draws of Generator.integers come from one stream however they are split)
-        gens = []
-        for k, rows in enumerate(groups):
-            gens.append(copy.deepcopy(rng) if k < len(groups) - 1 else rng)
-            if k < len(groups) - 1:
+        if groups is None or len(groups) < 2 or block >= b:
+            gens = [rng] * (1 if groups is None else len(groups))
+        else:
+            # one generator per stratum, at its first draw of this chunk: copy, then skip its
+            # draws (the 32-bit draws of Generator.integers are one stream however split)
+            gens = []
+            for rows in groups[:-1]:
+                gens.append(copy.deepcopy(rng))
                 for done in range(0, b * rows.size, COUNT_CELLS):
                     rng.integers(0, rows.size, size=min(COUNT_CELLS, b * rows.size - done))
+            gens.append(rng)
         for sub in range(0, b, block):
-            yield start + sub, _counts(n, min(block, b - sub), groups, gens)
-
-
-def _counts(n: int, b: int, groups: list, gens: list) -> np.ndarray:
-    """(b, n) counts of the next b resamples: each stratum's rows drawn by its generator."""
-    counts = np.zeros(b * n)
-    offsets = (np.arange(b) * n)[:, None]
-    for rows, rng in zip(groups, gens):
-        pick = rows[rng.integers(0, rows.size, size=(b, rows.size))]
-        counts += np.bincount((offsets + pick).ravel(), minlength=b * n)
-    return counts.reshape(b, n)
+            size = min(block, b - sub)
+            if groups is None:
+                yield start + sub, rng.integers(0, n, size=(size, n))
+                continue
+            picks = np.empty((size, sum(rows.size for rows in groups)), dtype=np.intp)
+            at = 0
+            for rows, gen in zip(groups, gens):
+                picks[:, at:at + rows.size] = rows[gen.integers(0, rows.size, size=(size, rows.size))]
+                at += rows.size
+            yield start + sub, picks
 
 
 def stratified_sample(labels, size: int, seed: int) -> np.ndarray:
@@ -132,7 +151,15 @@ def bootstrap_means(values, n_boot: int = BOOTSTRAP, seed: int = 0, strata=None)
     v2 = v[:, None] if vec else v
     n = v2.shape[0]
     out = np.full((n_boot, v2.shape[1]), np.nan)
-    if n:
+    if not n or not v2.shape[1]:
+        pass
+    elif np.all(v2 == np.rint(v2)) and n * np.max(np.abs(v2)) < 2.0 ** 53:
+        # whole numbers: every sum is exact in any order, so the counts of each distinct row
+        # give the same means as the counts of every row, for far less work
+        distinct, codes = np.unique(v2, axis=0, return_inverse=True)
+        for start, counts in bootstrap_code_counts(codes.reshape(-1), len(distinct), n_boot, seed, strata=strata):
+            out[start:start + len(counts)] = counts @ distinct / n
+    else:
         for start, counts in bootstrap_counts(n, n_boot, seed, strata=strata):
             out[start:start + len(counts)] = counts @ v2 / n
     return out[:, 0] if vec else out
