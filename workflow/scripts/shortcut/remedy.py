@@ -43,10 +43,7 @@ def compare(all_preds: Sequence[pd.DataFrame], remedy_preds: Sequence[pd.DataFra
     n = D.shape[1]
     acts = list(dict.fromkeys(k["act"] for k in keys))
     members = {a: np.flatnonzero([k["act"] == a for k in keys]) for a in acts}
-    per_model = np.full((len(keys), n_boot), np.nan)
-    if n:
-        for start, counts in stats.bootstrap_counts(n, n_boot, seed):
-            per_model[:, start:start + len(counts)] = D @ counts.T / n
+    per_model = stats.bootstrap_means(D.T, n_boot, seed).T  # (model, resample)
     rng = np.random.default_rng(seed + 1)
     draws = {}
     for a in acts:
