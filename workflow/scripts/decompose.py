@@ -1,14 +1,23 @@
 """Per grid model: where the accuracy went between validation and the audit rows, and the class
 mix estimated from the model's own test predictions."""
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from shortcut import decompose, files
 from shortcut.job import run
 
 
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
+    # the support frame's validation and audit rows (the train rows are not used here), the
+    # part as categorical codes
+    support = files.read_parquet_table(inp.support, strings_as_dictionary=True)
+    support = support.filter(pc.is_in(support["part"], value_set=pa.array(["val", "audit"])))
+    support = support.select(["part", "row", "log_a", "log_b", "supported"]).to_pandas()
+    pa.default_memory_pool().release_unused()  # the whole table's buffers, back to the system
     decomposition, label_shift = decompose.model_tables(
-        files.read_parquet(inp.support), [files.read_parquet(x) for x in inp.val], [files.read_parquet(x) for x in inp.audit],
+        support, [files.read_parquet(x) for x in inp.val], [files.read_parquet(x) for x in inp.audit],
         p.models, p.n_classes, n_boot=p.n_boot, seed=p.seed,
     )
     files.write_csv(decomposition, snakemake.output.decomposition)

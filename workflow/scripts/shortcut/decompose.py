@@ -100,12 +100,17 @@ def bbse_weights(pred_val, y_val, pred_test, n_classes: int) -> np.ndarray:
     pred_test = np.asarray(pred_test, dtype=np.int64)
     if len(y_val) == 0 or len(pred_test) == 0:
         return np.full(n_classes, np.nan)
-    C = np.bincount(pred_val * n_classes + y_val, minlength=n_classes ** 2).reshape(n_classes, n_classes)
-    C = C / len(y_val)
-    mu = np.bincount(pred_test, minlength=n_classes) / len(pred_test)
+    joint = np.bincount(pred_val * n_classes + y_val, minlength=n_classes ** 2).reshape(n_classes, n_classes)
+    return _bbse(joint, np.bincount(pred_test, minlength=n_classes))
+
+
+def _bbse(joint: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """BBSE weights from counts: ``joint[i, j]`` validation rows predicted i with true class j,
+    ``predicted[i]`` test rows predicted i (neither empty)."""
+    C = joint / joint.sum()
+    mu = predicted / predicted.sum()
     w, _ = optimize.nnls(C, mu)
-    present = np.bincount(y_val, minlength=n_classes) > 0
-    w[~present] = np.nan
+    w[joint.sum(axis=0) == 0] = np.nan
     return w
 
 
@@ -123,12 +128,20 @@ def label_shift_estimate(proba_val, y_val, proba_test, y_test, n_classes: int, *
     q = q / q.sum() if q.sum() > 0 else q
     rng = np.random.default_rng(seed)
     boots = np.empty((n_boot, n_classes))
+    # a resample's counts come from one small code per row: (prediction, true class) on
+    # validation, the prediction on test (compact, so the random gathers stay in cache)
+    code_v = (pred_v * n_classes + y_val).astype(_code_dtype(n_classes ** 2))
+    code_t = pred_t.astype(_code_dtype(n_classes))
+    nv, nt = len(y_val), len(pred_t)
     for k in range(n_boot):
-        iv = rng.integers(0, len(y_val), len(y_val))
-        it = rng.integers(0, len(pred_t), len(pred_t))
-        wb = np.nan_to_num(bbse_weights(pred_v[iv], y_val[iv], pred_t[it], n_classes))
-        pb = np.bincount(y_val[iv], minlength=n_classes) / len(iv)
-        qb = wb * pb
+        iv = rng.integers(0, nv, nv)
+        it = rng.integers(0, nt, nt)
+        if nv == 0 or nt == 0:
+            boots[k] = np.nan
+            continue
+        joint = np.bincount(code_v[iv], minlength=n_classes ** 2).reshape(n_classes, n_classes)
+        wb = np.nan_to_num(_bbse(joint, np.bincount(code_t[it], minlength=n_classes)))
+        qb = wb * (joint.sum(axis=0) / nv)
         boots[k] = qb / qb.sum() if qb.sum() > 0 else np.nan
     lo, hi = stats.percentile_ci(boots, alpha)
     corrected = pt * np.where(np.isfinite(w), w, 0.0)[None, :]
@@ -139,6 +152,10 @@ def label_shift_estimate(proba_val, y_val, proba_test, y_test, n_classes: int, *
             "bbse_ci_high": np.asarray(hi).tolist(), "test_share": observed.tolist(),
             "weights": np.nan_to_num(w, nan=0.0).tolist(), "acc_test": acc,
             "acc_test_prior_corrected": acc_corrected}
+
+
+def _code_dtype(n_codes: int):
+    return np.uint8 if n_codes <= 256 else np.uint16 if n_codes <= 65536 else np.int64
 
 
 def model_tables(support, predictions_val: list, predictions_test: list, keys: list[dict],
