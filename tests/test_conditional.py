@@ -19,10 +19,10 @@ def world():
     return pop.iloc[:8000].reset_index(drop=True), pop.iloc[8000:].reset_index(drop=True)
 
 
-def evidence(train, test, **kw):
+def evidence(train, test, domain=None, settings=None, **kw):
     splits, encoder = syn.encoded(train, test, **kw)
-    result = conditional.audit_evidence(*splits, encoder, 3, domain_settings=domain_settings(),
-                                        evidence_settings=evidence_settings())
+    result = conditional.audit_evidence(*splits, encoder, 3, domain_settings=domain_settings(**(domain or {})),
+                                        evidence_settings=evidence_settings(**(settings or {})))
     return result["evidence"].set_index("unit"), result
 
 
@@ -182,3 +182,18 @@ def test_a_group_is_not_broken_by_a_member_flagged_on_its_own(world):
     assert "x1+leak" in ev.index
     assert ev.loc["leak", "broke"]
     assert not ev.loc["x1+leak", "broke"] and not ev.loc["x1", "broke"]
+
+
+def test_a_leak_is_found_on_capped_samples(world):
+    """Large files: the domain classifiers fit on at most ``shift.domain.max_rows`` rows and the
+    evidence networks on at most ``max_train_rows`` training and ``max_val_rows`` validation rows
+    (stratified samples); the harm is still taken on every supported test row."""
+    train, pool = world
+    tr, te = syn.add_leak(train, pool.iloc[:3000].reset_index(drop=True), "numeric", seed=5)
+    ev, result = evidence(tr, te, numeric=("x1", "x2", "leak"), domain={"max_rows": 4000},
+                          settings={"max_train_rows": 3000, "max_val_rows": 800})
+    assert ev.loc["leak", "broke"] and ev.loc["leak", "p_holm"] < 0.01
+    assert not ev.drop(index="leak")["broke"].any()
+    shift = result["shift"]
+    assert len(shift["supported"]) == 3000 and len(shift["log_a_source"]) == len(tr)
+    assert (ev["n_rows"] == shift["supported"].sum()).all()
