@@ -75,8 +75,8 @@ def bootstrap_counts(n: int, n_boot: int, seed: int, chunk: int = 128, strata=No
     stratum by stratum (each stratum's rows for all of them). A block yields fewer than ``chunk``
     resamples when ``chunk`` x ``n`` would pass :data:`COUNT_CELLS`; the draws stay the same, as
     every stratum draws from its own copy of the generator set where its draws begin."""
-    for start, picks in _resamples(n, n_boot, seed, chunk, strata):
-        counts = np.empty((len(picks), n))
+    for start, size, picks in _resamples(n, n_boot, seed, chunk, strata):
+        counts = np.empty((size, n))
         for k, rows in enumerate(picks):  # one resample at a time: the counting stays in cache
             counts[k] = np.bincount(rows, minlength=n)
         yield start, counts
@@ -87,13 +87,13 @@ def bootstrap_code_counts(codes, n_codes: int, n_boot: int, seed: int, chunk: in
     one in ``range(n_codes)`` per row) resample ``start + b`` draws. The same resamples as
     :func:`bootstrap_counts` (same seed, chunk and strata), counted by code instead of by row."""
     codes = np.asarray(codes, dtype=np.intp)
-    for start, picks in _resamples(len(codes), n_boot, seed, chunk, strata):
+    for start, _, picks in _resamples(len(codes), n_boot, seed, chunk, strata):
         yield start, np.vstack([np.bincount(codes[rows], minlength=n_codes) for rows in picks])
 
 
 def _resamples(n: int, n_boot: int, seed: int, chunk: int, strata):
-    """``(start, picks)`` blocks: ``picks[b]`` the rows drawn for resample ``start + b`` (each
-    stratum's in turn); see :func:`bootstrap_counts`."""
+    """``(start, size, picks)`` blocks: ``picks`` gives, for resamples ``start`` to ``start + size
+    - 1`` in turn, the rows each draws (each stratum's in turn); see :func:`bootstrap_counts`."""
     rng = np.random.default_rng(seed)
     groups = None  # every row, drawn as they come
     if strata is not None:
@@ -106,7 +106,8 @@ def _resamples(n: int, n_boot: int, seed: int, chunk: int, strata):
             gens = [rng] * (1 if groups is None else len(groups))
         else:
             # one generator per stratum, at its first draw of this chunk: copy, then skip its
-            # draws (the 32-bit draws of Generator.integers are one stream however split)
+            # draws (Generator.integers draws 32 bits per row below 2**32 rows, one stream
+            # however the calls split it)
             gens = []
             for rows in groups[:-1]:
                 gens.append(copy.deepcopy(rng))
@@ -115,15 +116,15 @@ def _resamples(n: int, n_boot: int, seed: int, chunk: int, strata):
             gens.append(rng)
         for sub in range(0, b, block):
             size = min(block, b - sub)
-            if groups is None:
-                yield start + sub, rng.integers(0, n, size=(size, n))
+            if groups is None:  # drawn one resample at a time when used (the same stream)
+                yield start + sub, size, (rng.integers(0, n, size=n) for _ in range(size))
                 continue
             picks = np.empty((size, sum(rows.size for rows in groups)), dtype=np.intp)
             at = 0
             for rows, gen in zip(groups, gens):
                 picks[:, at:at + rows.size] = rows[gen.integers(0, rows.size, size=(size, rows.size))]
                 at += rows.size
-            yield start + sub, picks
+            yield start + sub, size, picks
 
 
 def stratified_sample(labels, size: int, seed: int) -> np.ndarray:
