@@ -16,7 +16,8 @@ def main(snakemake):
         proba = model.predict_proba(X)
         result = metrics.classification_metrics(y, proba, p.n_classes, metrics.majority_class(encoder))
         importance = reliance.permutation_importance(model, X, y, encoder["sources"], encoder["groups"],
-                                                     repeats=p.reliance["repeats"], seed=seed)
+                                                     repeats=p.reliance["repeats"], seed=seed,
+                                                     max_rows=p.reliance["max_rows"])
         tables = saliency.saliency_tables(
             model, X, y, encoder["columns"], encoder["sources"], row_ids=rows, target=s["explained_class"],
             baseline=baseline, ig_steps=s["ig_steps"], chunk_rows=s["chunk_rows"], max_rows=s["max_rows"],
