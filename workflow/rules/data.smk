@@ -34,6 +34,7 @@ rule clean:
         benchmark("clean", "{source}")
     conda:
         CONDA_ENV
+    priority: 10
     params:
         dataset=dataset_params("clean"),
         holdout=lambda w: holdout_params(),
@@ -57,6 +58,7 @@ rule split_test:
         benchmark("split_test")
     conda:
         CONDA_ENV
+    priority: 10
     params:
         split=test_split_params(),
         has_test_file=bool(DATA.get("test")),
@@ -78,6 +80,7 @@ rule fit_encoder:
         benchmark("fit_encoder", "{fs}")
     conda:
         CONDA_ENV
+    priority: 10
     params:
         dataset=dataset_params("encode"),
         split=split_params(),
@@ -102,6 +105,7 @@ rule apply_encoder:
         benchmark("apply_encoder", "{fs}")
     conda:
         CONDA_ENV
+    priority: 10
     script:
         "../scripts/apply_encoder.py"
 

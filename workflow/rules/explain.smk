@@ -36,6 +36,7 @@ rule evaluate:
         benchmark("evaluate", "{fs}", "{setting}", "seed{seed}")
     conda:
         CONDA_ENV
+    priority: 10
     threads: 1
     resources:
         mem_mb=2000,
@@ -66,6 +67,7 @@ rule collect:
         benchmark("collect", "{fs}")
     conda:
         CONDA_ENV
+    priority: 10
     params:
         models=lambda w: evaluation_keys(w.fs, with_train=True),
     script:
@@ -87,6 +89,7 @@ rule shift:
         benchmark("shift")
     conda:
         CONDA_ENV
+    priority: 10
     params:
         dataset=dataset_params("clean"),
         shift={key: config["shift"][key] for key in ("bins", "thresholds")},
@@ -114,6 +117,7 @@ rule shift_evidence:
         benchmark("shift_evidence")
     conda:
         CONDA_ENV
+    priority: 10
     threads: 1
     resources:
         mem_mb=2000,
@@ -144,6 +148,7 @@ rule decompose:
         benchmark("decompose")
     conda:
         CONDA_ENV
+    priority: 10
     params:
         models=grid_keys(),
         n_classes=len(config["classes"]),
@@ -172,6 +177,7 @@ checkpoint diagnose:
         benchmark("diagnose")
     conda:
         CONDA_ENV
+    priority: 10
     params:
         diagnose=diagnose_params(),
         reliance=config["reliance"],
@@ -195,6 +201,7 @@ rule confirm:
         benchmark("confirm")
     conda:
         CONDA_ENV
+    priority: 10
     params:
         models=grid_keys(),
         confirm=config["confirm"],

@@ -18,6 +18,7 @@ rule train_model:
         benchmark("train_model", "{fs}", "{setting}", "seed{seed}")
     conda:
         CONDA_ENV
+    priority: 10
     threads: 1
     resources:
         mem_mb=1000,
