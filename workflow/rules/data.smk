@@ -32,9 +32,9 @@ rule clean:
         f"{RESULTS}/logs/clean/{{source}}.log",
     benchmark:
         benchmark("clean", "{source}")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     params:
         dataset=dataset_params("clean"),
         holdout=lambda w: holdout_params(),
@@ -56,9 +56,9 @@ rule split_test:
         f"{RESULTS}/logs/split_test.log",
     benchmark:
         benchmark("split_test")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     params:
         split=test_split_params(),
         has_test_file=bool(DATA.get("test")),
@@ -78,9 +78,9 @@ rule fit_encoder:
         f"{RESULTS}/logs/fit_encoder/{{fs}}.log",
     benchmark:
         benchmark("fit_encoder", "{fs}")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     params:
         dataset=dataset_params("encode"),
         split=split_params(),
@@ -103,9 +103,9 @@ rule apply_encoder:
         f"{RESULTS}/logs/apply_encoder/{{fs}}.log",
     benchmark:
         benchmark("apply_encoder", "{fs}")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     script:
         "../scripts/apply_encoder.py"
 

@@ -34,9 +34,9 @@ rule evaluate:
         f"{RESULTS}/logs/evaluate/{{fs}}/{{setting}}/seed{{seed}}.log",
     benchmark:
         benchmark("evaluate", "{fs}", "{setting}", "seed{seed}")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     threads: 1
     resources:
         mem_mb=2000,
@@ -65,9 +65,9 @@ rule collect:
         f"{RESULTS}/logs/collect/{{fs}}.log",
     benchmark:
         benchmark("collect", "{fs}")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     params:
         models=lambda w: evaluation_keys(w.fs, with_train=True),
     script:
@@ -87,9 +87,9 @@ rule shift:
         f"{RESULTS}/logs/shift.log",
     benchmark:
         benchmark("shift")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     params:
         dataset=dataset_params("clean"),
         shift={key: config["shift"][key] for key in ("bins", "thresholds")},
@@ -115,9 +115,9 @@ rule shift_evidence:
         f"{RESULTS}/logs/shift_evidence.log",
     benchmark:
         benchmark("shift_evidence")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     threads: 1
     resources:
         mem_mb=2000,
@@ -146,9 +146,9 @@ rule decompose:
         f"{RESULTS}/logs/decompose.log",
     benchmark:
         benchmark("decompose")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     params:
         models=grid_keys(),
         n_classes=len(config["classes"]),
@@ -175,9 +175,9 @@ checkpoint diagnose:
         f"{RESULTS}/logs/diagnose.log",
     benchmark:
         benchmark("diagnose")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     params:
         diagnose=diagnose_params(),
         reliance=config["reliance"],
@@ -199,9 +199,9 @@ rule confirm:
         f"{RESULTS}/logs/confirm.log",
     benchmark:
         benchmark("confirm")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     params:
         models=grid_keys(),
         confirm=config["confirm"],

@@ -16,9 +16,9 @@ rule train_model:
         f"{RESULTS}/logs/train_model/{{fs}}/{{setting}}/seed{{seed}}.log",
     benchmark:
         benchmark("train_model", "{fs}", "{setting}", "seed{seed}")
+    priority: 10
     conda:
         CONDA_ENV
-    priority: 10
     threads: 1
     resources:
         mem_mb=1000,
