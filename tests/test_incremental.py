@@ -25,7 +25,6 @@ Rerun triggers (Snakemake 9 defaults: mtime, params, input, software-env, code),
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from contextlib import contextmanager
