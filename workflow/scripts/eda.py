@@ -10,7 +10,7 @@ from shortcut.job import run  # noqa: E402
 
 def main(snakemake):
     spec = data.DatasetSpec.from_config(snakemake.params.dataset)
-    frames = {part: eda.frame_of(files.read_parquet_table(path, strings_as_dictionary=True), spec)
+    frames = {part: data.feature_frame(files.read_parquet_table(path, strings_as_dictionary=True), spec)
               for part, path in (("train", snakemake.input.train), ("test", snakemake.input.test))}
     dist = eda.class_distribution(frames, spec)
     assoc = eda.target_association(frames, spec)

@@ -1,6 +1,6 @@
 """Marginal train-vs-audit statistics of every source feature, and the class mix."""
 
-from shortcut import data, eda, files, shift
+from shortcut import data, files, shift
 from shortcut.job import run
 
 
@@ -8,7 +8,7 @@ def main(snakemake):
     spec = data.DatasetSpec.from_config(snakemake.params.dataset)
     p = snakemake.params.shift
     # text as dictionary codes (categorical columns), not one Python string per cell
-    train, test = (eda.frame_of(files.read_parquet_table(path, strings_as_dictionary=True), spec)
+    train, test = (data.feature_frame(files.read_parquet_table(path, strings_as_dictionary=True), spec)
                    for path in (snakemake.input.train, snakemake.input.test))
     table = shift.shift_table(train, test, list(spec.numeric), list(spec.categorical), p["thresholds"], n_bins=p["bins"])
     mix = shift.class_mix(train[data.TARGET], test[data.TARGET], len(spec.classes), p["thresholds"])

@@ -404,6 +404,17 @@ def encoded_frame(matrix: np.ndarray, labels: np.ndarray, rows: np.ndarray, colu
     return frame
 
 
+def feature_frame(table, spec: DatasetSpec) -> pd.DataFrame:
+    """The features and target of a cleaned file read as a pyarrow table (what the EDA and the
+    marginal shift statistics read), as a DataFrame: text read as dictionary codes becomes
+    categorical (codes, each level once), not a column of strings. The table's buffers are
+    released as its columns are converted."""
+    keep = [c for c in [*spec.numeric, *spec.categorical, TARGET] if c in table.column_names]
+    frame = table.select(keep).to_pandas(self_destruct=True, split_blocks=True)
+    pa.default_memory_pool().release_unused()  # the converted columns' buffers, back to the system
+    return frame
+
+
 def split_xy(frame: pd.DataFrame, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Feature matrix and labels of an encoded split (copies: pandas may hand out read-only views)."""
     features = [c for c in frame.columns if c not in (TARGET, "row")]

@@ -21,18 +21,6 @@ def class_distribution(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd
     return pd.DataFrame(rows)
 
 
-def frame_of(table, spec: DatasetSpec) -> pd.DataFrame:
-    """The columns the EDA reads (features and target) of a cleaned file read as a pyarrow table,
-    as a DataFrame; text read as dictionary codes becomes categorical (codes, each level once),
-    not a column of strings. The table's buffers are released as its columns are converted."""
-    import pyarrow as pa
-
-    keep = [c for c in [*spec.numeric, *spec.categorical, TARGET] if c in table.column_names]
-    frame = table.select(keep).to_pandas(self_destruct=True, split_blocks=True)
-    pa.default_memory_pool().release_unused()  # the converted columns' buffers, back to the system
-    return frame
-
-
 _MISSING = "<missing>"
 
 
