@@ -18,7 +18,7 @@ def main(snakemake):
                 "columns": encoder["columns"], "feature_set": encoder["feature_set"],
                 "best_epoch": history["best_epoch"], "epochs_run": int(len(history["epoch"]))}
     files.save_npz(out.model, **model.to_arrays())
-    files.write_parquet(nn.history_frame(history), out.history)
+    files.write_columns(nn.history_columns(history), out.history)
     files.write_json(out.params, resolved)
     files.write_json(out.metrics, {"split": "train", **fit_metrics})
 

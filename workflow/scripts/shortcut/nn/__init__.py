@@ -6,7 +6,7 @@ The public contract (everything a caller outside ``shortcut.nn`` uses):
   validated config), ``load`` (any network from its ``to_arrays()``; the ``.npz`` file itself
   is read and written by ``shortcut.files``), ``independent_bias_twin``, ``ACTIVATIONS``;
 * training: ``TrainSettings`` (one frozen settings object, ``TrainSettings.from_config``),
-  ``fit``, ``history_frame``, ``HISTORY_COLUMNS``, ``blas_threads``, ``limit_blas_threads``;
+  ``fit``, ``history_columns``, ``history_frame``, ``HISTORY_COLUMNS``, ``blas_threads``, ``limit_blas_threads``;
 * optimisers and early stopping: ``make_optimizer``, ``SGD``, ``Adam``, ``EarlyStopping``.
 
 Softmax, log-softmax and cross-entropy are not here: they live in ``shortcut.probability``, which
@@ -17,7 +17,7 @@ from .activations import ACTIVATIONS
 from .early_stopping import EarlyStopping
 from .network import MLP, Network, SharedBiasNet, build_model, independent_bias_twin, load
 from .optim import OPTIMIZERS, SGD, Adam, make_optimizer
-from .train import HISTORY_COLUMNS, TrainSettings, blas_threads, fit, history_frame, limit_blas_threads
+from .train import HISTORY_COLUMNS, TrainSettings, blas_threads, fit, history_columns, history_frame, limit_blas_threads
 
 __all__ = [
     "ACTIVATIONS",
@@ -33,6 +33,7 @@ __all__ = [
     "blas_threads",
     "build_model",
     "fit",
+    "history_columns",
     "history_frame",
     "independent_bias_twin",
     "limit_blas_threads",

@@ -50,7 +50,7 @@ from .network import Network
 from .ops import product, run_ops
 from .optim import OPTIMIZERS, make_optimizer
 
-__all__ = ["HISTORY_COLUMNS", "TrainSettings", "blas_threads", "fit", "history_frame", "limit_blas_threads"]
+__all__ = ["HISTORY_COLUMNS", "TrainSettings", "blas_threads", "fit", "history_columns", "history_frame", "limit_blas_threads"]
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -513,8 +513,13 @@ def _history(rows, grad_rows, grad_names, stopper) -> dict:
     return history
 
 
+def history_columns(history: dict) -> dict[str, np.ndarray]:
+    """The per-epoch part of a ``fit`` history: its columns in order (scalars dropped)."""
+    return {k: v for k, v in history.items() if isinstance(v, np.ndarray)}
+
+
 def history_frame(history: dict):
     """The per-epoch part of a ``fit`` history as a pandas DataFrame (scalars dropped)."""
     import pandas as pd
 
-    return pd.DataFrame({k: v for k, v in history.items() if isinstance(v, np.ndarray)})
+    return pd.DataFrame(history_columns(history))
