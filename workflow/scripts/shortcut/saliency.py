@@ -5,8 +5,12 @@ The model contract used here is small: ``model.forward(X) -> logits`` (caches th
 ``(n, m, n_out)`` returning ``dX`` of shape ``(n, m, n_in)`` WITHOUT touching parameter
 gradients. Every quantity below is one forward plus one batched backward per chunk of rows
 (integrated gradients: one of each per interpolation step), so nothing is ever looped per row.
-Rows are processed in chunks of ``chunk_rows`` (default 65,536): intermediate memory is
-bounded by the chunk, whatever the number of rows; only the ``(n, d)`` outputs grow with n.
+Rows are processed in chunks of at most ``chunk_rows`` (default 65,536) and at most
+``PASS_ROWS`` (4,096): intermediate memory is bounded by the chunk, whatever the number of rows;
+only the ``(n, d)`` outputs grow with n. The second cap is for speed: a pass over 4,096 rows keeps
+its buffers in the CPU's cache (on the 2-core test machine a forward and backward cost 0.26 us
+per row at 4,096 rows and 0.6 us at 8,192 or more). A split smaller than that gets several
+interpolation steps of integrated gradients stacked into one pass instead.
 
 Numerics: probabilities are recomputed from the logits in float64 (stable softmax), the
 backward runs in the model's own dtype, and every result is returned as float64; integrals
@@ -55,6 +59,8 @@ from . import stats
 from .probability import softmax
 
 DEFAULT_CHUNK_ROWS = 65_536
+PASS_ROWS = 4096
+"""At most this many rows per forward and backward pass (see the module docstring)."""
 DEFAULT_IG_STEPS = 32
 METHODS = ("loss_gradient", "input_x_gradient", "integrated_gradients")
 
@@ -62,9 +68,13 @@ METHODS = ("loss_gradient", "input_x_gradient", "integrated_gradients")
 # ------------------------------------------------------------------------------- helpers
 
 
+def _pass_rows(chunk_rows) -> int:
+    """Rows per pass: ``chunk_rows`` (None or <= 0: no limit), capped at ``PASS_ROWS``."""
+    return PASS_ROWS if chunk_rows is None or chunk_rows <= 0 else min(int(chunk_rows), PASS_ROWS)
+
+
 def _chunks(n: int, chunk_rows: int):
-    if chunk_rows is None or chunk_rows <= 0:
-        chunk_rows = max(n, 1)
+    chunk_rows = _pass_rows(chunk_rows)
     for start in range(0, n, chunk_rows):
         yield slice(start, min(n, start + chunk_rows))
 
@@ -119,6 +129,21 @@ def _prob_and_grad(model, X, t) -> tuple[np.ndarray, np.ndarray]:
     p = softmax(np.asarray(_forward(model, X), dtype=np.float64))
     g = _backward(model, _prob_grad_dlogits(p, t))[:, 0, :]
     return p[np.arange(len(t)), t], g
+
+
+def _path_gradients(model, b, diff, t, alphas, chunk_rows: int):
+    """``(f, g)`` at every point ``b + a * diff`` of the path, for each ``a`` in ``alphas`` in
+    order: ``f`` the target probabilities (m,) and ``g`` their input gradients (m, d). When the
+    m rows are fewer than a pass holds (``_pass_rows``), the points of several alphas are stacked
+    into one forward and one backward, so the per-call cost is paid once per group of alphas."""
+    m = diff.shape[0]
+    group = max(1, _pass_rows(chunk_rows) // max(m, 1))
+    for start in range(0, len(alphas), group):
+        block = np.asarray(alphas[start:start + group], dtype=np.float64)
+        points = (b + block[:, None, None] * diff[None, :, :]).reshape(-1, diff.shape[1])
+        f, g = _prob_and_grad(model, points, np.tile(t, len(block)))
+        for i in range(len(block)):
+            yield f[i * m:(i + 1) * m], g[i * m:(i + 1) * m]
 
 
 # ------------------------------------------------------------------------------- methods
@@ -223,8 +248,7 @@ def integrated_gradients(model, X, target_class, baseline=None, steps: int = DEF
         tt = t[sl]
         acc = np.zeros_like(x)
         f_x = f_b = None
-        for a, w in zip(alphas, weights):
-            f, g = _prob_and_grad(model, b + a * diff, tt)
+        for a, w, (f, g) in zip(alphas, weights, _path_gradients(model, b, diff, tt, alphas, chunk_rows)):
             acc += w * g
             if a == 0.0:
                 f_b = f
@@ -346,8 +370,8 @@ def _all_methods(model, X, y, b, alphas, weights, chunk_rows: int, target: str) 
         acc = weights[-1] * g2[:, 1, :]  # alpha = 1 node reuses the pass at x
         f_x = p[np.arange(m), t]
         f_b = None
-        for a, w in zip(alphas[:-1], weights[:-1]):
-            f, g = _prob_and_grad(model, b + a * diff, t)
+        path = _path_gradients(model, b, diff, t, alphas[:-1], chunk_rows)
+        for a, w, (f, g) in zip(alphas[:-1], weights[:-1], path):
             acc += w * g
             if a == 0.0:
                 f_b = f

@@ -595,14 +595,16 @@ class MLP(Network):
 
     def _backward_input(self, D):
         X, n = self._cache
-        acts = self._ws.get(n)["a"]
+        ws = self._ws.get(n)
+        acts = ws["a"]
         m = D.shape[1]
         G = D.reshape(n * m, self.n_out)
         for i in range(len(self.coefs) - 1, -1, -1):
             G = G @ self.coefs[i].T
             if i > 0:
                 width = self.layer_sizes[i]
-                deriv = self._act.derivative(acts[i - 1][:, :width])
+                # the derivative goes to the scratch buffer of the layer (no new array per call)
+                deriv = self._act.derivative(acts[i - 1][:, :width], out=ws["w"][i - 1][:, :width])
                 G.reshape(n, m, width)[...] *= deriv[:, None, :]
         return G.reshape(n, m, self.n_in)
 
