@@ -115,6 +115,28 @@ def test_bootstrap_means_of_whole_numbers_by_distinct_rows_match_the_count_matri
     assert np.array_equal(by_code, by_row @ np.eye(4)[codes])
 
 
+def test_multinomial_means_have_the_row_bootstrap_distribution():
+    """Counting distinct rows by multinomial draws is the same bootstrap as resampling rows: over
+    4,000 resamples of 0/1 columns the two agree in mean, spread and correlation (not draw by
+    draw), and every resample still sums to n rows."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    a = rng.random(n) < 0.3
+    b = a & (rng.random(n) < 0.5)
+    values = np.column_stack([a, b, ~a]).astype(float)
+    direct = stats.multinomial_means(values, 4000, 2)
+    rows = stats.bootstrap_means(values, 4000, 3)  # rows drawn with replacement
+    assert np.allclose(direct.mean(axis=0), values.mean(axis=0), atol=0.002)
+    assert np.allclose(direct.std(axis=0), rows.std(axis=0), rtol=0.08)
+    assert np.corrcoef(direct[:, 0], direct[:, 1])[0, 1] == pytest.approx(
+        np.corrcoef(rows[:, 0], rows[:, 1])[0, 1], abs=0.05)
+    assert np.allclose(direct[:, 0] + direct[:, 2], 1.0)
+    counts = stats.multinomial_code_counts(rng.integers(0, 5, n), 5, 100, np.random.default_rng(0))
+    assert counts.shape == (100, 5) and np.all(counts.sum(axis=1) == n)
+    assert stats.multinomial_code_counts([], 3, 4, np.random.default_rng(0)).shape == (4, 3)
+    assert np.isnan(stats.multinomial_means(np.empty((0, 2)), 5, 0)).all()
+
+
 def test_newton_logistic_matches_a_generic_optimiser():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 4)) * np.array([1, 10, 0.1, 3])

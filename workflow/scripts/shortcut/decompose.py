@@ -75,7 +75,8 @@ def decompose_accuracy(correct_val, correct_test, log_a_val, log_b_val, supporte
     V = np.column_stack([cv, b, cv * b, ab, cv * ab])
     T = np.column_stack([ct, s, ct * s])
     point = _terms(V.mean(axis=0), T.mean(axis=0))
-    draws = _terms(stats.bootstrap_means(V, n_boot, seed), stats.bootstrap_means(T, n_boot, seed + 1))
+    # test rows take at most four distinct values: their resamples are drawn as counts of those
+    draws = _terms(stats.bootstrap_means(V, n_boot, seed), stats.multinomial_means(T, n_boot, seed + 1))
     out = {"acc_val": point[0], "acc_val_class_mix": point[1], "acc_val_reweighted": point[2],
            "acc_test_supported": point[3], "acc_test": point[4], "total": point[4] - point[0],
            "ess_val": effective_sample_size(ab), "n_val": int(cv.size), "n_test": int(ct.size),
@@ -127,22 +128,18 @@ def label_shift_estimate(proba_val, y_val, proba_test, y_test, n_classes: int, *
     q = np.nan_to_num(w) * p_val
     q = q / q.sum() if q.sum() > 0 else q
     rng = np.random.default_rng(seed)
-    boots = np.empty((n_boot, n_classes))
-    # a resample's counts come from one small code per row: (prediction, true class) on
-    # validation, the prediction on test (compact, so the random gathers stay in cache)
-    code_v = (pred_v * n_classes + y_val).astype(_code_dtype(n_classes ** 2))
-    code_t = pred_t.astype(_code_dtype(n_classes))
+    boots = np.full((n_boot, n_classes), np.nan)
     nv, nt = len(y_val), len(pred_t)
-    for k in range(n_boot):
-        iv = rng.integers(0, nv, nv)
-        it = rng.integers(0, nt, nt)
-        if nv == 0 or nt == 0:
-            boots[k] = np.nan
-            continue
-        joint = np.bincount(code_v[iv], minlength=n_classes ** 2).reshape(n_classes, n_classes)
-        wb = np.nan_to_num(_bbse(joint, np.bincount(code_t[it], minlength=n_classes)))
-        qb = wb * (joint.sum(axis=0) / nv)
-        boots[k] = qb / qb.sum() if qb.sum() > 0 else np.nan
+    if nv and nt:
+        # a resample only changes the counts of (prediction, true class) on validation and of
+        # the prediction on test: drawn directly as multinomial counts of those codes
+        joints = stats.multinomial_code_counts(pred_v * n_classes + y_val, n_classes ** 2, n_boot, rng)
+        predicted = stats.multinomial_code_counts(pred_t, n_classes, n_boot, rng)
+        for k in range(n_boot):
+            joint = joints[k].reshape(n_classes, n_classes)
+            wb = np.nan_to_num(_bbse(joint, predicted[k]))
+            qb = wb * (joint.sum(axis=0) / nv)
+            boots[k] = qb / qb.sum() if qb.sum() > 0 else np.nan
     lo, hi = stats.percentile_ci(boots, alpha)
     corrected = pt * np.where(np.isfinite(w), w, 0.0)[None, :]
     acc = float(np.mean(pred_t == y_test)) if len(y_test) else float("nan")
@@ -152,10 +149,6 @@ def label_shift_estimate(proba_val, y_val, proba_test, y_test, n_classes: int, *
             "bbse_ci_high": np.asarray(hi).tolist(), "test_share": observed.tolist(),
             "weights": np.nan_to_num(w, nan=0.0).tolist(), "acc_test": acc,
             "acc_test_prior_corrected": acc_corrected}
-
-
-def _code_dtype(n_codes: int):
-    return np.uint8 if n_codes <= 256 else np.uint16 if n_codes <= 65536 else np.int64
 
 
 def model_tables(support, predictions_val: list, predictions_test: list, keys: list[dict],

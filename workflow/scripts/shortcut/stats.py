@@ -166,6 +166,32 @@ def bootstrap_means(values, n_boot: int = BOOTSTRAP, seed: int = 0, strata=None)
     return out[:, 0] if vec else out
 
 
+def multinomial_code_counts(codes, n_codes: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_boot, n_codes)`` counts of each code in ``n_boot`` ordinary bootstrap resamples of the
+    rows (``codes``: one in ``range(n_codes)`` per row), drawn directly: the code counts of n rows
+    drawn with replacement are multinomial(n, observed shares), so a resample costs O(codes),
+    not O(rows). The same distribution as :func:`bootstrap_code_counts`, other draws."""
+    codes = np.asarray(codes, dtype=np.intp)
+    n = codes.size
+    if n == 0:
+        return np.zeros((n_boot, n_codes), dtype=np.int64)
+    shares = np.bincount(codes, minlength=n_codes) / n
+    return rng.multinomial(n, shares, size=n_boot)
+
+
+def multinomial_means(values, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap distribution ``(n_boot, k)`` of the column means of ``values`` (n, k) whose rows
+    take few distinct values (such as 0/1 indicators): each resample counts the distinct rows
+    (:func:`multinomial_code_counts`), so the cost does not grow with n."""
+    v = np.asarray(values, dtype=np.float64)
+    n, k = v.shape
+    if not n:
+        return np.full((n_boot, k), np.nan)
+    distinct, codes = np.unique(v, axis=0, return_inverse=True)
+    counts = multinomial_code_counts(codes.reshape(-1), len(distinct), n_boot, np.random.default_rng(seed))
+    return counts @ distinct / n
+
+
 def percentile_ci(draws, alpha: float = ALPHA, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of bootstrap draws (NaN draws ignored)."""
     lo, hi = np.nanquantile(np.asarray(draws, dtype=np.float64), [alpha / 2, 1 - alpha / 2], axis=axis)
