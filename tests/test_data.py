@@ -264,6 +264,22 @@ def test_demo_csv_in_chunks_is_the_whole_text(demo_frames, integers):
     assert "".join(demo.csv_chunks(frame.head(0), integers)) == demo.to_csv_text(frame.head(0), integers)
 
 
+def test_demo_csv_blocks_pandas_would_quote_or_print_otherwise_go_through_pandas():
+    """The fast formatter gives way whenever its text could differ from pandas': a cell to quote,
+    an empty text, a float with more than one decimal or a negative one. Whatever formats a
+    block, the file is pandas' text."""
+    base = pd.DataFrame({"a": pd.Series(["x", None, "y z"], dtype="str"), "b": [1.5, np.nan, 2.0],
+                         "c": [1, 2, 3]})
+    assert demo._arrow_csv_text(base, False, True) == demo.to_csv_text(base, False)
+    odd = [base.assign(a=pd.Series(["x,1", "y", "z"], dtype="str")),
+           base.assign(a=pd.Series(['say "hi"', "y", "z"], dtype="str")),
+           base.assign(a=pd.Series(["", "y", "z"], dtype="str")),
+           base.assign(b=[1.25, 2.0, 3.0]), base.assign(b=[-1.5, 2.0, 3.0]), base.assign(b=[1e20, 1.0, 2.0])]
+    for frame in odd:
+        assert demo._arrow_csv_text(frame, False, True) is None
+        assert "".join(demo.csv_chunks(frame, False, rows=2)) == demo.to_csv_text(frame, False)
+
+
 def test_encoder_survives_its_json_round_trip(spec, train_csv):
     """encoder.json is written with sorted keys; applying the reloaded encoder must give the same matrix.
 

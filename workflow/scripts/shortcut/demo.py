@@ -145,6 +145,62 @@ def to_csv_text(df: pd.DataFrame, integers: bool, header: bool = True) -> str:
 
 def csv_chunks(df: pd.DataFrame, integers: bool, rows: int = 1 << 18) -> Iterator[str]:
     """:func:`to_csv_text` in blocks of ``rows`` rows (the header with the first): joined, they
-    are the same text, but a large file is never held whole."""
+    are the same text, but a large file is never held whole. Each block is formatted by
+    :func:`_arrow_csv_text` when it can reproduce pandas' text exactly (5x faster), else by
+    pandas."""
     for start in range(0, max(len(df), 1), rows):
-        yield to_csv_text(df.iloc[start:start + rows], integers, header=start == 0)
+        block, header = df.iloc[start:start + rows], start == 0
+        text = _arrow_csv_text(block, integers, header)
+        yield to_csv_text(block, integers, header=header) if text is None else text
+
+
+_INTEGER_COLUMNS = ("minimum_nights", "number_of_reviews", "availability_365")
+
+
+def _arrow_cells(series: pd.Series, as_integer: bool):
+    """One column's CSV cells as pandas writes them, as an arrow string array (missing: null),
+    or None when this column is not one of the kinds handled: text without a character that
+    needs quoting, integers, and floats whose shortest repr has at most one decimal below 1e15
+    (``repr(7.3) == "7.3"``, ``repr(2.0) == "2.0"``; pandas writes floats by their repr)."""
+    if pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
+        cells = pa.array(series, type=pa.large_string(), from_pandas=True)
+        # pandas quotes a cell with a separator, quote or line break (and an empty text)
+        if pc.any(pc.match_substring_regex(cells, r'^$|[,"\n\r]')).as_py():
+            return None
+        return cells
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = np.isnan(values)
+    finite = values[~missing]
+    if finite.size and not (np.all(np.abs(finite) < 1e15) and np.all(finite >= 0)):
+        return None
+    if as_integer or pd.api.types.is_integer_dtype(series.dtype):
+        if not np.all(finite == np.rint(finite)):
+            return None
+        whole = np.rint(np.where(missing, 0.0, values)).astype(np.int64)
+        return pc.cast(pa.array(whole, mask=missing), pa.large_string())
+    tenths = np.rint(np.where(missing, 0.0, values) * 10).astype(np.int64)
+    if not np.all(tenths[~missing] / 10 == finite):
+        return None
+    whole = pc.cast(pa.array(tenths // 10, mask=missing), pa.large_string())
+    digit = pc.cast(pa.array(tenths % 10, mask=missing), pa.large_string())
+    return pc.binary_join_element_wise(whole, digit, pa.scalar(".", pa.large_string()))
+
+
+def _arrow_csv_text(df: pd.DataFrame, integers: bool, header: bool) -> str | None:
+    """:func:`to_csv_text` of ``df`` built with arrow string kernels, or None if some column is
+    of a kind :func:`_arrow_cells` does not handle (the caller then asks pandas)."""
+    if not len(df) or any("," in str(c) or '"' in str(c) for c in df.columns):
+        return None
+    cells = []
+    for name in df.columns:
+        column = _arrow_cells(df[name], integers and name in _INTEGER_COLUMNS)
+        if column is None:
+            return None
+        cells.append(column)
+    options = pc.JoinOptions(null_handling="replace", null_replacement="")
+    empty, comma, newline = (pa.scalar(t, pa.large_string()) for t in ("", ",", "\n"))
+    lines = pc.binary_join_element_wise(*cells, comma, options=options)
+    body = pc.binary_join_element_wise(lines, empty, newline)  # each line, its newline, ""
+    data, offsets = body.buffers()[2], np.frombuffer(body.buffers()[1], dtype=np.int64)
+    text = data.to_pybytes()[offsets[body.offset]:offsets[body.offset + len(body)]].decode("utf-8")
+    return (",".join(map(str, df.columns)) + "\n" + text) if header else text
