@@ -97,44 +97,44 @@ def test_bootstrap_counts_of_many_rows_come_in_bounded_blocks_with_the_same_draw
 
 
 @pytest.mark.parametrize("stratified", [False, True])
-def test_bootstrap_means_of_whole_numbers_by_distinct_rows_match_the_count_matrix(stratified):
-    """Whole-number columns take the distinct-row path; every sum is exact, so the means are
-    the former ones to the bit (and so are those of other values, from the row counts)."""
+def test_bootstrap_means_of_other_values_are_the_count_matrix_means(stratified):
+    """Values that are not few distinct whole numbers resample rows: the means are those of the
+    row-count matrix to the bit (whole numbers with more than MAX_CODES distinct rows too)."""
     rng = np.random.default_rng(5)
     n = 5000
     strata = rng.integers(0, 3, n) if stratified else None
-    whole = np.column_stack([rng.random(n) < 0.7, (rng.random(n) < 0.8) * 1.0 - (rng.random(n) < 0.8)])
-    for values in (whole.astype(float), whole[:, 1].astype(float), rng.random((n, 3))):
+    for values in (rng.random((n, 3)), rng.random(n), rng.permutation(n).astype(float)):
         v2 = values[:, None] if values.ndim == 1 else values
         want = np.vstack([c @ v2 / n for _, c in _bootstrap_counts_before_blocks(n, 300, 6, strata=strata)])
         got = stats.bootstrap_means(values, 300, 6, strata=strata)
         assert np.array_equal(got, want[:, 0] if values.ndim == 1 else want)
-    codes = rng.integers(0, 4, n)
-    by_code = np.vstack([c for _, c in stats.bootstrap_code_counts(codes, 4, 300, 6, strata=strata)])
-    by_row = np.vstack([c for _, c in stats.bootstrap_counts(n, 300, 6, strata=strata)])
-    assert np.array_equal(by_code, by_row @ np.eye(4)[codes])
 
 
-def test_multinomial_means_have_the_row_bootstrap_distribution():
-    """Counting distinct rows by multinomial draws is the same bootstrap as resampling rows: over
-    4,000 resamples of 0/1 columns the two agree in mean, spread and correlation (not draw by
-    draw), and every resample still sums to n rows."""
+@pytest.mark.parametrize("stratified", [False, True])
+def test_few_whole_numbers_are_resampled_as_counts_with_the_row_bootstrap_distribution(stratified):
+    """Indicators and paired differences are resampled as multinomial counts of their distinct
+    rows: the same bootstrap as drawing rows (checked over 4,000 resamples in mean, spread and
+    correlation, not draw by draw), each resample of n rows, each stratum keeping its size."""
     rng = np.random.default_rng(11)
     n = 3000
+    strata = rng.integers(0, 2, n) if stratified else None
     a = rng.random(n) < 0.3
     b = a & (rng.random(n) < 0.5)
-    values = np.column_stack([a, b, ~a]).astype(float)
-    direct = stats.multinomial_means(values, 4000, 2)
-    rows = stats.bootstrap_means(values, 4000, 3)  # rows drawn with replacement
+    values = np.column_stack([a, b, ~a, (rng.random(n) < 0.6) * 1.0 - (rng.random(n) < 0.6)]).astype(float)
+    direct = stats.bootstrap_means(values, 4000, 2, strata=strata)
+    rows = np.vstack([c @ values / n for _, c in stats.bootstrap_counts(n, 4000, 3, strata=strata)])
     assert np.allclose(direct.mean(axis=0), values.mean(axis=0), atol=0.002)
     assert np.allclose(direct.std(axis=0), rows.std(axis=0), rtol=0.08)
     assert np.corrcoef(direct[:, 0], direct[:, 1])[0, 1] == pytest.approx(
         np.corrcoef(rows[:, 0], rows[:, 1])[0, 1], abs=0.05)
     assert np.allclose(direct[:, 0] + direct[:, 2], 1.0)
-    counts = stats.multinomial_code_counts(rng.integers(0, 5, n), 5, 100, np.random.default_rng(0))
+    if stratified:  # an indicator of the stratum keeps its mean in every resample
+        kept = stats.bootstrap_means((strata == 1).astype(float), 200, 1, strata=strata)
+        assert np.allclose(kept, np.mean(strata == 1))
+    counts = stats.multinomial_code_counts(rng.integers(0, 5, n), 5, 100, np.random.default_rng(0), strata)
     assert counts.shape == (100, 5) and np.all(counts.sum(axis=1) == n)
     assert stats.multinomial_code_counts([], 3, 4, np.random.default_rng(0)).shape == (4, 3)
-    assert np.isnan(stats.multinomial_means(np.empty((0, 2)), 5, 0)).all()
+    assert np.isnan(stats.bootstrap_means(np.empty((0, 2)), 5, 0)).all()
 
 
 def test_newton_logistic_matches_a_generic_optimiser():

@@ -75,8 +75,8 @@ def decompose_accuracy(correct_val, correct_test, log_a_val, log_b_val, supporte
     V = np.column_stack([cv, b, cv * b, ab, cv * ab])
     T = np.column_stack([ct, s, ct * s])
     point = _terms(V.mean(axis=0), T.mean(axis=0))
-    # test rows take at most four distinct values: their resamples are drawn as counts of those
-    draws = _terms(stats.bootstrap_means(V, n_boot, seed), stats.multinomial_means(T, n_boot, seed + 1))
+    # (the test columns are indicators: their resamples are drawn as counts of four distinct rows)
+    draws = _terms(stats.bootstrap_means(V, n_boot, seed), stats.bootstrap_means(T, n_boot, seed + 1))
     out = {"acc_val": point[0], "acc_val_class_mix": point[1], "acc_val_reweighted": point[2],
            "acc_test_supported": point[3], "acc_test": point[4], "total": point[4] - point[0],
            "ess_val": effective_sample_size(ab), "n_val": int(cv.size), "n_test": int(ct.size),

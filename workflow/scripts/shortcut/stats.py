@@ -82,15 +82,6 @@ def bootstrap_counts(n: int, n_boot: int, seed: int, chunk: int = 128, strata=No
         yield start, counts
 
 
-def bootstrap_code_counts(codes, n_codes: int, n_boot: int, seed: int, chunk: int = 128, strata=None):
-    """Yield ``(start, counts)`` blocks: ``counts[b, c]`` is how many rows with code c (``codes``:
-    one in ``range(n_codes)`` per row) resample ``start + b`` draws. The same resamples as
-    :func:`bootstrap_counts` (same seed, chunk and strata), counted by code instead of by row."""
-    codes = np.asarray(codes, dtype=np.intp)
-    for start, _, picks in _resamples(len(codes), n_boot, seed, chunk, strata):
-        yield start, np.vstack([np.bincount(codes[rows], minlength=n_codes) for rows in picks])
-
-
 def _resamples(n: int, n_boot: int, seed: int, chunk: int, strata):
     """``(start, size, picks)`` blocks: ``picks`` gives, for resamples ``start`` to ``start + size
     - 1`` in turn, the rows each draws (each stratum's in turn); see :func:`bootstrap_counts`."""
@@ -146,50 +137,50 @@ def stratified_sample(labels, size: int, seed: int) -> np.ndarray:
 
 def bootstrap_means(values, n_boot: int = BOOTSTRAP, seed: int = 0, strata=None) -> np.ndarray:
     """Bootstrap distribution of column means: ``(n_boot, k)`` for ``values`` of shape (n, k), or
-    ``(n_boot,)`` for a vector. ``strata``: see :func:`bootstrap_counts`."""
+    ``(n_boot,)`` for a vector. ``strata``: see :func:`bootstrap_counts`.
+
+    Rows are drawn with replacement (:func:`bootstrap_counts`), except for whole numbers with at
+    most :data:`MAX_CODES` distinct rows, whose resamples are drawn as multinomial counts of those
+    rows (:func:`multinomial_code_counts`): the same distribution, at a cost that does not grow
+    with n (other draws than the rows' for the same seed)."""
     v = np.asarray(values, dtype=np.float64)
     vec = v.ndim == 1
     v2 = v[:, None] if vec else v
     n = v2.shape[0]
     out = np.full((n_boot, v2.shape[1]), np.nan)
-    if not n or not v2.shape[1]:
-        pass
-    elif np.all(v2 == np.rint(v2)) and n * np.max(np.abs(v2)) < 2.0 ** 53:
-        # whole numbers: every sum is exact in any order, so the counts of each distinct row
-        # give the same means as the counts of every row, for far less work
-        distinct, codes = np.unique(v2, axis=0, return_inverse=True)
-        for start, counts in bootstrap_code_counts(codes.reshape(-1), len(distinct), n_boot, seed, strata=strata):
-            out[start:start + len(counts)] = counts @ distinct / n
-    else:
-        for start, counts in bootstrap_counts(n, n_boot, seed, strata=strata):
-            out[start:start + len(counts)] = counts @ v2 / n
+    if n and v2.shape[1]:
+        distinct = codes = None
+        if np.all(v2 == np.rint(v2)) and n * np.max(np.abs(v2)) < 2.0 ** 53:
+            distinct, codes = np.unique(v2, axis=0, return_inverse=True)
+        if distinct is not None and len(distinct) <= MAX_CODES:
+            # indicators, paired differences: every sum is exact, and a resample is the counts
+            counts = multinomial_code_counts(codes.reshape(-1), len(distinct), n_boot,
+                                             np.random.default_rng(seed), strata)
+            out[:] = counts @ distinct / n
+        else:
+            for start, counts in bootstrap_counts(n, n_boot, seed, strata=strata):
+                out[start:start + len(counts)] = counts @ v2 / n
     return out[:, 0] if vec else out
 
 
-def multinomial_code_counts(codes, n_codes: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+MAX_CODES = 1024
+"""Whole-number values with at most this many distinct rows are resampled as multinomial counts
+of those rows (:func:`bootstrap_means`)."""
+
+
+def multinomial_code_counts(codes, n_codes: int, n_boot: int, rng: np.random.Generator, strata=None) -> np.ndarray:
     """``(n_boot, n_codes)`` counts of each code in ``n_boot`` ordinary bootstrap resamples of the
     rows (``codes``: one in ``range(n_codes)`` per row), drawn directly: the code counts of n rows
     drawn with replacement are multinomial(n, observed shares), so a resample costs O(codes),
-    not O(rows). The same distribution as :func:`bootstrap_code_counts`, other draws."""
+    not O(rows). With ``strata`` each stratum keeps its size (one multinomial per stratum)."""
     codes = np.asarray(codes, dtype=np.intp)
-    n = codes.size
-    if n == 0:
-        return np.zeros((n_boot, n_codes), dtype=np.int64)
-    shares = np.bincount(codes, minlength=n_codes) / n
-    return rng.multinomial(n, shares, size=n_boot)
-
-
-def multinomial_means(values, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap distribution ``(n_boot, k)`` of the column means of ``values`` (n, k) whose rows
-    take few distinct values (such as 0/1 indicators): each resample counts the distinct rows
-    (:func:`multinomial_code_counts`), so the cost does not grow with n."""
-    v = np.asarray(values, dtype=np.float64)
-    n, k = v.shape
-    if not n:
-        return np.full((n_boot, k), np.nan)
-    distinct, codes = np.unique(v, axis=0, return_inverse=True)
-    counts = multinomial_code_counts(codes.reshape(-1), len(distinct), n_boot, np.random.default_rng(seed))
-    return counts @ distinct / n
+    counts = np.zeros((n_boot, n_codes), dtype=np.int64)
+    groups = [codes] if strata is None else [codes[np.asarray(strata) == s] for s in np.unique(strata)]
+    for group in groups:
+        if group.size:
+            shares = np.bincount(group, minlength=n_codes) / group.size
+            counts += rng.multinomial(group.size, shares, size=n_boot)
+    return counts
 
 
 def percentile_ci(draws, alpha: float = ALPHA, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
