@@ -22,7 +22,10 @@ It also records what makes a start wait for SLURM: whether the executor plugin i
 (it runs ``scontrol show config`` at every start), where ``scontrol`` is and whether a
 controller answers. Run it before and after ``make slurm-venv`` to compare.
 
-    .venv/bin/python benchmarks/pipeline.py [--cores 2] [--configfile extra.yaml]
+    .venv/bin/python benchmarks/pipeline.py [--cores 2] [--repeats 3] [--configfile extra.yaml]
+
+With ``--repeats N`` the full run of the reference and of the current workflow alternate N times,
+each on a fresh copy, and the medians are compared (a shared machine's load swings between runs).
 Results: benchmarks/out/pipeline.json (``--out``).
 """
 
@@ -121,6 +124,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--reference", default=REFERENCE,
                         help="commit to run in the same session for comparison ('' to skip)")
     parser.add_argument("--configfile", type=Path, help="extra config merged over config/config.yaml")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="full runs of each (reference and current alternating); medians are compared")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "pipeline.json")
     args = parser.parse_args(argv)
 
@@ -129,15 +134,31 @@ def main(argv=None) -> dict:
     import statistics
 
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
-        reference = None
-        if args.reference:
-            ref_work = reference_copy(args.reference, Path(tmp) / "reference")
-            reference = {"rev": args.reference, **run_workflow(ref_work, snakemake, args.cores, extra)}
-            ref_over = job_overheads(ref_work / "results" / "demo")
-            reference["median_job_overhead"] = statistics.median(r["overhead"] for r in ref_over) if ref_over else None
-        work = scratch_copy(Path(tmp) / "current")
-        startup, _ = timed([*snakemake, "--version"], work)
-        full, log = timed([*snakemake, "--cores", args.cores, *extra], work)
+        reference, ref_fulls, fulls = None, [], []
+        for r in range(args.repeats):  # reference and current alternate: both see the same load
+            if args.reference:
+                ref_work = reference_copy(args.reference, Path(tmp) / f"reference{r}")
+                ref_run = run_workflow(ref_work, snakemake, args.cores, extra)
+                ref_fulls.append(ref_run["full"])
+                if reference is None:
+                    reference = {"rev": args.reference, **ref_run}
+                    ref_over = job_overheads(ref_work / "results" / "demo")
+                    reference["median_job_overhead"] = (statistics.median(o["overhead"] for o in ref_over)
+                                                        if ref_over else None)
+                shutil.rmtree(ref_work)
+            work = scratch_copy(Path(tmp) / f"current{r}")
+            if r == 0:
+                startup, _ = timed([*snakemake, "--version"], work)
+            seconds, log_run = timed([*snakemake, "--cores", args.cores, *extra], work)
+            fulls.append(seconds)
+            if r == 0:
+                log, first = log_run, work
+            else:
+                shutil.rmtree(work)
+        work = first
+        full = statistics.median(fulls)
+        if reference is not None:
+            reference["full_runs"], reference["full"] = ref_fulls, statistics.median(ref_fulls)
         n_full = jobs_run(log)
         overheads = job_overheads(work / "results" / "demo")
         noop, log_noop = timed([*snakemake, "--cores", args.cores, *extra], work)
@@ -151,6 +172,7 @@ def main(argv=None) -> dict:
     result = {
         "cores": args.cores,
         "slurm": slurm,
+        "full_runs": fulls,
         "seconds": {"startup": startup, "full": full, "noop": noop, "dry_run": dry, "test_csv_changed": changed},
         "jobs": {"full": n_full, "noop": jobs_run(log_noop), "test_csv_changed": jobs_run(log_changed)},
         "over_startup": {k: v / startup for k, v in
@@ -171,6 +193,8 @@ def main(argv=None) -> dict:
               f"{len(overheads)} jobs; by rule: " + ", ".join(
                   f"{k} {v:.2f}" for k, v in result["job_overhead"]["median_by_rule"].items()))
     if reference:
+        print(f"full runs: now {', '.join(f'{x:.2f}' for x in fulls)} s; reference "
+              f"{', '.join(f'{x:.2f}' for x in reference['full_runs'])} s (medians compared)")
         print(f"reference {reference['rev']}: full {reference['full']:.2f} s ({reference['jobs']} jobs), "
               f"nothing-to-do {reference['noop']:.2f} s; now/reference: full {full / reference['full']:.2f}, "
               f"jobs {n_full}/{reference['jobs']}"

@@ -103,7 +103,7 @@ rule apply_encoder:
         f"{RESULTS}/logs/apply_encoder/{{fs}}.log",
     benchmark:
         benchmark("apply_encoder", "{fs}")
-    priority: 10
+    priority: 20
     conda:
         CONDA_ENV
     script:

@@ -115,7 +115,7 @@ rule shift_evidence:
         f"{RESULTS}/logs/shift_evidence.log",
     benchmark:
         benchmark("shift_evidence")
-    priority: 10
+    priority: 20
     conda:
         CONDA_ENV
     threads: 1
