@@ -1,4 +1,5 @@
 # Helpers shared by the workflow: config validation, paths, target lists (no rules in this file).
+import functools
 import json
 import os
 import sys
@@ -92,11 +93,12 @@ def _module_file(name):
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def _imports(path, name):
     """Library modules (dotted names below ``shortcut``) that the Python file ``path`` imports:
     ``shortcut.x`` from a script, relative imports inside the package, found by walking the syntax
     tree, so imports inside functions count too. ``name`` is the file's own module name (None for
-    a rule script)."""
+    a rule script). Cached: every file is parsed once per workflow parse, not once per rule."""
     import ast
 
     with open(path, encoding="utf-8") as fh:
@@ -130,14 +132,14 @@ def _imports(path, name):
     for dotted in found:
         parts = dotted.split(".")
         closed.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return {m for m in closed if _module_file(m)}
+    return frozenset(m for m in closed if _module_file(m))
 
 
 def lib(script):
     """Library files the rule script ``script`` imports, directly or through other library
     modules (its import closure, computed when the workflow is parsed), declared as inputs so a
     code change reruns exactly the jobs that run that code."""
-    todo = _imports(os.path.join(SCRIPTS, script), None)
+    todo = set(_imports(os.path.join(SCRIPTS, script), None))
     seen = set()
     while todo:
         name = todo.pop()
