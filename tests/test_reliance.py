@@ -35,7 +35,7 @@ def importance_of(n_features, informative, seeds=(0, 1, 2), n=4000, groups=()):
     for seed in seeds:
         model = fitted(X[:n], y[:n], seed)
         frames.append(reliance.permutation_importance(model, X[n:], y[n:], names, groups, repeats=3, seed=seed, max_rows=MAX_ROWS)
-                      .assign(act="relu", seed=seed))
+                      .to_frame().assign(act="relu", seed=seed))
     return pd.concat(frames, ignore_index=True), names
 
 
@@ -81,7 +81,7 @@ def test_copies_of_one_feature_hide_each_other_but_not_as_a_group():
     assert groups == [["a", "a_copy"]]
     model = fitted(X[:n], y[:n], 0)
     imp = reliance.permutation_importance(model, X[n:], y[n:], ["a", "a_copy", "noise"], groups, repeats=3, seed=0,
-                                        max_rows=MAX_ROWS)
+                                        max_rows=MAX_ROWS).to_frame()
     mean = imp.groupby("unit")["importance"].mean()
     # each copy stands in for the other when it alone is permuted: together they matter more
     # than the two alone added up
@@ -99,7 +99,7 @@ def test_one_hot_blocks_are_permuted_together():
     levels = rng.integers(0, 3, 200)
     X = np.column_stack([np.eye(3)[levels], rng.normal(size=200)])
     imp = reliance.permutation_importance(Recorder(), X, rng.integers(0, 2, 200), ["c", "c", "c", "x"], (), repeats=2, seed=0,
-                                        max_rows=MAX_ROWS)
+                                        max_rows=MAX_ROWS).to_frame()
     assert list(imp["unit"].unique()) == ["c", "x"] and np.allclose(imp["importance"], 0.0)
 
 
@@ -115,10 +115,10 @@ def test_a_large_split_is_measured_on_a_stratified_sample():
 
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(1000, 2)), (rng.random(1000) < 0.2).astype(int)
-    sampled = reliance.permutation_importance(Recorder(), X, y, ["a", "b"], (), repeats=2, seed=3, max_rows=300)
+    sampled = reliance.permutation_importance(Recorder(), X, y, ["a", "b"], (), repeats=2, seed=3, max_rows=300).to_frame()
     assert set(Recorder.sizes) == {300} and (sampled["n_rows"] == 300).all()
     Recorder.sizes.clear()
-    full = reliance.permutation_importance(Recorder(), X, y, ["a", "b"], (), repeats=2, seed=3, max_rows=1000)
+    full = reliance.permutation_importance(Recorder(), X, y, ["a", "b"], (), repeats=2, seed=3, max_rows=1000).to_frame()
     assert set(Recorder.sizes) == {1000} and (full["n_rows"] == 1000).all()
     # the sample keeps the label mix (largest remainder: 60 of class 1 when the share is 0.2)
     from shortcut import stats

@@ -23,7 +23,8 @@ def saliency_tables(model, X, y, columns, sources, **values):
     cfg = defaults("saliency")
     kw = {"baseline": None, "ig_steps": cfg["ig_steps"], "chunk_rows": cfg["chunk_rows"],
           "target": cfg["explained_class"], "max_rows": 10**9, "seed": cfg["seed"], **values}
-    return saliency.saliency_tables(model, X, y, columns, sources, **kw)
+    out = saliency.saliency_tables(model, X, y, columns, sources, **kw)
+    return {k: (v if k == "meta" else v.to_frame()) for k, v in out.items()}
 
 
 from shortcut.nn import MLP
@@ -234,7 +235,7 @@ def test_by_feature_maps_one_hot_columns():
             [-3.0, 0.0, 0.0, 4.0, 1.0],
         ]
     )
-    bf = summarize_by_feature(v, cols, src).set_index("feature")
+    bf = summarize_by_feature(v, cols, src).to_frame().set_index("feature")
     assert bf.index.tolist() == ["x", "c", "z"]
     assert bf["n_columns"].tolist() == [1, 3, 1]
     # per-row signed sums: x = [1, -3], c = [0, 4], z = [-1, 1]
@@ -243,7 +244,7 @@ def test_by_feature_maps_one_hot_columns():
     assert bf.loc["z", "mean_abs"] == pytest.approx(1.0) and bf.loc["z", "abs_mean"] == pytest.approx(0.0)
     assert bf["share"].tolist() == pytest.approx([0.4, 0.4, 0.2])
     assert bf["rank"].tolist() == [1, 2, 3]  # tie broken by feature order
-    bc = summarize_by_column(v, cols).set_index("column")
+    bc = summarize_by_column(v, cols).to_frame().set_index("column")
     assert bc.loc["c=a", "mean_abs"] == pytest.approx(1.0) and bc.loc["c=c", "mean_abs"] == pytest.approx(2.0)
     assert bc["rank"].tolist() == [1, 3, 4, 2, 5]
     assert bc["share"].sum() == pytest.approx(1.0)
@@ -259,10 +260,10 @@ def test_loss_gradient_of_a_categorical_is_its_own_levels_gradient():
     g = np.array([[1.0, 5.0, 7.0, 9.0], [-2.0, 3.0, 3.0, -4.0], [3.0, 1.0, 1.0, 1.0]])
     w = active_level_weights(X, cols, src)
     assert w.tolist() == [[1, 1, 0, 0], [1, 0, 0, 1], [1, 0, 0, 0]]
-    bf = summarize_by_feature(g, cols, src, w).set_index("feature")
+    bf = summarize_by_feature(g, cols, src, w).to_frame().set_index("feature")
     assert bf.loc["c", "mean_abs"] == pytest.approx((5 + 4 + 0) / 3)
     assert bf.loc["x", "mean_abs"] == pytest.approx(2.0)
-    unweighted = summarize_by_feature(g, cols, src).set_index("feature")
+    unweighted = summarize_by_feature(g, cols, src).to_frame().set_index("feature")
     assert unweighted.loc["c", "mean_abs"] == pytest.approx((21 + 2 + 3) / 3)
 
 

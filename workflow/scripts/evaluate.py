@@ -23,7 +23,7 @@ def main(snakemake):
             baseline=baseline, ig_steps=s["ig_steps"], chunk_rows=s["chunk_rows"], max_rows=s["max_rows"],
             seed=s["seed"])
         files.write_json(out.metrics[k], {"split": split, **result})
-        files.write_parquet(metrics.predictions_frame(rows, y, proba), out.predictions[k])
+        files.write_parquet(metrics.predictions_table(rows, y, proba), out.predictions[k])
         files.write_csv(importance, out.importance[k])
         files.write_parquet(tables["rows"], out.rows[k])
         files.write_csv(tables["by_column"], out.by_column[k])

@@ -156,7 +156,15 @@ def write_parquet(df, path: str | os.PathLike, metadata: dict | None = None) -> 
     ``metadata`` (JSON-able) is stored in the file's schema metadata under ``shortcut_audit``
     (``pyarrow.parquet.read_schema(path).metadata[b"shortcut_audit"]``). A large frame is
     converted one row group at a time (the same bytes as converting it whole), so no second copy
-    of every column is held."""
+    of every column is held. A ``shortcut.table.Table`` (no metadata) is written by
+    ``write_columns``, without pandas."""
+    from .table import Table
+
+    if isinstance(df, Table):
+        if metadata is not None:
+            raise ValueError("a Table is written without metadata")
+        write_columns(df.columns, path)
+        return
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -189,7 +197,16 @@ def write_columns(columns: dict, path: str | os.PathLike) -> None:
         values = np.ascontiguousarray(values)
         if values.dtype.kind in "iuf":  # through the buffer: pa.array(ndarray) imports pandas
             return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
-        return pa.array(values)
+        if values.dtype.kind == "b":  # bit-packed, as arrow keeps them
+            return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
+        texts = [None if v is None else str(v).encode("utf-8") for v in values.tolist()]
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([0 if t is None else len(t) for t in texts])
+        valid = np.array([t is not None for t in texts])
+        bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+        data = pa.py_buffer(b"".join(t for t in texts if t is not None))
+        return pa.Array.from_buffers(pa.large_string(), len(texts), [bitmap, pa.py_buffer(offsets), data],
+                                     null_count=int((~valid).sum()))
 
     table = pa.Table.from_arrays([arrow(v) for v in columns.values()], names=list(columns))
     with atomic_path(path) as tmp:
@@ -231,6 +248,12 @@ def _read_arrow(path: str | os.PathLike, strings_as_dictionary: bool = False):
 
 
 def write_csv(df, path: str | os.PathLike, float_format: str = "%.6g") -> None:
+    """A DataFrame, or a ``shortcut.table.Table`` (the same text, without pandas), as CSV."""
+    from .table import Table, csv_text
+
+    if isinstance(df, Table):
+        write_text(path, csv_text(df, float_format))
+        return
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n")
 

@@ -118,16 +118,16 @@ def majority_class(encoder: dict) -> int:
     return int(np.argmax(encoder["split"]["class_counts_train"]))
 
 
-def predictions_frame(rows: np.ndarray, y: np.ndarray, proba: np.ndarray):
-    """Per row: source row number, label, predicted class and the probability of every class."""
-    import pandas as pd
-
+def predictions_table(rows: np.ndarray, y: np.ndarray, proba: np.ndarray):
+    """Per row: source row number, label, predicted class and the probability of every class
+    (a ``shortcut.table.Table``)."""
     from .spec import TARGET
+    from .table import Table
 
-    frame = pd.DataFrame({"row": rows, TARGET: y, "predicted": np.argmax(proba, axis=1)})
+    table = Table({"row": rows, TARGET: y, "predicted": np.argmax(proba, axis=1)})
     for k in range(proba.shape[1]):
-        frame[f"p{k}"] = proba[:, k].astype(np.float64)
-    return frame
+        table[f"p{k}"] = proba[:, k].astype(np.float64)
+    return table
 
 
 def summarize_seeds(records: Sequence[Mapping], keys: Iterable[str]) -> dict:

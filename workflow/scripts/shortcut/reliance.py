@@ -33,9 +33,9 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from . import stats
+from .table import Table
 
 
 
@@ -61,12 +61,13 @@ def _log_loss_rows(model, X, y) -> float:
 
 
 def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence[Sequence[str]], *,
-                           repeats: int, seed: int, max_rows: int) -> pd.DataFrame:
+                           repeats: int, seed: int, max_rows: int) -> Table:
     """Increase of log loss when a unit's encoded columns are permuted together, per repeat.
 
     With more than ``max_rows`` rows, it is measured on a seeded sample of ``max_rows`` rows
     stratified by label (every permutation then costs a forward pass of the sample, not of all
-    rows; the repeats' spread still gives the interval). Returns columns ``unit``, ``kind``,
+    rows; the repeats' spread still gives the interval). Returns a ``shortcut.table.Table``
+    (``.to_frame()`` for pandas) with columns ``unit``, ``kind``,
     ``members`` (";"-joined), ``repeat``, ``importance`` (nats per row; may be slightly negative
     for an unused feature), ``base_log_loss`` and ``n_rows`` (the rows it was measured on).
     """
@@ -89,8 +90,7 @@ def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence
                          "importance": _log_loss_rows(model, work, y) - base, "base_log_loss": base,
                          "n_rows": len(y)})
             work[:, cols] = X[:, cols]
-    return pd.DataFrame(rows, columns=["unit", "kind", "members", "repeat", "importance",
-                                       "base_log_loss", "n_rows"])
+    return Table.from_records(rows, ["unit", "kind", "members", "repeat", "importance", "base_log_loss", "n_rows"])
 
 
 def relied_rule(min_share_factor: float) -> str:
@@ -100,9 +100,9 @@ def relied_rule(min_share_factor: float) -> str:
             f"sum and from F); relied on by the grid if by at least half of its models")
 
 
-def reliance_table(importance: pd.DataFrame, model_keys: Sequence[str] = ("act", "seed"),
+def reliance_table(importance, model_keys: Sequence[str] = ("act", "seed"),
                    *, min_share_factor: float,
-                   set_aside: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
+                   set_aside: Mapping[str, Iterable[str]] | None = None):
     """Per unit: the decision of every model, and their summary.
 
     ``importance`` stacks ``permutation_importance`` outputs of several models, tagged with the
@@ -116,7 +116,10 @@ def reliance_table(importance: pd.DataFrame, model_keys: Sequence[str] = ("act",
     ``n_relied`` of ``n_models``, ``relied`` and ``rule``. Models of different settings may rely
     on a feature to very different degrees; that spread is not uncertainty about whether these
     models use it, so each model is judged on its own and the grid by the majority.
+    ``importance`` and the result are pandas DataFrames.
     """
+    import pandas as pd
+
     keys = [k for k in model_keys if k in importance.columns]
     frame = importance.assign(_model=importance[keys].astype(str).agg("|".join, axis=1) if keys else "m")
     stats_per = (frame.groupby(["_model", "unit", "kind", "members"], sort=False)["importance"]

@@ -53,10 +53,10 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 
 from . import stats
 from .probability import softmax
+from .table import Table
 
 DEFAULT_CHUNK_ROWS = 65_536
 PASS_ROWS = 4096
@@ -267,7 +267,7 @@ def integrated_gradients(model, X, target_class, baseline=None, steps: int = DEF
 # ------------------------------------------------------------------------------- summaries
 
 
-def _summary_frame(values: np.ndarray, names: Sequence[str], name_col: str) -> pd.DataFrame:
+def _summary_table(values: np.ndarray, names: Sequence[str], name_col: str) -> Table:
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 2 or v.shape[1] != len(names):
         raise ValueError(f"values must be (n, {len(names)}), got {v.shape}")
@@ -283,14 +283,14 @@ def _summary_frame(values: np.ndarray, names: Sequence[str], name_col: str) -> p
     order = np.argsort(-np.nan_to_num(mean_abs, nan=-np.inf), kind="stable")
     rank = np.empty(len(names), dtype=np.int64)
     rank[order] = np.arange(1, len(names) + 1)
-    return pd.DataFrame({name_col: list(names), "mean_abs": mean_abs, "abs_mean": abs_mean,
-                         "share": share, "rank": rank, "n": n})
+    return Table({name_col: np.array(list(names), dtype=object), "mean_abs": mean_abs, "abs_mean": abs_mean,
+                  "share": share, "rank": rank, "n": np.full(len(names), n, dtype=np.int64)})
 
 
-def summarize_by_column(values, columns: Sequence[str]) -> pd.DataFrame:
+def summarize_by_column(values, columns: Sequence[str]) -> Table:
     """Per encoded column: mean_abs = mean_i |v_ij|, abs_mean = |mean_i v_ij|,
     share = mean_abs / sum of mean_abs, rank (1 = largest mean_abs; ties by column order), n."""
-    return _summary_frame(values, list(columns), "column")
+    return _summary_table(values, list(columns), "column")
 
 
 def feature_matrix(columns: Sequence[str], sources: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -332,11 +332,11 @@ def active_level_weights(X, columns: Sequence[str], sources: Sequence[str]) -> n
 
 
 def summarize_by_feature(values, columns: Sequence[str], sources: Sequence[str],
-                         weights=None) -> pd.DataFrame:
+                         weights=None) -> Table:
     """Like ``summarize_by_column`` per SOURCE feature: the signed per-row values of a feature's
     columns are summed first (optionally weighted), then |.| is taken (see the module docstring)."""
     fv, features = feature_values(values, columns, sources, weights)
-    df = _summary_frame(fv, features, "feature")
+    df = _summary_table(fv, features, "feature")
     M, _ = feature_matrix(columns, sources)
     df.insert(1, "n_columns", M.sum(axis=0).astype(np.int64))
     return df
@@ -417,15 +417,16 @@ def share_interval(values, n_boot: int, seed: int, strata=None, alpha: float = s
     return stats.percentile_ci(draws, alpha)
 
 
-def _with_interval(table: pd.DataFrame, values, sampled, n_boot: int, seed: int, strata) -> pd.DataFrame:
+def _with_interval(table: Table, values, sampled, n_boot: int, seed: int, strata) -> Table:
     """``share_low``/``share_high``: the share's sampling interval when ``sampled`` (the values of
     a row sample), else the share itself (every row was used: no sampling error)."""
     if sampled:
         lo, hi = share_interval(values, n_boot, seed, strata)
     else:
-        lo = hi = table["share"].to_numpy()
-    table.insert(table.columns.get_loc("share") + 1, "share_low", lo)
-    table.insert(table.columns.get_loc("share_low") + 1, "share_high", hi)
+        lo = hi = table["share"]
+    at = list(table.columns).index("share")
+    table.insert(at + 1, "share_low", lo)
+    table.insert(at + 2, "share_high", hi)
     return table
 
 
@@ -446,7 +447,7 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
     shares carry a bootstrap interval of that sampling; the loss gradient keeps every row.
     Returns a dict:
 
-    * ``rows``: wide per-row DataFrame: ``row_id``, ``label``, ``predicted``, ``target``,
+    * ``rows``: wide per-row ``Table`` (``shortcut.table``; ``.to_frame()`` for pandas): ``row_id``, ``label``, ``predicted``, ``target``,
       ``p_target`` (f_t(x)), ``ig_gap`` (completeness gap), then signed values
       ``grad__<col>``, ``ixg__<col>``, ``ig__<col>`` for every encoded column (``ixg``, ``ig``
       and ``ig_gap`` are NaN on rows outside the sample);
@@ -474,7 +475,7 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
         sample = stats.stratified_sample(y, max_rows, seed)
         part = _all_methods(model, X[sample], y[sample], b, alphas, weights, chunk_rows, target)
         v = _loss_gradient_pass(model, X, y, chunk_rows, target)
-        v["ixg"], v["ig"] = part["ixg"], part["ig"]  # the sample's rows only (NaN elsewhere: _rows_frame)
+        v["ixg"], v["ig"] = part["ixg"], part["ig"]  # the sample's rows only (NaN elsewhere: _rows_table)
         v["gap"] = np.full(n, np.nan)
         v["gap"][sample] = part["gap"]
         del part
@@ -526,15 +527,14 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
             "rows": int(len(sample)), "of": int(n), "max_rows": int(max_rows), "seed": int(seed),
             "stratified_by": "label", "share_interval": f"bootstrap percentile, {SHARE_BOOT} resamples, 95 %",
         }
-    return {"rows": _rows_frame(v, y, columns, row_ids, sample if sampled else None),
-            "by_column": pd.concat(by_column, ignore_index=True),
-            "by_feature": pd.concat(by_feature, ignore_index=True), "meta": meta}
+    return {"rows": _rows_table(v, y, columns, row_ids, sample if sampled else None),
+            "by_column": Table.concat(by_column), "by_feature": Table.concat(by_feature), "meta": meta}
 
 
-def _rows_frame(v: dict, y: np.ndarray, columns: Sequence[str], row_ids, sample=None) -> pd.DataFrame:
+def _rows_table(v: dict, y: np.ndarray, columns: Sequence[str], row_ids, sample=None) -> Table:
     """The per-row table of ``saliency_tables``. Built column by column: each (n, d) array of
-    ``v`` is dropped once its columns are copied out, and the frame takes the columns as they
-    are (no second, consolidated copy of every value). With a ``sample``, ``v["ixg"]`` and
+    ``v`` is dropped once its columns are copied out, and the table takes the columns as they
+    are (no second copy of every value). With a ``sample``, ``v["ixg"]`` and
     ``v["ig"]`` hold those rows only, the others are NaN."""
     n = len(y)
     ids = np.arange(n) if row_ids is None else np.asarray(row_ids)
@@ -550,4 +550,4 @@ def _rows_frame(v: dict, y: np.ndarray, columns: Sequence[str], row_ids, sample=
                 cols[f"{pre}__{c}"] = np.full(n, np.nan)
                 cols[f"{pre}__{c}"][at] = values[:, j]
         del values
-    return pd.DataFrame(cols, copy=False)
+    return Table(cols)
