@@ -98,7 +98,8 @@ def _imports(path, name):
     """Library modules (dotted names below ``shortcut``) that the Python file ``path`` imports:
     ``shortcut.x`` from a script, relative imports inside the package, found by walking the syntax
     tree, so imports inside functions count too. ``name`` is the file's own module name (None for
-    a rule script). Cached: every file is parsed once per workflow parse, not once per rule."""
+    a rule script). Cached: every file is parsed once per workflow parse, not once per rule.
+    """
     import ast
 
     with open(path, encoding="utf-8") as fh:

@@ -30,6 +30,7 @@ rule report:
         benchmark("report")
     conda:
         CONDA_ENV
+    threads: 2  # figures drawn in two processes (the last job: nothing else wants the core)
     params:
         settings={
             "dataset": config["dataset"],

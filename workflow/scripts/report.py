@@ -37,16 +37,28 @@ def read_inputs(paths, settings) -> report.Inputs:
     return report.make_inputs(tables, settings, report.benchmark_table(timings) if timings else None)
 
 
-def write_report(doc: report.Document, out) -> None:
+def write_report(doc: report.Document, out, processes: int = 1) -> None:
     """Every figure (copied from the rule that made it, drawn, or a placeholder), then both pages
-    and the captions; ``out`` maps html, md, captions and every figure name to its path."""
-    pngs = {}
-    for figure in doc.figures():
+    and the captions; ``out`` maps html, md, captions and every figure name to its path. With
+    ``processes`` > 1 a forked child draws every other figure meanwhile (the report is the last
+    job: the other core is free); each figure is the same file either way."""
+    figures = doc.figures()
+    for figure in figures:
         if figure.source:
             files.write_bytes(out[figure.name], figure.source)
-        else:
-            files.save_figure(report.draw(figure), out[figure.name])
-        pngs[figure.name] = files.read_bytes(out[figure.name])
+    drawn = [figure for figure in figures if not figure.source]
+    if processes > 1 and len(drawn) > 1:
+        import multiprocessing
+
+        child = multiprocessing.get_context("fork").Process(target=draw_figures, args=(drawn[1::2], out))
+        child.start()
+        draw_figures(drawn[0::2], out)
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"drawing figures in a child process failed (exit status {child.exitcode})")
+    else:
+        draw_figures(drawn, out)
+    pngs = {figure.name: files.read_bytes(out[figure.name]) for figure in figures}
     pages = Path(out["md"]).parent
     links = {name: Path(os.path.relpath(out[name], pages)).as_posix() for name in pngs}
     files.write_text(out["html"], report.render_html(doc, pngs))
@@ -54,9 +66,14 @@ def write_report(doc: report.Document, out) -> None:
     files.write_json(out["captions"], doc.captions())
 
 
+def draw_figures(figures, out) -> None:
+    for figure in figures:
+        files.save_figure(report.draw(figure), out[figure.name])
+
+
 def main(snakemake):
     inputs = read_inputs(dict(snakemake.input.items()), snakemake.params.settings)
-    write_report(report.build_report(inputs), snakemake.output)
+    write_report(report.build_report(inputs), snakemake.output, processes=snakemake.threads)
 
 
 if __name__ == "__main__":  # as Snakemake runs it; the tests import read_inputs and write_report
