@@ -353,3 +353,13 @@ def test_the_share_interval_narrows_with_the_sample(big):
         ig = bf[bf["method"] == "integrated_gradients"]
         widths.append((ig["share_high"] - ig["share_low"]).mean())
     assert widths[1] < widths[0] / 2, widths
+
+
+def test_a_model_without_inputs_gets_empty_attributions():
+    """The drop-all remedy trains on no feature at all (the class prior): every saliency table
+    still comes out, with no columns to attribute to."""
+    model = MLP(0, [4], 3, "relu", seed=0)
+    X, y = np.zeros((50, 0), dtype=np.float32), np.arange(50) % 3
+    out = saliency_tables(model, X, y, [], [], ig_steps=4)
+    assert len(out["rows"]) == 50 and len(out["by_feature"]) == 0
+    assert np.allclose(out["rows"]["ig_gap"], 0.0)

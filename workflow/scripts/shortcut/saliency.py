@@ -140,7 +140,7 @@ def _path_gradients(model, b, diff, t, alphas, chunk_rows: int):
     group = max(1, _pass_rows(chunk_rows) // max(m, 1))
     for start in range(0, len(alphas), group):
         block = np.asarray(alphas[start:start + group], dtype=np.float64)
-        points = (b + block[:, None, None] * diff[None, :, :]).reshape(-1, diff.shape[1])
+        points = (b + block[:, None, None] * diff[None, :, :]).reshape(len(block) * m, diff.shape[1])
         f, g = _prob_and_grad(model, points, np.tile(t, len(block)))
         for i in range(len(block)):
             yield f[i * m:(i + 1) * m], g[i * m:(i + 1) * m]
