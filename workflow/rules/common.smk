@@ -1,5 +1,4 @@
 # Helpers shared by the workflow: config validation, paths, target lists (no rules in this file).
-import functools
 import json
 import os
 import sys
@@ -93,13 +92,23 @@ def _module_file(name):
     return None
 
 
-@functools.lru_cache(maxsize=None)
+_IMPORTS = {}  # (path, name) -> the modules it imports: each file is parsed once per workflow parse
+
+
 def _imports(path, name):
     """Library modules (dotted names below ``shortcut``) that the Python file ``path`` imports:
     ``shortcut.x`` from a script, relative imports inside the package, found by walking the syntax
     tree, so imports inside functions count too. ``name`` is the file's own module name (None for
-    a rule script). Cached: every file is parsed once per workflow parse, not once per rule.
+    a rule script). Each file is parsed once per workflow parse (cached in ``_IMPORTS``), not once
+    for every rule whose script imports it.
     """
+    if (path, name) not in _IMPORTS:
+        _IMPORTS[path, name] = _parse_imports(path, name)
+    return _IMPORTS[path, name]
+
+
+def _parse_imports(path, name):
+    """``_imports`` without the cache."""
     import ast
 
     with open(path, encoding="utf-8") as fh:
