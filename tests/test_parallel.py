@@ -100,3 +100,24 @@ def test_grid_rules_declare_threads_and_resources(rule, runs):
     for fields in listed:
         res = resources(fields)
         assert int(res["mem_mb"]) > 0 and int(res["runtime"]) > 0, fields
+
+
+def test_every_job_logs_its_peak_memory_within_what_it_declares(runs):
+    """The job wrapper logs the kernel's count of the job's peak memory (every job's log has it);
+    where a rule declares ``mem_mb`` (what a cluster reserves), the job stayed within it."""
+    wf, output = runs["2"]
+    logs = sorted((wf / RESULTS / "logs").rglob("*.log"))
+    peak = {}
+    for path in logs:
+        found = re.findall(r"done in [0-9.]+ s, peak memory ([0-9]+) MB", path.read_text())
+        assert found and 20 < int(found[-1]) < 24 * 1024, f"{path}: {found}"
+        peak[path.relative_to(wf).as_posix()] = int(found[-1])
+    assert len(logs) > 30
+    checked = 0
+    for job, fields in job_blocks(output):
+        declared = resources(fields).get("mem_mb")
+        log = fields.get("log", "").split(",")[0].strip()
+        if declared and log in peak:
+            assert peak[log] <= int(declared), (job, peak[log], declared)
+            checked += 1
+    assert checked > 10

@@ -31,4 +31,17 @@ def run(snakemake, main: Callable[[object], None]) -> None:
         log.error("%s", exc)
         logging.shutdown()
         sys.exit(1)
-    log.info("done in %.3f s", time.perf_counter() - started)
+    log.info("done in %.3f s, peak memory %.0f MB", time.perf_counter() - started, peak_memory_mb())
+
+
+def peak_memory_mb() -> float:
+    """The largest resident set of this process or of a child it waited for (the kernel's own
+    count, unlike Snakemake's benchmark sampling, which can miss a short peak), in MB; NaN where
+    the platform has no ``resource`` module."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return float("nan")
+    peaks = [resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    per_mb = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return max(peaks) / per_mb
