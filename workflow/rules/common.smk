@@ -92,7 +92,8 @@ def _module_file(name):
     return None
 
 
-_IMPORTS = {}  # (path, name) -> the modules it imports: each file is parsed once per workflow parse
+# (path, name) -> the modules it imports: each file is parsed once per workflow parse
+_IMPORTS = {}
 
 
 def _imports(path, name):
