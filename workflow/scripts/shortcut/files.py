@@ -238,10 +238,9 @@ def _read_arrow(path: str | os.PathLike, strings_as_dictionary: bool = False):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(path) as meta:
-        schema = meta.schema_arrow
     dictionary = None
     if strings_as_dictionary:
+        schema = pq.read_schema(path)
         dictionary = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     with pq.ParquetFile(path, read_dictionary=dictionary) as pf:
         return pf.read()
