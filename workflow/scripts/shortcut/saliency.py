@@ -447,11 +447,12 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
     shares carry a bootstrap interval of that sampling; the loss gradient keeps every row.
     Returns a dict:
 
-    * ``rows``: wide per-row ``Table`` (``shortcut.table``; ``.to_frame()`` for pandas): ``row_id``, ``label``, ``predicted``, ``target``,
-      ``p_target`` (f_t(x)), ``ig_gap`` (completeness gap), then signed values
+    * ``rows``: wide per-row ``Table`` (``shortcut.table``; ``.to_frame()`` for pandas):
+      ``row_id``, ``label``, ``predicted``, ``target``, ``p_target`` (f_t(x)), ``ig_gap``
+      (completeness gap), then signed values
       ``grad__<col>``, ``ixg__<col>``, ``ig__<col>`` for every encoded column (``ixg``, ``ig``
       and ``ig_gap`` are NaN on rows outside the sample);
-    * ``by_column`` / ``by_feature``: one summary table per method stacked, with ``method``,
+    * ``by_column`` / ``by_feature``: one summary ``Table`` per method stacked, with ``method``,
       ``n`` (rows used) and ``share_low``/``share_high`` (the share's sampling interval; the share
       itself where every row was used);
     * ``meta``: sizes, settings, baseline, the sample and completeness-gap statistics.
