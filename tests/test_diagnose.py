@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from configs import defaults
-from shortcut import diagnose, remedy
+from shortcut import conditional, diagnose, remedy
 
-TH = {"min_test_rows": defaults("diagnose")["min_test_rows"]}
+TH = {k: v for k, v in defaults("diagnose").items() if k not in ("models", "method")}
 
 FEATURES = ["room", "borough", "score", "nights"]
 RULE = "relation broke if Holm-adjusted p < 0.05 (H0: harm <= 0) and harm >= 0.02 x H(Y) = 0.02 nats per test row"
@@ -28,16 +28,18 @@ def reliance(relied=(), importance=None):
     return pd.DataFrame(rows)
 
 
-def evidence(broke=(), harm=None, mde=0.01, n_rows=2000, extra=()):
+def evidence(broke=(), harm=None, mde=0.01, n_rows=2000, extra=(), upper=None):
     rows = []
     for unit, members in [(f, f) for f in FEATURES] + list(extra):
         h = (harm or {}).get(unit, 0.9 if unit in broke else -0.05)
+        hu = (upper or {}).get(unit, h + 0.05)
         rows.append({"unit": unit, "kind": "group" if "+" in unit else "feature", "members": members,
                      "step": 1, "n_rows": n_rows, "harm": h, "harm_ci_low": h - 0.05, "harm_ci_high": h + 0.05,
                      "p_holm": 0.0 if unit in broke else 1.0, "mde": mde, "change": h, "change_ci_low": h - 0.1,
                      "change_ci_high": h + 0.1, "value_val": 0.1, "acc_with": 0.4 if unit in broke else 0.6,
                      "acc_without": 0.6 if unit in broke else 0.55, "broke": unit in broke, "min_harm": 0.02,
-                     "rule": RULE})
+                     "harm_upper": hu, "outcome": conditional.outcome(unit in broke, hu, 0.02),
+                     "break_cost": 0.3, "rule": RULE})
     return pd.DataFrame(rows)
 
 
@@ -86,12 +88,64 @@ def test_covariate_shift_only_names_the_features_and_the_unsupported_share():
     assert "4.0 % of the test rows lie outside the training support" in text
 
 
-def test_too_few_rows_is_insufficient_evidence_with_the_detectable_effect():
-    v = verdict(relied=["room"], mde=0.4, n_rows=40)
+def test_three_outcomes_and_the_headline_by_the_undetermined_share_of_reliance():
+    # holds: the harm's upper bound is below the margin (0.02); undetermined: it is not
+    ev = evidence(upper={"room": 0.03})
+    assert dict(zip(ev["unit"], ev["outcome"]))["room"] == "undetermined"
+    assert dict(zip(ev["unit"], ev["outcome"]))["borough"] == "holds"
+    # `room` carries all the reliance and cannot be checked: insufficient, the shift still named
+    imp = {"room": 0.3, "borough": 0.3}
+    both = reliance(["room", "borough"], importance=imp)
+    v = verdict(rel=reliance(["room"]), ev=ev)
     assert v["answer"]["kind"] == "insufficient evidence"
-    assert "0.400 nats" in " ".join(v["answer"]["sentences"])
+    assert v["answer"]["headline"] == "Insufficient evidence; no material shift between the files."
+    assert v["evidence"]["room"]["outcome"] == "undetermined" and v["suspects"] == []
+    text = " ".join(v["answer"]["sentences"])
+    assert "`room` could not be checked with these 2000 audit rows" in text and "0.300 nats" in text
+    # half of it checked: "No shortcut found in the 50 % … that could be checked"
+    v = verdict(rel=both, ev=ev)
+    assert v["answer"]["headline"].startswith("No shortcut found in the 50 % of the models' reliance that could be checked")
+    # a small undetermined share: a plain "No shortcut", and the sentence with its share
+    small = reliance(["room", "borough"], importance={"room": 0.01, "borough": 0.3})
+    v = verdict(rel=small, ev=ev)
+    assert v["answer"]["headline"] == "No shortcut, and no material shift between the files."
+    assert "(3 % of the models' reliance)" in " ".join(v["answer"]["sentences"])
+    # holds everywhere: no shortcut, and nothing left unchecked
+    v = verdict(relied=["room"])
+    assert v["answer"]["kind"] == "no shortcut" and "could not be checked" not in v["summary"]
     few = verdict(relied=["room"], n_rows=10)
     assert few["answer"]["kind"] == "insufficient evidence" and few["suspects"] == []
+
+
+def test_a_relied_feature_with_mostly_unseen_levels_is_a_suspect():
+    ev = evidence()
+    ev["unseen_share"] = [0.0, 0.7, 0.0, 0.0]  # borough
+    v = verdict(rel=reliance(["borough"]), ev=ev)
+    assert v["suspects"] == ["borough"] and v["remedies"] == ["drop-borough"]
+    assert "70 % of its test values were never seen in training" in v["summary"]
+    # not relied on: never a suspect, whatever its levels
+    assert verdict(rel=reliance(["room"]), ev=ev)["suspects"] == []
+
+
+def test_a_missing_value_shift_is_named_with_both_shares_and_never_makes_a_suspect():
+    marginal = pd.DataFrame({"feature": FEATURES, "missing_train": [0.0, 0.0, 0.0, 0.01],
+                             "missing_test": [0.6, 0.0, 0.0, 0.02], "shifted": [False] * 4})
+    mix = dict(MIX_NONE, n_train=5000, n_test=600)
+    v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=COVARIATE_NONE,
+                          class_mix=mix, features=FEATURES, marginal=marginal, thresholds=TH)
+    assert v["suspects"] == [] and v["answer"]["headline"] == "No shortcut; missing values changed in `room`."
+    assert "`room` is missing in 60.0 % of the test rows against 0.0 % in training" in v["summary"]
+    assert [m["feature"] for m in v["missing_shift"]] == ["room"]  # 1 -> 2 % is below the margin
+
+
+def test_label_shift_with_a_near_singular_confusion_matrix_is_not_estimated():
+    mix = {"share_train": [0.5, 0.5], "share_test": [0.8, 0.2], "tv": 0.3, "chi2_pvalue": 1e-9, "changed": True,
+           "rule": "mix rule"}
+    ls = pd.DataFrame({"acc_test": [0.6], "acc_test_prior_corrected": [0.7], "confusion_min_singular": [0.01]})
+    v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=COVARIATE_NONE,
+                          class_mix=mix, features=FEATURES, label_shift=ls, thresholds=TH)
+    assert v["answer"]["headline"] == "No shortcut; the class mix changed."
+    assert "cannot be estimated from these predictions" in v["summary"] and "0.700" not in v["summary"]
 
 
 def test_a_broken_group_is_named_with_all_members_and_two_suspects_get_a_combined_remedy():

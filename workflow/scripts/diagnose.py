@@ -21,7 +21,7 @@ def main(snakemake):
         evidence=evidence, covariate=files.read_json(inp.covariate),
         class_mix=files.read_json(inp.class_mix), features=p.features,
         label_shift=per_model(inp.label_shift), decomposition=per_model(inp.decomposition),
-        marginal=files.read_csv(inp.shift), thresholds={"min_test_rows": p.diagnose["min_test_rows"]},
+        marginal=files.read_csv(inp.shift), thresholds={k: v for k, v in p.diagnose.items() if k not in ("models", "method")},
     )
     result["models"] = list(models)
     files.write_csv(diagnose.verdict_table(result), snakemake.output.table)

@@ -143,10 +143,40 @@ def label_entropy(y, n_classes: int) -> float:
     return float(-np.sum(p * np.log(p)))
 
 
+def rounds(s: EvidenceSettings) -> int:
+    """Most rounds of tests the stepwise procedure can make: ``max_steps`` + 1 removal rounds and
+    the add-back round. The family-wise error is split evenly over them (Bonferroni)."""
+    return s.max_steps + 2
+
+
+def round_alpha(s: EvidenceSettings) -> float:
+    """The level each round's Holm procedure runs at, so that every test the procedure makes,
+    over all its rounds, is covered by one family-wise error of ``alpha``."""
+    return s.alpha / rounds(s)
+
+
 def decision_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
     nats = f" = {min_harm:.4g} nats" if min_harm is not None else ""
-    return (f"relation broke if Holm-adjusted p < {s.alpha:g} (H0: harm <= 0) and harm >= "
-            f"{s.min_harm_share:g} x H(Y){nats} per test row")
+    return (f"relation broke if Holm-adjusted p < {round_alpha(s):.4g} (alpha {s.alpha:g} over at most "
+            f"{rounds(s)} rounds, H0: harm <= 0), harm >= m = {s.min_harm_share:g} x H(Y){nats} per "
+            f"test row, and the unit passes again in the add-back round")
+
+
+def holds_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
+    nats = f" = {min_harm:.4g} nats" if min_harm is not None else ""
+    return (f"relation holds if the one-sided {100 * (1 - s.alpha):g} % upper bound of the harm "
+            f"(studentised bootstrap) < m = {s.min_harm_share:g} x H(Y){nats}: any break is smaller "
+            f"than the material margin; undetermined if neither broke nor holds")
+
+
+def outcome(broke: bool, upper: float, min_harm: float) -> str:
+    """'broke', 'holds' (the harm's upper bound is below the material margin: an equivalence
+    test) or 'undetermined' (neither)."""
+    if broke:
+        return "broke"
+    if np.isfinite(upper) and upper < min_harm:
+        return "holds"
+    return "undetermined"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,15 +383,45 @@ class _Data:
             b = fit_offsets(lp_te, self.yte, self.n_classes) if len(self.yte) else np.zeros(self.n_classes)
             lp_va = adjusted_log_proba(lp_va / t, np.zeros(self.n_classes))
             self.cache[features] = {"test": adjusted_log_proba(lp_te, b), "val": lp_va, "offsets": b,
-                                    "temperature": t}
+                                    "temperature": t, "model": model, "columns": cols}
             if unadjusted:
                 self.cache[features]["test_unadjusted"] = lp_te
         return self.cache[features]
 
+    def break_cost(self, features: frozenset, unit: "Unit") -> float:
+        """What a full break of ``unit``'s relation would cost the model on ``features``: its
+        validation log loss with the unit's columns permuted across rows (the relation replaced
+        by noise, the marginal kept) minus its loss as fitted, in nats per row, averaged over
+        ``BREAK_PERMUTATIONS`` seeded permutations. Unlike the drop-and-refit value, a correlated
+        twin cannot stand in for the permuted unit, so this is the loss a broken relation causes."""
+        entry = self.scores(features)
+        n = len(self.yva)
+        own = [c for f in unit.members for c in self.design.feature_columns.get(f, [])]
+        if n < 2 or not own:
+            return float("nan")
+        cols = entry["columns"]
+        where = np.flatnonzero(np.isin(cols, own))
+        X = self.Xva[:, cols]
+        rows = np.arange(n)
+        base = -float(np.mean(entry["val"][rows, self.yva]))
+        rng = np.random.default_rng(self.settings.seed + 17)
+        costs = []
+        for _ in range(BREAK_PERMUTATIONS):
+            Xp = X.copy()
+            Xp[:, where] = X[rng.permutation(n)][:, where]
+            lp = adjusted_log_proba(entry["model"].log_proba(Xp) / entry["temperature"],
+                                    np.zeros(self.n_classes))
+            costs.append(-float(np.mean(lp[rows, self.yva])) - base)
+        return float(np.mean(costs))
+
+
+BREAK_PERMUTATIONS = 3
+"""Permutations averaged in :meth:`_Data.break_cost`."""
+
 
 def _compare(data: _Data, base: frozenset, unit: Unit) -> dict:
-    """Per-row harm d and change e of ``unit`` against the base feature set (on test), and the
-    unit's value on validation."""
+    """Per-row harm d and change e of ``unit`` against the base feature set (on test), the unit's
+    value on validation (drop and refit) and what a full break of it would cost (permutation)."""
     full = data.scores(base)
     reduced = data.scores(base - set(unit.members))
     rows = np.arange(len(data.yte))
@@ -376,7 +436,7 @@ def _compare(data: _Data, base: frozenset, unit: Unit) -> dict:
     acc_full = float(np.mean(np.argmax(lf, axis=1) == data.yte)) if len(rows) else float("nan")
     acc_red = float(np.mean(np.argmax(lr, axis=1) == data.yte)) if len(rows) else float("nan")
     return {"d": d, "e": d + kl, "e_val": e_val, "value_val": value_val, "acc_with": acc_full,
-            "acc_without": acc_red}
+            "acc_without": acc_red, "break_cost": data.break_cost(base, unit)}
 
 
 def class_mix_explained(data: "_Data", features: frozenset) -> dict:
@@ -403,15 +463,18 @@ def class_mix_explained(data: "_Data", features: frozenset) -> dict:
 
 
 def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> list[dict]:
+    """Every unit of ``units`` against ``base``: the harm with its interval, the studentised upper
+    bound, the one-sided p-value adjusted by Holm at the round's level, and the outcome."""
     s = data.settings
     results = [_compare(data, base, u) for u in units]
     n, n_val = len(data.yte), len(data.yva)
     nan = float("nan")
     if n >= 2 and units:
-        draws = stats.bootstrap_means(np.column_stack([c[k] for c in results for k in ("d", "e")]),
+        # d, e and d**2 of every unit in the same resamples (the bootstrap-t bound needs d**2)
+        draws = stats.bootstrap_means(np.column_stack([x for c in results for x in (c["d"], c["e"], c["d"] ** 2)]),
                                       s.n_boot, seed=s.seed + 1000 * step)
     else:
-        draws = np.full((s.n_boot, 2 * len(units)), np.nan)
+        draws = np.full((s.n_boot, 3 * len(units)), np.nan)
     if n_val >= 2 and units:
         val_draws = stats.bootstrap_means(np.column_stack([c["e_val"] for c in results]), s.n_boot,
                                           seed=s.seed + 1000 * step + 1)
@@ -419,7 +482,7 @@ def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> l
         val_draws = np.zeros((s.n_boot, len(units)))
     rows = []
     for k, (u, c) in enumerate(zip(units, results)):
-        dd, ee = draws[:, 2 * k], draws[:, 2 * k + 1] - val_draws[:, k]
+        dd, ee, dsq = draws[:, 3 * k], draws[:, 3 * k + 1] - val_draws[:, k], draws[:, 3 * k + 2]
         harm = float(np.mean(c["d"])) if n else nan
         se = float(np.std(dd, ddof=1)) if n >= 2 else nan
         if n >= 2 and se > 0:
@@ -431,30 +494,64 @@ def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> l
         h_lo, h_hi = stats.percentile_ci(dd) if n >= 2 else (nan, nan)
         e_lo, e_hi = stats.percentile_ci(ee) if n >= 2 else (nan, nan)
         e_ref = float(np.mean(c["e_val"])) if n_val else 0.0
+        upper = (stats.studentized_upper(harm, float(np.std(c["d"], ddof=1)), n, dd, dsq, s.alpha)
+                 if n >= 2 else nan)
         rows.append({
             "unit": u.name, "kind": u.kind, "members": ";".join(u.members), "step": step,
             "base": ";".join(f for f in data.design.features if f in base),
             "harm": harm, "harm_ci_low": float(h_lo), "harm_ci_high": float(h_hi), "harm_se": se,
-            "p_value": p,
+            "harm_upper": upper, "p_value": p,
             "change": float(np.mean(c["e"])) - e_ref if n else nan,
             "change_ci_low": float(e_lo), "change_ci_high": float(e_hi),
-            "value_val": c["value_val"],
+            "value_val": c["value_val"], "break_cost": c["break_cost"],
             "acc_with": c["acc_with"], "acc_without": c["acc_without"],
         })
+    _decide(rows, data)
+    return rows
+
+
+def _decide(rows: list[dict], data: _Data) -> None:
+    """The one decision rule, for the stepwise rounds and the add-back round alike: Holm over the
+    round's units at the round's share of ``alpha`` (Bonferroni over every round the procedure
+    can make), the material margin, and the three outcomes."""
+    s = data.settings
+    level = round_alpha(s)
     adjusted = stats.holm([r["p_value"] for r in rows])
     m = sum(np.isfinite(r["p_value"]) for r in rows)
     for r, pa in zip(rows, adjusted):
         r["p_holm"] = float(pa)
-        r["mde"] = stats.min_detectable(r["harm_se"], s.alpha / max(m, 1))
-        r["broke"] = bool(np.isfinite(pa) and pa < s.alpha and r["harm"] >= data.min_harm)
-    return rows
+        r["mde"] = stats.min_detectable(r["harm_se"], level / max(m, 1))
+        r["broke"] = bool(np.isfinite(pa) and pa < level and r["harm"] >= data.min_harm)
+        r["outcome"] = outcome(r["broke"], r["harm_upper"], data.min_harm)
 
 
 EVIDENCE_COLUMNS = [
     "unit", "kind", "members", "step", "base", "n_rows", "harm", "harm_ci_low", "harm_ci_high",
-    "harm_se", "p_value", "p_holm", "mde", "change", "change_ci_low", "change_ci_high", "value_val",
-    "acc_with", "acc_without", "broke", "min_harm", "label_entropy", "rule",
+    "harm_se", "harm_upper", "p_value", "p_holm", "mde", "change", "change_ci_low", "change_ci_high",
+    "value_val", "break_cost", "acc_with", "acc_without", "broke", "outcome", "min_harm",
+    "label_entropy", "unseen_share", "rule", "holds_rule",
 ]
+
+
+def unseen_rows(X, sources: Sequence[str], categorical: Sequence[str]) -> dict:
+    """Per categorical feature, which rows of ``X`` (encoded) hold a level never seen in training:
+    the encoder leaves all of that feature's one-hot columns at 0 for them (a missing cell is
+    filled with a training level first, so it is not counted)."""
+    X = np.asarray(X)
+    out = {}
+    for f in dict.fromkeys(categorical):
+        cols = [j for j, src in enumerate(sources) if src == f]
+        if cols:
+            out[f] = ~(X[:, cols] != 0).any(axis=1)
+    return out
+
+
+def unseen_share(unseen: dict, members: Sequence[str]) -> float:
+    """Share of rows with a never-seen level in any categorical member of a unit (0 for none)."""
+    masks = [unseen[m] for m in members if m in unseen]
+    if not masks or not len(masks[0]):
+        return 0.0
+    return float(np.mean(np.logical_or.reduce(masks)))
 
 
 def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources: Sequence[str], categorical: Sequence[str],
@@ -504,7 +601,11 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
         for r in rows:
             final[r["unit"]] = r
         passing = [(r["harm"], i) for i, r in enumerate(rows) if r["broke"]]
-        if not passing or step > s.max_steps or len(data.yte) == 0:
+        if not passing or len(data.yte) == 0:
+            break
+        if step > s.max_steps:
+            # no more removals: the units that pass in this last round still face the add-back
+            flagged += [remaining[i] for _, i in sorted(passing, reverse=True)]
             break
         _, best = max(passing)
         flagged.append(remaining[best])
@@ -515,22 +616,23 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
         # without one unit of this step (a test-sized matrix each; a dropped one that were
         # needed again would be refitted identically)
         data.cache = {k: v for k, v in data.cache.items() if k in bases}
-    # add-back check: each flagged unit alone against the final feature set, Holm over them
+    # add-back round: every flagged unit alone against the final feature set (without all the
+    # flagged units), under the same rule; no unit keeps "broke" without it
+    final_base = base - {m for u in flagged for m in u.members}
     if flagged:
-        checks = [_test_units(data, base | set(u.members), [u], step + 1)[0] for u in flagged]
-        for r, pa in zip(checks, stats.holm([r["p_value"] for r in checks])):
-            r["p_holm"] = float(pa)
-            r["mde"] = stats.min_detectable(r["harm_se"], s.alpha / len(checks))
-            r["broke"] = bool(np.isfinite(pa) and pa < s.alpha and r["harm"] >= data.min_harm)
+        checks = [_test_units(data, final_base | set(u.members), [u], step + 1)[0] for u in flagged]
+        _decide(checks, data)
+        for r in checks:
             all_steps.append(r)
             final[r["unit"]] = r
     # a unit that lost a member to a flagged unit was not tested again: its last result was
     # measured with the broken member inside, so its break is that member's, not its own
     names = {u.name for u in flagged}
     for u in units:
-        if u.name not in names and u.name in final and not set(u.members) <= base:
-            final[u.name] = dict(final[u.name], broke=False)
+        if u.name not in names and u.name in final and not set(u.members) <= final_base:
+            final[u.name] = dict(final[u.name], broke=False, outcome="undetermined")
     rule = decision_rule(s, data.min_harm)
+    holds = holds_rule(s, data.min_harm)
     n = len(data.yte)
     evidence = []
     for u in units:
@@ -540,10 +642,12 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
         r["min_harm"] = data.min_harm
         r["label_entropy"] = entropy
         r["rule"] = rule
+        r["holds_rule"] = holds
         r.setdefault("broke", False)
+        r.setdefault("outcome", "undetermined")
         evidence.append(r)
     steps = pd.DataFrame(all_steps).assign(n_rows=n, min_harm=data.min_harm, label_entropy=entropy,
-                                           rule=rule)
+                                           rule=rule, holds_rule=holds)
     return (pd.DataFrame(evidence).reindex(columns=EVIDENCE_COLUMNS),
             steps.reindex(columns=EVIDENCE_COLUMNS), mix)
 
@@ -570,4 +674,6 @@ def audit_evidence(train, val, audit, encoder: dict, n_classes: int, *, domain_s
                                              groups=encoder.get("groups", []), n_classes=n_classes,
                                              settings=evidence_settings)
     shift["class_mix_explained"] = mix
+    unseen = unseen_rows(Xte, encoder["sources"], encoder["categorical"])
+    evidence["unseen_share"] = [unseen_share(unseen, m.split(";")) for m in evidence["members"]]
     return {"shift": shift, "evidence": evidence, "steps": steps}

@@ -25,7 +25,12 @@ prediction mu[i], solve C w = mu for the class weights w = p_test(y) / p_train(y
 least squares), so q = w * p_val(y) estimates the test class mix from predictions alone; it is
 consistent under label shift (P(X | Y) fixed) when C is invertible. The prior-corrected accuracy
 is the model's test accuracy after multiplying its probabilities by w: what re-weighting the
-classes, with no new labels, would give back.
+classes, with no new labels, would give back. The smallest singular value of P(predicted |
+true) is reported beside it (``confusion_min_singular``); below the config's floor the verdict
+says the class mix cannot be estimated from these predictions instead of quoting the estimate.
+Whether a label shift is a label shift (the inputs within each class held) is not decided here:
+with test labels the class mix is observed, and ``shortcut.domain``'s class-conditional domain
+model answers the rest.
 """
 
 from __future__ import annotations
@@ -115,6 +120,20 @@ def _bbse(joint: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return w
 
 
+def confusion_min_singular(pred_val, y_val, n_classes: int) -> float:
+    """Smallest singular value of the validation confusion matrix P(predicted i | true j): BBSE
+    solves C w = mu, so when this is near 0 the class weights, and the class mix estimated from
+    predictions, are not identified (a class the model never tells apart from another). NaN when
+    a class has no validation row."""
+    pred_val = np.asarray(pred_val, dtype=np.int64)
+    y_val = np.asarray(y_val, dtype=np.int64)
+    joint = np.bincount(pred_val * n_classes + y_val, minlength=n_classes ** 2).reshape(n_classes, n_classes)
+    per_class = joint.sum(axis=0)
+    if len(y_val) == 0 or (per_class == 0).any():
+        return float("nan")
+    return float(np.linalg.svd(joint / per_class[None, :], compute_uv=False).min())
+
+
 def label_shift_estimate(proba_val, y_val, proba_test, y_test, n_classes: int, *, n_boot: int = 200,
                          seed: int = 0, alpha: float = stats.ALPHA) -> dict:
     """BBSE estimate of the test class mix (no test labels used) with a bootstrap interval, the
@@ -148,7 +167,8 @@ def label_shift_estimate(proba_val, y_val, proba_test, y_test, n_classes: int, *
     return {"train_share": p_val.tolist(), "bbse_share": q.tolist(), "bbse_ci_low": np.asarray(lo).tolist(),
             "bbse_ci_high": np.asarray(hi).tolist(), "test_share": observed.tolist(),
             "weights": np.nan_to_num(w, nan=0.0).tolist(), "acc_test": acc,
-            "acc_test_prior_corrected": acc_corrected}
+            "acc_test_prior_corrected": acc_corrected,
+            "confusion_min_singular": confusion_min_singular(pred_v, y_val, n_classes)}
 
 
 def model_tables(support, predictions_val: list, predictions_test: list, keys: list[dict],
@@ -174,7 +194,8 @@ def model_tables(support, predictions_val: list, predictions_test: list, keys: l
         proba_cols = [f"p{j}" for j in range(n_classes)]
         est = label_shift_estimate(pv[proba_cols].to_numpy(), pv[TARGET].to_numpy(), pt[proba_cols].to_numpy(),
                                    pt[TARGET].to_numpy(), n_classes, seed=seed + k)
-        row = {**key, "acc_test": est["acc_test"], "acc_test_prior_corrected": est["acc_test_prior_corrected"]}
+        row = {**key, "acc_test": est["acc_test"], "acc_test_prior_corrected": est["acc_test_prior_corrected"],
+               "confusion_min_singular": est["confusion_min_singular"]}
         for name in ("train_share", "test_share", "bbse_share", "bbse_ci_low", "bbse_ci_high", "weights"):
             for j, v in enumerate(est[name]):
                 row[f"{name}_{j}"] = v

@@ -103,16 +103,19 @@ def _num(x) -> float:
         return float("nan")
 
 
-def _reading(relied: bool, broke: bool, insufficient: bool) -> str:
-    if relied and broke:
+def _reading(relied: bool, outcome: str, unseen: float, min_unseen: float) -> str:
+    if relied and outcome == "broke":
         return "shortcut suspect: relied on, and its relation to the label broke on test"
-    if broke:
+    if relied and np.isfinite(unseen) and unseen >= min_unseen:
+        return (f"shortcut suspect: relied on, and {100 * unseen:.0f} % of its test values were never "
+                "seen in training")
+    if outcome == "broke":
         return "relation broke on test, but the models do not rely on it: harmless to them"
-    if relied and insufficient:
-        return "relied on; too few test rows to tell whether its relation holds"
+    if relied and outcome == "undetermined":
+        return "relied on; these test rows cannot tell whether its relation holds"
     if relied:
         return "relied on, and its relation to the label holds on test: genuine signal"
-    return "not relied on, relation holds"
+    return "not relied on" + (", relation holds" if outcome == "holds" else "")
 
 
 def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mapping,
@@ -125,9 +128,12 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
     ``evidence``: ``shortcut.conditional.conditional_shift`` (final rows);
     ``covariate``: ``shortcut.domain.shift_model`` summary (no per-row arrays needed);
     ``class_mix``: ``shortcut.shift.class_mix``; ``label_shift``/``decomposition``: per grid model
-    (``shortcut.decompose``); ``marginal``: ``shortcut.shift.shift_table``.
+    (``shortcut.decompose``); ``marginal``: ``shortcut.shift.shift_table``. ``thresholds``: the
+    ``diagnose`` section of the config (``min_test_rows``, ``min_unseen_share``,
+    ``min_missing_change``, ``min_confusion_singular``, ``partial_reliance``,
+    ``insufficient_reliance``, ``min_feature_auc``).
     """
-    th = thresholds  # {"min_test_rows"} from the config (diagnose.min_test_rows)
+    th = dict(thresholds)
     rel = _records(reliance, "unit")
     ev = _records(evidence, "unit")
     units = list(dict.fromkeys(list(ev) + list(rel)))
@@ -138,31 +144,36 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
         r, e = rel.get(u, {}), ev.get(u, {})
         members = str(e.get("members") or r.get("members") or u).split(";")
         relied = _bool(r.get("relied", False))
-        broke = _bool(e.get("broke", False)) and not too_few
-        harm, mde, value = _num(e.get("harm")), _num(e.get("mde")), _num(e.get("value_val"))
-        min_harm = _num(e.get("min_harm"))
-        needed = max(value if np.isfinite(value) else 0.0, min_harm if np.isfinite(min_harm) else 0.0)
-        insufficient = bool(relied and not broke and (too_few or not np.isfinite(mde) or mde > needed))
+        outcome = str(e.get("outcome") or ("broke" if _bool(e.get("broke", False)) else "undetermined"))
+        if outcome not in OUTCOMES:
+            outcome = "undetermined"
+        if too_few:
+            outcome = "undetermined"
+        broke = outcome == "broke"
+        unseen = _num(e.get("unseen_share"))
+        new_levels = bool(relied and not broke and np.isfinite(unseen) and unseen >= th["min_unseen_share"])
         table[u] = {
             "unit": u, "kind": e.get("kind") or r.get("kind") or "feature", "members": members,
             "importance": _num(r.get("importance")), "importance_ci_low": _num(r.get("importance_ci_low")),
             "importance_ci_high": _num(r.get("importance_ci_high")), "share": _num(r.get("share")),
             "n_relied": int(_num(r.get("n_relied", 0)) or 0), "n_models": int(_num(r.get("n_models", 0)) or 0),
-            "relied": relied, "harm": harm, "harm_ci_low": _num(e.get("harm_ci_low")),
-            "harm_ci_high": _num(e.get("harm_ci_high")), "p_holm": _num(e.get("p_holm")), "mde": mde,
+            "relied": relied, "harm": _num(e.get("harm")), "harm_ci_low": _num(e.get("harm_ci_low")),
+            "harm_ci_high": _num(e.get("harm_ci_high")), "harm_upper": _num(e.get("harm_upper")),
+            "min_harm": _num(e.get("min_harm")), "p_holm": _num(e.get("p_holm")), "mde": _num(e.get("mde")),
             "change": _num(e.get("change")), "change_ci_low": _num(e.get("change_ci_low")),
-            "change_ci_high": _num(e.get("change_ci_high")), "value_val": value,
+            "change_ci_high": _num(e.get("change_ci_high")), "value_val": _num(e.get("value_val")),
+            "break_cost": _num(e.get("break_cost")), "unseen_share": unseen,
             "acc_with": _num(e.get("acc_with")), "acc_without": _num(e.get("acc_without")),
-            "step": e.get("step"), "broke": broke, "insufficient": insufficient,
-            "suspect": bool(relied and broke),
+            "step": e.get("step"), "broke": broke, "outcome": outcome,
+            "suspect": bool(relied and (broke or new_levels)), "new_levels": new_levels,
         }
-        table[u]["reading"] = _reading(relied, broke, insufficient)
+        table[u]["reading"] = _reading(relied, outcome, unseen, th["min_unseen_share"])
 
     suspect_units = [u for u in units if table[u]["suspect"]]
     # a group is named only when no member was already named on its own
     named: list[str] = []
     kept_units = []
-    for u in sorted(suspect_units, key=lambda u: -table[u]["harm"]):
+    for u in sorted(suspect_units, key=lambda u: (not table[u]["broke"], -np.nan_to_num(table[u]["harm"], nan=-np.inf))):
         new = [m for m in table[u]["members"] if m not in named]
         if new:
             kept_units.append(u)
@@ -174,7 +185,11 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
         remedy_members[remedy_name(suspects, features)] = list(suspects)
     remedies = list(remedy_members)
 
-    answer = _answer(table, kept_units, suspects, covariate, class_mix, label_shift, n_rows, too_few)
+    missing = missing_shift(marginal, class_mix, th["min_missing_change"])
+    reliance_shares = _reliance_shares(table, features, set(suspects))
+    ls = _label_shift_summary(label_shift, th["min_confusion_singular"])
+    answer = _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reliance_shares,
+                     n_rows, too_few, th)
     result = {
         "suspects": suspects,
         "suspect_units": [{"unit": u, "members": table[u]["members"], "kind": table[u]["kind"]}
@@ -188,39 +203,101 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
         "n_test_rows": n_rows,
         "class_mix": dict(class_mix),
         "covariate": {k: v for k, v in covariate.items() if not isinstance(v, np.ndarray)},
-        "label_shift": _label_shift_summary(label_shift),
+        "label_shift": ls,
         "decomposition": _decomposition_summary(decomposition),
         "marginal_shifted": ([str(f) for f in marginal.loc[marginal["shifted"].map(_bool), "feature"]]
                              if marginal is not None and len(marginal) else []),
+        "missing_shift": missing,
+        "reliance_undetermined": reliance_shares,
         "thresholds": dict(th),
         "rules": {
             "relied": str(next(iter(rel.values()), {}).get("rule", "")),
             "broke": str(next(iter(ev.values()), {}).get("rule", "")),
-            "suspect": "shortcut suspect if relied on AND its relation to the label broke",
+            "holds": str(next(iter(ev.values()), {}).get("holds_rule", "")),
+            "suspect": ("shortcut suspect if relied on AND (its relation to the label broke, or at least "
+                        f"{100 * th['min_unseen_share']:g} % of its test values are levels never seen in training)"),
             "class_mix": class_mix.get("rule", ""),
-            "label_shift": ("label shift if the class mix changed and the part the inputs do not explain "
-                            "(total variation between the mix the train-fitted model predicts for the "
-                            f"test rows and the observed one) is at least {_num(class_mix.get('min_tv', 0.05)):g}"),
+            "label_shift": ("label shift if the class mix changed (test labels observed); whether the inputs "
+                            "within each class held is the covariate rule (the domain model holds the label)"),
             "covariate": covariate.get("rule", ""),
             "support": covariate.get("support_rule", ""),
-            "insufficient": ("insufficient evidence for a relied-on unit when its minimum detectable "
-                             "harm exceeds both the harm threshold and its value on validation (what "
-                             f"a full break would cost), or fewer than {th['min_test_rows']} supported "
-                             "test rows"),
+            "missing": (f"missing-value shift if a feature's share of missing cells moved by at least "
+                        f"{th['min_missing_change']:g} and its 95 % interval excludes 0"),
+            "undetermined": ("headline 'Insufficient evidence' when relied-on units whose relation is "
+                             f"undetermined carry at least {100 * th['insufficient_reliance']:g} % of the "
+                             f"models' reliance or fewer than {th['min_test_rows']} audit rows lie in the "
+                             "training support; 'No shortcut found in the N % … that could be checked' "
+                             f"from {100 * th['partial_reliance']:g} %"),
         },
     }
     result["summary"] = " ".join([answer["headline"], *answer["sentences"]])
     return result
 
 
-def _label_shift_summary(label_shift: pd.DataFrame | None) -> dict:
+OUTCOMES = ("broke", "holds", "undetermined")
+
+def _reliance_shares(table: dict, features: Sequence[str], suspects: set) -> dict:
+    """The share of the models' reliance held by relied-on units whose outcome is undetermined
+    (and not suspects): importance over the summed importance of the single features; a group
+    counts once, by the larger of its own importance and its members'."""
+    singles = {u: t for u, t in table.items() if t["kind"] != "group"}
+    total = sum(max(t["importance"], 0.0) for t in singles.values() if np.isfinite(t["importance"]))
+    open_units = [u for u, t in table.items() if t["relied"] and t["outcome"] == "undetermined"
+                  and not t["suspect"] and not (set(t["members"]) & suspects)]
+    covered: set = set()
+    amount = 0.0
+    for u in sorted(open_units, key=lambda u: -len(table[u]["members"])):
+        members = set(table[u]["members"]) - covered
+        if not members:
+            continue
+        own = sum(max(singles[m]["importance"], 0.0) for m in members if m in singles
+                  and np.isfinite(singles[m]["importance"]))
+        grp = max(table[u]["importance"], 0.0) if len(members) == len(table[u]["members"]) else 0.0
+        amount += max(own, grp if np.isfinite(grp) else 0.0)
+        covered |= members
+    share = min(amount / total, 1.0) if total > 0 else (1.0 if open_units else 0.0)
+    units = [u for u in open_units if set(table[u]["members"]) & covered]
+    return {"share": float(share), "units": units,
+            "features": [f for f in features if f in covered]}
+
+
+def missing_shift(marginal: pd.DataFrame | None, class_mix: Mapping, min_change: float) -> list[dict]:
+    """Features whose share of missing cells moved between the training file and the audit rows by
+    at least ``min_change``, with a 95 % (Wald) interval of the change that excludes 0."""
+    if marginal is None or not len(marginal) or "missing_train" not in marginal:
+        return []
+    n_tr, n_te = _num(class_mix.get("n_train")), _num(class_mix.get("n_test"))
+    out = []
+    for r in marginal.to_dict("records"):
+        a, b = _num(r.get("missing_train")), _num(r.get("missing_test"))
+        if not (np.isfinite(a) and np.isfinite(b)):
+            continue
+        diff = b - a
+        se = (np.sqrt(a * (1 - a) / n_tr + b * (1 - b) / n_te)
+              if np.isfinite(n_tr) and np.isfinite(n_te) and n_tr > 0 and n_te > 0 else float("nan"))
+        z = 1.959963984540054
+        lo, hi = diff - z * se, diff + z * se
+        if abs(diff) >= min_change and np.isfinite(se) and (lo > 0 or hi < 0):
+            out.append({"feature": str(r["feature"]), "share_train": a, "share_test": b, "change": diff,
+                        "ci_low": float(lo), "ci_high": float(hi)})
+    return out
+
+
+def _label_shift_summary(label_shift: pd.DataFrame | None, min_singular: float = 0.05) -> dict:
     if label_shift is None or len(label_shift) == 0:
         return {}
-    return {
+    out = {
         "acc_test": float(label_shift["acc_test"].mean()),
         "acc_test_prior_corrected": float(label_shift["acc_test_prior_corrected"].mean()),
         "n_models": int(len(label_shift)),
     }
+    if "confusion_min_singular" in label_shift:
+        sv = float(label_shift["confusion_min_singular"].min())
+        out["confusion_min_singular"] = sv
+        out["estimable"] = bool(np.isfinite(sv) and sv >= min_singular)
+    else:
+        out["estimable"] = True
+    return out
 
 
 def _decomposition_summary(decomposition: pd.DataFrame | None) -> dict:
@@ -231,81 +308,113 @@ def _decomposition_summary(decomposition: pd.DataFrame | None) -> dict:
     return {c: float(decomposition[c].mean()) for c in cols} | {"n_models": int(len(decomposition))}
 
 
-def _answer(table, kept_units, suspects, covariate, class_mix, label_shift, n_rows, too_few) -> dict:
+def _names(items: Sequence[str]) -> str:
+    items = [f"`{x}`" for x in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _shift_phrase(changes: list[str], missing: list[dict]) -> str:
+    """What was measured between the files, in the words of the headline."""
+    parts = []
+    if "label shift" in changes:
+        parts.append("the class mix changed")
+    if "covariate shift" in changes:
+        parts.append("the model meets inputs unlike its training rows")
+    if "missing-value shift" in changes:
+        parts.append("missing values changed in " + _names([m["feature"] for m in missing]))
+    if not parts:
+        return "no material shift between the files"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reliance_shares, n_rows,
+            too_few, th) -> dict:
     sentences: list[str] = []
     changes: list[str] = []
-    explained = covariate.get("class_mix_explained") or {}
-    unexplained = _num(explained.get("unexplained_tv"))
     mix_moved = bool(class_mix.get("changed"))
-    if mix_moved and not (np.isfinite(unexplained) and unexplained < _num(class_mix.get("min_tv", 0.05))):
+    if mix_moved:
         changes.append("label shift")
     if covariate.get("shifted"):
         changes.append("covariate shift")
+    if missing:
+        changes.append("missing-value shift")
     share_out = _num(covariate.get("share_unsupported"))
+    phrase = _shift_phrase(changes, missing)
+    open_share = reliance_shares["share"]
+    open_units = reliance_shares["units"]
     if kept_units:
         kind = "shortcut"
         headline = (f"Shortcut suspect{'s' if len(suspects) > 1 else ''}: "
                     + ", ".join(f"`{f}`" for f in suspects) + ".")
         for u in kept_units:
             t = table[u]
-            sentences.append(
-                f"The models rely on `{u}` ({t['n_relied']} of {t['n_models']} models; permutation importance "
-                f"{fmt(t['importance'])} nats, {fmt(100 * t['share'], 0)} % of the total), and on the test rows its train relation "
-                f"costs {fmt(t['harm'])} nats per row (95 % CI {fmt(t['harm_ci_low'])} to "
-                f"{fmt(t['harm_ci_high'])}, Holm-adjusted p {fmt(t['p_holm'], 4)}): the evidence "
-                f"model's test accuracy {direction(t['acc_with'], t['acc_without'])} from "
-                f"{fmt(t['acc_with'])} to {fmt(t['acc_without'])} without it.")
-    else:
-        insufficient = [u for u, t in table.items() if t["insufficient"]]
-        if too_few or insufficient:
-            kind = "insufficient evidence"
-            headline = "Insufficient evidence: too few test rows to tell whether a relied-on feature's relation holds."
-            if too_few:
-                sentences.append(f"Only {n_rows} test rows lie inside the training support.")
-            for u in insufficient:
-                t = table[u]
+            relied = (f"The models rely on `{u}` ({t['n_relied']} of {t['n_models']} models; permutation "
+                      f"importance {fmt(t['importance'])} nats, {fmt(100 * t['share'], 0)} % of the total)")
+            if t["broke"]:
                 sentences.append(
-                    f"For `{u}` the smallest harm these rows could detect is {fmt(t['mde'])} nats per "
-                    f"row, above what a full break would cost ({fmt(max(t['value_val'], 0))} nats, its "
-                    f"value on validation).")
-        else:
-            kind = "no shortcut"
-            if changes == ["label shift"]:
-                headline = "No shortcut; the class mix changed."
-            elif changes == ["covariate shift"]:
-                headline = "No shortcut; the model meets inputs unlike its training rows."
-            elif changes:
-                headline = ("No shortcut; the class mix changed and the model meets inputs unlike "
-                            "its training rows.")
-            elif mix_moved:
-                headline = "No shortcut; the class mix changed with the inputs."
+                    f"{relied}, and on the test rows its train relation "
+                    f"costs {fmt(t['harm'])} nats per row (95 % CI {fmt(t['harm_ci_low'])} to "
+                    f"{fmt(t['harm_ci_high'])}, Holm-adjusted p {fmt(t['p_holm'], 4)}): the evidence "
+                    f"model's test accuracy {direction(t['acc_with'], t['acc_without'])} from "
+                    f"{fmt(t['acc_with'])} to {fmt(t['acc_without'])} without it.")
             else:
-                headline = "No shortcut, and no material shift between the files."
+                sentences.append(
+                    f"{relied}, and {fmt(100 * t['unseen_share'], 0)} % of its test values were never seen "
+                    f"in training: the models meet levels they know nothing about, so the remedy without "
+                    f"it is retrained and judged on the confirmation rows.")
+    elif too_few or open_share >= th["insufficient_reliance"]:
+        kind = "insufficient evidence"
+        headline = f"Insufficient evidence; {phrase}."
+        if too_few:
+            sentences.append(f"Only {n_rows} test rows lie inside the training support. That is too few to "
+                             f"judge any feature's relation (at least {th['min_test_rows']} are needed).")
+    else:
+        kind = "no shortcut"
+        if open_share >= th["partial_reliance"]:
+            headline = (f"No shortcut found in the {fmt(100 * (1 - open_share), 0)} % of the models' reliance "
+                        f"that could be checked; {phrase}.")
+        elif phrase == "no material shift between the files":
+            headline = "No shortcut, and no material shift between the files."
+        else:
+            headline = f"No shortcut; {phrase}."
     if mix_moved:
         tr, te = class_mix.get("share_train", []), class_mix.get("share_test", [])
         moved = [f"class {k}: {fmt(a)} {direction(a, b)} to {fmt(b)}" for k, (a, b) in enumerate(zip(tr, te))
                  if abs(b - a) >= 0.01]
         text = (f"The class mix changed (total variation {fmt(class_mix.get('tv'))}, chi-square p "
                 f"{fmt(class_mix.get('chi2_pvalue'), 4)}): " + "; ".join(moved) + ".")
-        if np.isfinite(unexplained):
-            text += (f" The inputs {'explain most of it' if 'label shift' not in changes else 'do not explain it'}: "
-                     f"the mix the train-fitted model predicts for the test rows differs from the "
-                     f"observed one by {fmt(unexplained)} (total variation, 95 % CI "
-                     f"{fmt(explained.get('unexplained_tv_ci_low'))} to {fmt(explained.get('unexplained_tv_ci_high'))}).")
-        ls = _label_shift_summary(label_shift)
-        if ls and "label shift" in changes:
+        if ls and ls.get("estimable", True):
             text += (f" Re-weighting the models' classes to the mix estimated from their own test "
                      f"predictions (no test labels) moves mean test accuracy from "
                      f"{fmt(ls['acc_test'])} to {fmt(ls['acc_test_prior_corrected'])}.")
+        elif ls:
+            text += (f" The class mix cannot be estimated from these predictions (the models' confusion "
+                     f"matrix is near-singular: smallest singular value {fmt(ls.get('confusion_min_singular'))}).")
         sentences.append(text)
     if "covariate shift" in changes:
         feats = covariate.get("feature_auc", {}) or {}
-        top = sorted(((a, f) for f, a in feats.items() if np.isfinite(a) and a >= 0.55), reverse=True)
+        top = sorted(((a, f) for f, a in feats.items() if np.isfinite(a) and a >= th["min_feature_auc"]),
+                     reverse=True)
         named = ", ".join(f"`{f}` (AUC {fmt(a)})" for a, f in top[:3]) or "no single feature"
         sentences.append(
-            f"The test inputs differ from the training rows beyond the class mix (domain AUC "
+            f"Within each class the test inputs differ from the training rows (domain AUC "
             f"{fmt(covariate.get('auc'))}, 95 % CI {fmt(covariate.get('auc_ci_low'))} to "
             f"{fmt(covariate.get('auc_ci_high'))}); the features that separate the files: {named}.")
+    for m in missing:
+        sentences.append(
+            f"`{m['feature']}` is missing in {fmt(100 * m['share_test'], 1)} % of the test rows against "
+            f"{fmt(100 * m['share_train'], 1)} % in training (change 95 % CI {fmt(100 * m['ci_low'], 1)} to "
+            f"{fmt(100 * m['ci_high'], 1)} points); the rows it is missing in are left out of its own "
+            f"relation's test, so the fill value cannot make it a suspect.")
+    if open_units and not too_few:
+        t_names = _names(reliance_shares["features"] or open_units)
+        costs = [table[u]["break_cost"] for u in open_units if np.isfinite(table[u]["break_cost"])]
+        cost = (f"; a full break would cost the evidence model up to {fmt(max(costs))} nats per row on "
+                f"validation (its inputs permuted)" if costs else "")
+        sentences.append(
+            f"{t_names} could not be checked with these {n_rows} audit rows ({fmt(100 * open_share, 0)} % of "
+            f"the models' reliance): the harm's upper bound reaches the material margin "
+            f"({fmt(next(iter(table[u]['min_harm'] for u in open_units)))} nats per row){cost}.")
     if np.isfinite(share_out) and share_out > 0:
         sentences.append(
             f"{fmt(100 * share_out, 1)} % of the test rows lie outside the training support; they "
@@ -316,7 +425,8 @@ def _answer(table, kept_units, suspects, covariate, class_mix, label_shift, n_ro
 VERDICT_COLUMNS = [
     "unit", "kind", "members", "importance", "importance_ci_low", "importance_ci_high", "share",
     "n_relied", "n_models", "relied", "harm", "harm_ci_low", "harm_ci_high", "p_holm", "mde", "change", "change_ci_low",
-    "change_ci_high", "value_val", "broke", "insufficient", "suspect", "reading",
+    "change_ci_high", "value_val", "break_cost", "harm_upper", "min_harm", "unseen_share", "broke",
+    "outcome", "suspect", "reading",
 ]
 
 
