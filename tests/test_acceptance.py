@@ -262,8 +262,8 @@ def test_binary_target_only_categorical_features_and_a_feature_constant_in_test(
     assert verdict["suspects"] == ["lot"]
     assert not evidence.loc["region", "broke"]
     # region is constant in the test file: without lot nothing predicts, so the remedy cannot
-    # be confirmed, and the answer says so instead of claiming a fix
-    assert answer["kind"] in ("shortcut", "suspect not confirmed")
+    # be confirmed, and the answer says so (did not help, or inconclusive) instead of claiming a fix
+    assert answer["kind"] in ("shortcut", "suspect not confirmed", "suspect inconclusive")
 
 
 def check_predictions(results, new, feature_set, categorical):
@@ -282,7 +282,7 @@ def check_predictions(results, new, feature_set, categorical):
 
     out = pd.read_parquet(results / "predictions/new.parquet")
     meta = json.loads(pq.read_schema(results / "predictions/new.parquet").metadata[b"shortcut_audit"])
-    # the confirmed remedy with the largest gain; the metadata says which and why
+    # the confirmed remedy with the best audit accuracy; the metadata says which and why
     assert meta["feature_set"] == feature_set and meta["seeds"] == [0, 1] and "confirmed remedy" in meta["reason"]
     assert len(out) == len(new) and list(out["unseen"][:2]) == ["region", "region"]
     encoder = json.loads((results / f"features/{feature_set}/encoder.json").read_text())

@@ -200,36 +200,6 @@ def test_direction_words_agree_with_the_numbers(seed):
     assert "moves mean test accuracy from" in text
 
 
-def test_confirmation_needs_an_interval_above_zero():
-    rng = np.random.default_rng(0)
-    n = 2000
-    y = rng.integers(0, 2, n)
-
-    def preds(acc, seed):
-        r = np.random.default_rng(seed)
-        pred = np.where(r.random(n) < acc, y, 1 - y)
-        return pd.DataFrame({"row": np.arange(n), "target": y, "predicted": pred})
-
-    keys = [{"act": a, "seed": s} for a in ("relu", "sigmoid") for s in range(3)]
-    all_feats = [preds(0.35, k) for k in range(6)]
-    better = [preds(0.62, 10 + k) for k in range(6)]
-    same = [preds(0.35, 20 + k) for k in range(6)]
-    table = remedy.confirmation_table(all_feats, {"drop-a": better, "drop-b": same}, keys, n_boot=500, alpha=defaults("confirm")["alpha"], seed=0)
-    pooled = table[table["setting"] == remedy.POOLED].set_index("feature_set")
-    assert pooled.loc["drop-a", "confirmed"] and pooled.loc["drop-a", "ci_low"] > 0.2
-    assert not pooled.loc["drop-b", "confirmed"] and pooled.loc["drop-b", "ci_low"] < 0 < pooled.loc["drop-b", "ci_high"]
-    assert list(table["setting"].unique()) == ["relu", "sigmoid", remedy.POOLED]
-
-    base = verdict(relied=["score", "room"], broke=["score", "room"])
-    base["remedies"], base["remedy_members"] = ["drop-a", "drop-b"], {"drop-a": ["score"], "drop-b": ["room"]}
-    answer = remedy.final_answer(base, table)
-    assert answer["headline"] == "Shortcut: `score` (confirmed)." and answer["confirmed"] == ["score"]
-    assert any(s.startswith("Suspect not confirmed: removing `room` did not help") for s in answer["sentences"])
-    base["remedies"], base["remedy_members"] = ["drop-b"], {"drop-b": ["room"]}
-    none = remedy.final_answer(base, table[table["feature_set"] == "drop-b"], has_test_file=False)
-    assert none["kind"] == "suspect not confirmed" and "no test file" in none["text"]
-
-
 def test_rows_outside_the_training_support_are_not_judged():
     """A test file far from the training rows (domain classifier near AUC 1): the few supported
     rows cannot decide, and the answer says the rest cannot be judged instead of guessing."""

@@ -16,16 +16,44 @@ SPEC = DatasetSpec.from_config(validated({"target": "y", "classes": ["a", "b", "
                                           "features": {"categorical": ["g"], "numeric": ["x"]}}))
 
 
-def confirmation(rows):
-    return pd.DataFrame([{"feature_set": fs, "setting": "all settings", "diff": d} for fs, d in rows])
+def audit_summary(fs, acc):
+    """One feature set's metrics_summary.csv: accuracy per model setting and split, mean over seeds."""
+    return pd.DataFrame([{"fs": fs, "act": act, "split": split, "n_seeds": 2,
+                          "accuracy_mean": acc[act] if split == "audit" else 0.9}
+                         for act in acc for split in ("val", "audit", "confirm")])
 
 
-def test_the_confirmed_remedy_with_the_largest_gain_is_used():
-    table = confirmation([("drop-a", 0.10), ("drop-b", 0.05), ("drop-a+b", 0.20)])
-    fs, why = predict.choose_feature_set("auto", {"confirmed_remedies": ["drop-a", "drop-a+b"]}, table)
-    assert fs == "drop-a+b" and "+0.200" in why
-    assert predict.choose_feature_set("auto", {"confirmed_remedies": []}, table)[0] == "all"
-    assert predict.choose_feature_set("drop-b", {"confirmed_remedies": ["drop-a"]}, table)[0] == "drop-b"
+def test_the_audit_rows_choose_among_the_confirmed_remedies():
+    # relu: drop-a is best on the audit rows; sigmoid: drop-a+b; drop-b is best but not confirmed
+    audit = [audit_summary("drop-a", {"relu": 0.70, "sigmoid": 0.60}),
+             audit_summary("drop-b", {"relu": 0.90, "sigmoid": 0.90}),
+             audit_summary("drop-a+b", {"relu": 0.65, "sigmoid": 0.66})]
+    answer = {"confirmed_remedies": ["drop-a", "drop-a+b"]}
+    fs, why = predict.choose_feature_set("auto", answer, audit, "relu")
+    assert fs == "drop-a" and "test (audit) accuracy of `relu` (0.700" in why and "audit rows chose it" in why
+    assert predict.choose_feature_set("auto", answer, audit, "sigmoid")[0] == "drop-a+b"
+    assert predict.choose_feature_set("auto", {"confirmed_remedies": []}, audit, "relu")[0] == "all"
+    assert predict.choose_feature_set("drop-b", {"confirmed_remedies": ["drop-a"]}, audit, "relu")[0] == "drop-b"
+    only = predict.choose_feature_set("auto", {"confirmed_remedies": ["drop-a+b"]}, audit, "relu")
+    assert only[0] == "drop-a+b" and "only remedy confirmed" in only[1]
+
+
+def test_the_choice_does_not_depend_on_the_confirmation_gain():
+    """The answer may carry the confirmation table's numbers (the largest gain on drop-a+b): the
+    choice follows the audit rows, and with equal audit accuracy the verdict's order of remedies,
+    whatever the gains."""
+    audit = [audit_summary("drop-a", {"relu": 0.70}), audit_summary("drop-a+b", {"relu": 0.65})]
+    for gains in ({"drop-a": 0.05, "drop-a+b": 0.20}, {"drop-a": 0.20, "drop-a+b": 0.05}):
+        answer = {"confirmed_remedies": ["drop-a", "drop-a+b"], "gains": gains,
+                  "confirmation": pd.DataFrame([{"feature_set": fs, "setting": "all settings", "diff": d}
+                                                for fs, d in gains.items()])}
+        assert predict.choose_feature_set("auto", answer, audit, "relu")[0] == "drop-a"
+    tied = [audit_summary("drop-a", {"relu": 0.70}), audit_summary("drop-a+b", {"relu": 0.70})]
+    for order in (["drop-a", "drop-a+b"], ["drop-a+b", "drop-a"]):
+        assert predict.choose_feature_set("auto", {"confirmed_remedies": order}, tied, "relu")[0] == order[0]
+    # no audit metrics at all: the verdict's order, and the reason says so
+    fs, why = predict.choose_feature_set("auto", {"confirmed_remedies": ["drop-a+b", "drop-a"]}, [], "relu")
+    assert fs == "drop-a+b" and "verdict's order" in why
 
 
 @pytest.fixture(scope="module")

@@ -48,9 +48,10 @@ RULES = {
     "class_mix": "class mix changed if the chi-square p < 0.05 and the total variation distance >= 0.05",
     "covariate": "covariate shift if the lower bound of the 95 % interval of the AUC > 0.55",
     "support": "unsupported: a level unseen in training or a numeric value outside the training range",
-    "insufficient": "insufficient evidence when the minimum detectable harm exceeds the harm threshold",
+    "holds": "relation holds if the one-sided 95 % upper bound of the harm < m = 0.02 nats",
 }
-CONFIRM_RULE = "confirmed if the 95 % interval of the confirmation-accuracy gain lies above 0"
+CONFIRM_RULE = ("confirmed (helped) if the two-sided 95 % interval of the confirmation-accuracy gain lies above 0; "
+                "did not help if its upper bound is below the minimum useful gain 0.01; inconclusive otherwise")
 N_AUDIT, N_CONFIRM = 150, 150
 
 
@@ -322,17 +323,19 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
         {"unit": "alpha", "kind": "feature", "members": "alpha", "importance": 0.805, "importance_ci_low": 0.6,
          "importance_ci_high": 1.0, "share": 0.8, "relied": True, "harm": 0.80, "harm_ci_low": 0.60,
          "harm_ci_high": 1.00, "p_holm": 1e-4, "mde": 0.12, "change": 0.75, "change_ci_low": 0.55,
-         "change_ci_high": 0.95, "value_val": 0.3, "broke": True, "insufficient": False, "suspect": bool(suspects),
+         "change_ci_high": 0.95, "value_val": 0.3, "broke": True, "outcome": "broke", "harm_upper": 0.98, "suspect": bool(suspects),
          "reading": "shortcut suspect: relied on, and its relation to the label broke on test"},
         {"unit": "beta", "kind": "feature", "members": "beta", "importance": 0.05, "importance_ci_low": 0.04,
          "importance_ci_high": 0.06, "share": 0.05, "relied": False, "harm": -0.01, "harm_ci_low": -0.03,
          "harm_ci_high": 0.01, "p_holm": 1.0, "mde": 0.02, "change": 0.0, "change_ci_low": -0.01,
-         "change_ci_high": 0.01, "value_val": 0.01, "broke": False, "insufficient": False, "suspect": False,
+         "change_ci_high": 0.01, "value_val": 0.01, "broke": False, "outcome": "holds", "harm_upper": 0.008,
+         "suspect": False,
          "reading": "not relied on, relation holds"},
         {"unit": "gamma", "kind": "feature", "members": "gamma", "importance": 0.02, "importance_ci_low": 0.01,
          "importance_ci_high": 0.03, "share": 0.02, "relied": False, "harm": 0.005, "harm_ci_low": -0.01,
          "harm_ci_high": 0.02, "p_holm": 0.9, "mde": 0.02, "change": 0.01, "change_ci_low": -0.01,
-         "change_ci_high": 0.03, "value_val": 0.01, "broke": False, "insufficient": False, "suspect": False,
+         "change_ci_high": 0.03, "value_val": 0.01, "broke": False, "outcome": "undetermined", "harm_upper": 0.021,
+         "suspect": False,
          "reading": "not relied on, relation holds"},
     ]
     p["verdict"] = _csv(pd.DataFrame(verdict), root / "diagnosis/verdict.csv")
@@ -351,10 +354,11 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
             n_models = len(SEEDS) * (len(MODELS) if setting == "all settings" else 1)
             conf.append({"feature_set": fs, "setting": setting, "n_rows": N_CONFIRM, "n_models": n_models,
                          "acc_all": acc_all, "acc_remedy": acc_rem, "diff": acc_rem - acc_all,
-                         "ci_low": acc_rem - acc_all - 0.04, "ci_high": acc_rem - acc_all + 0.04, "confirmed": True,
-                         "rule": CONFIRM_RULE})
+                         "ci_low": acc_rem - acc_all - 0.04, "ci_high": acc_rem - acc_all + 0.04,
+                         "ci_level": 1 - 0.05 / len(remedies), "n_remedies": len(remedies), "min_gain": 0.01,
+                         "outcome": "helped", "confirmed": True, "rule": CONFIRM_RULE})
     cols = ["feature_set", "setting", "n_rows", "n_models", "acc_all", "acc_remedy", "diff", "ci_low", "ci_high",
-            "confirmed", "rule"]
+            "ci_level", "n_remedies", "min_gain", "outcome", "confirmed", "rule"]
     p["confirmation"] = _csv(pd.DataFrame(conf, columns=cols), root / "diagnosis/confirmation.csv")
     p["answer"] = _json(answer, root / "diagnosis/answer.json")
 
@@ -480,9 +484,10 @@ def test_headline_and_sentences_are_answer_json_verbatim(built, tmp_path):
 def test_verdict_table_shows_every_rule_outcome_and_the_rule_texts(built):
     doc, _ = built
     text = section_text(doc, "verdict")
-    assert ("`alpha` | 0.805 [0.600, 1.000] | 80.0% | yes | 0.800 [0.600, 1.000] | 1.0e-04 | 0.120 | yes | no | yes"
+    assert ("`alpha` | 0.805 [0.600, 1.000] | 80.0% | yes | 0.800 [0.600, 1.000] | 0.980 | 1.0e-04 | broke | yes"
             in text)
-    assert "`beta` | 0.050 [0.040, 0.060] | 5.0% | no | -0.010 [-0.030, 0.010] | 1.000 | 0.020 | no | no | no" in text
+    assert "`beta` | 0.050 [0.040, 0.060] | 5.0% | no | -0.010 [-0.030, 0.010] | 0.008 | 1.000 | holds | no" in text
+    assert "`gamma` | 0.020 [0.010, 0.030] | 2.0% | no | 0.005 [-0.010, 0.020] | 0.021 | 0.900 | undetermined | no" in text
     assert "`alpha`: shortcut suspect: relied on, and its relation to the label broke on test." in text
     rules = table_after(doc, "verdict", "Rules and outcomes")
     by_rule = {r[0]: r for r in rules.rows}
@@ -490,7 +495,7 @@ def test_verdict_table_shows_every_rule_outcome_and_the_rule_texts(built):
         assert rule in {r[1] for r in rules.rows}, key
     assert by_rule["relied on"][2] == "`alpha` (1 of 3 units)"
     assert by_rule["relation broke"][2] == "`alpha` (1 of 3 units)"
-    assert by_rule["insufficient evidence"][2] == "none of 3 units"
+    assert by_rule["relation holds"][2] == "holds: `beta`; undetermined: `gamma` (of 3 units)"
     assert by_rule["class mix changed"][2] == "not changed (total variation 0.045, chi-square p 0.012)"
     assert by_rule["covariate shift"][2] == "**covariate shift** (AUC 0.710, 95 % CI 0.660 to 0.760)"
     assert by_rule["training support"][2] == "6 of 150 test (audit) rows unsupported (4.0%)"
@@ -668,14 +673,16 @@ def test_remedy_is_judged_on_the_confirmation_rows(built):
     assert "3,648" not in text and "150 rows (test file) that **no decision saw**" in text
     assert CONFIRM_RULE in text
     table = table_after(doc, "remedy", "Retrained without `alpha`")
+    assert table.header[-2:] == ["gain (remedy − all) [95 % CI]", "outcome"]
     assert table.rows == [
-        ["`relu`", "2", "150", "0.460", "0.600", "+0.140 [+0.100, +0.180]", "yes"],
-        ["`sigmoid`", "2", "150", "0.490", "0.590", "+0.100 [+0.060, +0.140]", "yes"],
-        ["all settings", "4", "150", "0.475", "0.595", "+0.120 [+0.080, +0.160]", "yes"],
+        ["`relu`", "2", "150", "0.460", "0.600", "+0.140 [+0.100, +0.180]", "helped"],
+        ["`sigmoid`", "2", "150", "0.490", "0.590", "+0.100 [+0.060, +0.140]", "helped"],
+        ["all settings", "4", "150", "0.475", "0.595", "+0.120 [+0.080, +0.160]", "helped"],
     ]
     assert table.total
     assert ("Pooled over settings, retrained without `alpha` the confirmation accuracy rises from 0.475 to 0.595, "
-            "a change of +0.120 (95 % CI +0.080 to +0.160, 4 models on 150 rows): **confirmed**.") in text
+            "a change of +0.120 (95 % CI +0.080 to +0.160, 4 models on 150 rows): **confirmed** (removing it "
+            "helped).") in text
     metrics = table_after(doc, "remedy", "Accuracy of the remedy models")
     assert "test (confirmation) accuracy" in metrics.header
     assert metrics.rows[1][:2] == ["`relu`", "without `alpha`"]
@@ -690,6 +697,30 @@ def test_two_suspects_name_every_remedy_set(tmp_path):
         assert table_after(doc, "remedy", heading).rows[-1][0] == "all settings"
     assert "without `alpha` and `beta`: **confirmed**" in section_text(doc, "verdict")
     assert (out / "figures/remedy.png").is_file()
+    # three remedies: every interval at 1 - 0.05/3 (Bonferroni), and the header says so
+    assert table_after(doc, "remedy", "Retrained without `alpha`").header[-2] == "gain (remedy − all) [98.3 % CI]"
+
+
+def test_the_remedy_section_words_each_of_the_three_outcomes(tmp_path):
+    paths, settings = write_inputs(tmp_path / "in", suspects=("alpha", "beta"), studies=False)
+    conf = pd.read_csv(paths["confirmation"])
+    for fs, diff, lo, hi, outcome in (("drop-beta", -0.005, -0.008, 0.004, "did not help"),
+                                      ("drop-alpha+beta", 0.004, -0.010, 0.018, "inconclusive")):
+        at = conf["feature_set"] == fs
+        conf.loc[at, ["acc_remedy", "diff", "ci_low", "ci_high", "outcome", "confirmed"]] = [
+            0.475 + diff, diff, lo, hi, outcome, False]
+    conf.to_csv(paths["confirmation"], index=False)
+    doc = report.build_report(read_inputs(paths, settings))
+    text = section_text(doc, "remedy")
+    assert [table_after(doc, "remedy", h).rows[-1][-1] for h in (
+        "Retrained without `alpha`", "Retrained without `beta`", "Retrained without `alpha` and `beta`")] == [
+        "helped", "did not help", "inconclusive"]
+    assert "4 models on 150 rows): **confirmed** (removing it helped)." in text
+    assert ("retrained without `beta` the confirmation accuracy falls from 0.475 to 0.470, a change of -0.005 "
+            "(98.3 % CI -0.008 to +0.004, 4 models on 150 rows): **not confirmed**: removing it did not help (the "
+            "interval lies below the minimum useful gain of 0.01).") in text
+    assert ("a change of +0.004 (98.3 % CI -0.010 to +0.018, 4 models on 150 rows): **inconclusive**: these rows "
+            "cannot tell a gain of at least 0.01 from none.") in text
 
 
 def test_cost_section_sums_the_benchmarks(built):

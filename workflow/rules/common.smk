@@ -299,7 +299,8 @@ PREDICT_SETTING = PREDICT["model"] or config["grid"]["models"][0]
 def predict_inputs(wildcards):
     """New rows, the answer, and the encoder and grid models (one setting, every seed) of each
     feature set the prediction may use: the one chosen in the config, or with `auto` all
-    features and every remedy (the script picks the confirmed one from answer.json)."""
+    features and every remedy (the script picks a confirmed one from answer.json, and among
+    several the one with the best test (audit) accuracy, from each set's metric summary)."""
     if wildcards.name not in PREDICT["files"]:
         raise WorkflowError(
             f"predictions '{wildcards.name}': not a file named under predict.files in the config"
@@ -309,7 +310,12 @@ def predict_inputs(wildcards):
     return {
         "csv": PREDICT["files"][wildcards.name],
         "answer": f"{RESULTS}/diagnosis/answer.json",
-        "confirmation": f"{RESULTS}/diagnosis/confirmation.csv",
+        # with `auto`: each remedy's grid metrics (the audit split ranks the confirmed ones)
+        "audit": [
+            f"{RESULTS}/evaluation/{fs}/metrics_summary.csv"
+            for fs in sets
+            if chosen == "auto" and fs != "all"
+        ],
         "encoders": [f"{RESULTS}/features/{fs}/encoder.json" for fs in sets],
         "models": [
             os.path.join(

@@ -15,7 +15,7 @@ def main(snakemake):
     }
     table = remedy.confirmation_table(
         [files.read_parquet(x) for x in inp.all], remedies, p.models,
-        n_boot=p.confirm["n_boot"], alpha=p.confirm["alpha"], seed=p.seed,
+        n_boot=p.confirm["n_boot"], alpha=p.confirm["alpha"], seed=p.seed, min_gain=p.confirm["min_gain"],
     )
     files.write_csv(table, snakemake.output.table)
     files.write_json(snakemake.output.answer, remedy.final_answer(verdict, table, p.has_test_file))

@@ -10,7 +10,8 @@ def main(snakemake):
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     spec = data.DatasetSpec.from_config(p.dataset)
     answer = files.read_json(inp.answer)
-    feature_set, reason = predict.choose_feature_set(p.predict["feature_set"], answer, files.read_csv(inp.confirmation))
+    audit = [files.read_csv(x) for x in inp.audit]  # the remedies' metric summaries (auto only)
+    feature_set, reason = predict.choose_feature_set(p.predict["feature_set"], answer, audit, p.setting)
     # inputs: every candidate feature set's encoder (features/<fs>/encoder.json) and grid models
     encoder = files.read_json(next(e for e in inp.encoders if Path(e).parent.name == feature_set))
     models = [nn.MLP.from_arrays(files.load_npz(m)) for m in inp.models if Path(m).parts[-4] == feature_set]

@@ -217,8 +217,8 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
             "suspect": ("shortcut suspect if relied on AND (its relation to the label broke, or at least "
                         f"{100 * th['min_unseen_share']:g} % of its test values are levels never seen in training)"),
             "class_mix": class_mix.get("rule", ""),
-            "label_shift": ("label shift if the class mix changed (test labels observed); whether the inputs "
-                            "within each class held is the covariate rule (the domain model holds the label)"),
+            "label_shift": ("label shift if the class mix changed (test labels observed) and the inputs within "
+                            "each class held: no covariate shift by the domain model, which holds the label"),
             "covariate": covariate.get("rule", ""),
             "support": covariate.get("support_rule", ""),
             "missing": (f"missing-value shift if a feature's share of missing cells moved by at least "
@@ -332,7 +332,10 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
     sentences: list[str] = []
     changes: list[str] = []
     mix_moved = bool(class_mix.get("changed"))
-    if mix_moved:
+    # label shift: the class mix changed (observed) while the inputs within each class held (the
+    # domain model holds the label, so its input part measures P(X | Y)); when they moved too, a
+    # selection on the inputs explains the new mix, and the mix is reported beside it
+    if mix_moved and not covariate.get("shifted"):
         changes.append("label shift")
     if covariate.get("shifted"):
         changes.append("covariate shift")
@@ -383,7 +386,9 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
                  if abs(b - a) >= 0.01]
         text = (f"The class mix changed (total variation {fmt(class_mix.get('tv'))}, chi-square p "
                 f"{fmt(class_mix.get('chi2_pvalue'), 4)}): " + "; ".join(moved) + ".")
-        if ls and ls.get("estimable", True):
+        if "label shift" not in changes:
+            text += " The inputs within each class moved too, so the new mix comes with them (see below)."
+        elif ls and ls.get("estimable", True):
             text += (f" Re-weighting the models' classes to the mix estimated from their own test "
                      f"predictions (no test labels) moves mean test accuracy from "
                      f"{fmt(ls['acc_test'])} to {fmt(ls['acc_test_prior_corrected'])}.")

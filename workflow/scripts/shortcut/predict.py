@@ -1,8 +1,10 @@
 """Predictions for new rows from the model the audit recommends.
 
 The model is the grid's model setting on one feature set: by default (``feature_set: auto``) the
-remedy confirmed on the held-back rows when there is one (the one with the largest confirmed
-gain), else all features. Its seeds' probabilities are averaged. The new rows go through the
+remedy confirmed on the held-back rows when there is one, else all features. Among several
+confirmed remedies the audit rows choose (the setting's test accuracy on the audit part): the
+confirmation rows only confirm, since the gain they measured would be biased upward for the
+remedy picked by it. Its seeds' probabilities are averaged. The new rows go through the
 same cleaning (one-line errors for bad cells) and the same fitted encoder as the test rows;
 which model was used, and why, is written into the output's metadata. A target column, if the
 file has one, is ignored for the prediction and scored separately.
@@ -18,17 +20,42 @@ import pandas as pd
 from .data import TARGET
 
 
-def choose_feature_set(requested: str, answer: dict, confirmation: pd.DataFrame) -> tuple[str, str]:
-    """The feature set to predict with, and the reason in words."""
+def audit_accuracy(audit: Sequence[pd.DataFrame], setting: str) -> dict[str, float]:
+    """Feature set -> test (audit) accuracy of model setting ``setting``, mean over seeds, from the
+    grid's metric summaries (``evaluation/<fs>/metrics_summary.csv``: columns fs, act, split,
+    accuracy_mean)."""
+    frames = [f for f in audit if len(f)]
+    if not frames:
+        return {}
+    table = pd.concat(frames, ignore_index=True)
+    rows = table[(table["split"] == "audit") & (table["act"] == setting)]
+    return {str(fs): float(acc) for fs, acc in zip(rows["fs"], rows["accuracy_mean"]) if np.isfinite(acc)}
+
+
+def choose_feature_set(requested: str, answer: dict, audit: Sequence[pd.DataFrame], setting: str) -> tuple[str, str]:
+    """The feature set to predict with, and the reason in words.
+
+    With ``requested == "auto"``: all features when no remedy was confirmed; else, of the
+    confirmed remedies (``answer["confirmed_remedies"]``, in the verdict's order of remedies), the
+    one whose models of ``setting`` have the highest test (audit) accuracy (``audit``: the metric
+    summaries, see :func:`audit_accuracy`). Never by the confirmation gain: those rows measured
+    it, so choosing by it would reuse them. Ties, and remedies without audit metrics, go by the
+    verdict's order (the first)."""
     if requested != "auto":
         return requested, f"feature set {requested} chosen in the config (predict.feature_set)"
     confirmed = list(answer.get("confirmed_remedies") or [])
     if not confirmed:
         return "all", "no remedy was confirmed: the models on all features"
-    pooled = confirmation[confirmation["setting"] == "all settings"].set_index("feature_set")
-    best = max(confirmed, key=lambda fs: float(pooled.loc[fs, "diff"]) if fs in pooled.index else -np.inf)
-    return best, (f"the confirmed remedy {best} (confirmation accuracy +{float(pooled.loc[best, 'diff']):.3f} "
-                  "over all features)" if best in pooled.index else f"the confirmed remedy {best}")
+    if len(confirmed) == 1:
+        return confirmed[0], f"the confirmed remedy {confirmed[0]} (the only remedy confirmed on the confirmation rows)"
+    acc = audit_accuracy(audit, setting)
+    best = max(confirmed, key=lambda fs: acc.get(fs, -np.inf))  # max keeps the first of equals
+    if best not in acc:
+        return best, (f"the confirmed remedy {best}: the first of the {len(confirmed)} confirmed remedies in the "
+                      "verdict's order (no test (audit) accuracy to choose by)")
+    return best, (f"the confirmed remedy {best}: of the {len(confirmed)} confirmed remedies, the one with the highest "
+                  f"test (audit) accuracy of `{setting}` ({acc[best]:.3f}, mean over seeds); the audit rows chose it, "
+                  "the confirmation rows only confirmed it")
 
 
 def cell_flags(frame: pd.DataFrame, encoder: dict) -> tuple[list[str], list[str]]:

@@ -102,7 +102,8 @@ table{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums}
 th,td{padding:4px 8px;border-bottom:1px solid #d8dee4;text-align:left;vertical-align:top}
 th{background:#f6f8fa;font-weight:600;vertical-align:bottom}
 td.num,th.num{text-align:right}
-td.num{white-space:nowrap}
+td.num{white-space:normal}
+td code{overflow-wrap:anywhere}
 tr.total td{font-weight:600;border-top:2px solid #8c959f}
 figure{margin:16px 0 28px;max-width:900px}
 figure img{display:block;max-width:100%;height:auto;border:1px solid #eaeef2}

@@ -7,13 +7,31 @@ import pandas as pd
 
 from .. import facts, plots
 from ...diagnose import direction
-from ..fmt import ci, ci_text, count, join_words, num, pm, signed, truthy, two, yes
+from ...remedy import HELPED, NO_HELP, level_text, outcome_of
+from ..fmt import ci, count, finite, join_words, num, pm, signed, two
 from ..load import Inputs
 from ..names import EVAL_SPLITS
 from ..render import Figure, Heading, Para, Section, Table
 
 
 POOLED = "all settings"  # the confirmation table's pooled row
+
+
+def _ci_words(r) -> str:
+    """'97.5 % CI +0.080 to +0.160' (the level the table used; Bonferroni over the remedies)."""
+    return f"{level_text(r.get('ci_level'))} {signed(r.get('ci_low'))} to {signed(r.get('ci_high'))}"
+
+
+def _outcome_words(r, outcome: str) -> str:
+    """The pooled row's outcome in words: helped, did not help, or inconclusive."""
+    min_gain = r.get("min_gain")
+    gain = f"a gain of at least {float(min_gain):g}" if finite(min_gain) else "a gain"
+    if outcome == HELPED:
+        return "**confirmed** (removing it helped)"
+    if outcome == NO_HELP:
+        below = f"the minimum useful gain of {float(min_gain):g}" if finite(min_gain) else "0"
+        return f"**not confirmed**: removing it did not help (the interval lies below {below})"
+    return f"**inconclusive**: these rows cannot tell {gain} from none"
 
 
 def _confirmation_blocks(inp: Inputs, fs: str) -> list:
@@ -25,25 +43,26 @@ def _confirmation_blocks(inp: Inputs, fs: str) -> list:
     sub = pd.concat([sub[sub["setting"] != POOLED], sub[sub["setting"] == POOLED]])
     rows, strong = [], set()
     for i, r in enumerate(sub.to_dict("records")):
+        outcome = outcome_of(pd.Series(r))
         row = [str(r["setting"]) if r["setting"] == POOLED else f"`{r['setting']}`", count(r.get("n_models")),
                count(r.get("n_rows")), num(r.get("acc_all")), num(r.get("acc_remedy")),
-               ci(r.get("diff"), r.get("ci_low"), r.get("ci_high"), sign=True), yes(r.get("confirmed"))]
-        if row[-1] == "yes":
+               ci(r.get("diff"), r.get("ci_low"), r.get("ci_high"), sign=True), outcome]
+        if outcome == HELPED:
             strong.add((i, 6))
         rows.append(row)
+    level = level_text(sub["ci_level"].iloc[0] if "ci_level" in sub else None)
     blocks: list = [Table(["setting", "models", "rows", "accuracy, all features", "accuracy, remedy",
-                           "gain (remedy − all) [95 % CI]", "confirmed"], rows,
+                           f"gain (remedy − all) [{level}]", "outcome"], rows,
                           [False, True, True, True, True, True, False], strong=strong,
                           total=bool((sub["setting"] == POOLED).any()))]
     pooled = sub[sub["setting"] == POOLED]
     if len(pooled):
         r = pooled.iloc[0]
         verb = direction(r["acc_all"], r["acc_remedy"])
-        outcome = "**confirmed**" if truthy(r["confirmed"]) else "**not confirmed**: removing it did not help"
         blocks.append(Para(
             f"Pooled over settings, retrained {label} the confirmation accuracy {verb} from {num(r['acc_all'])} to "
-            f"{num(r['acc_remedy'])}, a change of {signed(r['diff'])} ({ci_text(r['ci_low'], r['ci_high'], sign=True)}, "
-            f"{count(r['n_models'])} models on {count(r['n_rows'])} rows): {outcome}."))
+            f"{num(r['acc_remedy'])}, a change of {signed(r['diff'])} ({_ci_words(r)}, "
+            f"{count(r['n_models'])} models on {count(r['n_rows'])} rows): {_outcome_words(r, outcome_of(r))}."))
     return blocks
 
 
@@ -65,7 +84,9 @@ def section(inp: Inputs) -> Section:
             f"({ts.get('source', 'test file')}) that **no decision saw**: not the shift evidence, not the verdict, "
             "not the choice of remedy. Per model setting, the accuracy of the retrained models minus that of the "
             "models on all features, on the same rows, averaged over seeds (interval: rows and seeds "
-            f"bootstrapped); pooled over settings in the last row. Rule: {rule or 'n/a'}."))
+            "bootstrapped, Bonferroni-corrected over the remedies); pooled over settings in the last row, whose "
+            "interval decides: the remedy **helped** (it is confirmed), **did not help** (no useful gain), or is "
+            f"**inconclusive** (these rows cannot tell a useful gain from none). Rule: {rule or 'n/a'}."))
         for fs in remedies:
             blocks.append(Heading(f"Retrained {facts.fs_label(inp, fs)}"))
             blocks += _confirmation_blocks(inp, fs)

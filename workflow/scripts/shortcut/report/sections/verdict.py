@@ -14,13 +14,13 @@ from ..render import Bullets, Heading, Para, Section, Table
 
 
 RULE_NAMES = {
-    "relied": "relied on", "broke": "relation broke", "insufficient": "insufficient evidence",
-    "suspect": "shortcut suspect", "class_mix": "class mix changed", "label_shift": "label shift",
+    "relied": "relied on", "broke": "relation broke", "holds": "relation holds",
+    "undetermined": "undetermined", "suspect": "shortcut suspect", "missing": "missing-value shift", "class_mix": "class mix changed", "label_shift": "label shift",
     "covariate": "covariate shift", "support": "training support", "confirmed": "remedy confirmed",
 }
 
 
-UNIT_RULES = ("relied", "broke", "insufficient", "suspect")  # rules with one outcome per unit
+UNIT_RULES = ("relied", "broke", "suspect")  # rules with one yes/no outcome per unit
 
 
 def _rule_outcome(inp: Inputs, key: str) -> str:
@@ -30,16 +30,25 @@ def _rule_outcome(inp: Inputs, key: str) -> str:
         hit = [str(r["unit"]) for r in records if truthy(r.get(key))]
         return (f"{codes(hit)} ({len(hit)} of {plural(len(records), 'unit')})" if hit
                 else f"none of {plural(len(records), 'unit')}")
+    if key == "holds":
+        hit = [str(r["unit"]) for r in records if str(r.get("outcome")) == "holds"]
+        open_ = [str(r["unit"]) for r in records if str(r.get("outcome")) == "undetermined"]
+        return (f"holds: {codes(hit) if hit else 'none'}; undetermined: {codes(open_) if open_ else 'none'} "
+                f"(of {plural(len(records), 'unit')})")
+    if key == "undetermined":
+        share = (inp.diagnosis.get("reliance_undetermined") or {}).get("share")
+        return f"{pct(share)} of the models' reliance undetermined" if finite(share) else "–"
+    if key == "missing":
+        moved = inp.diagnosis.get("missing_shift") or []
+        return ("; ".join(f"`{m['feature']}` {pct(m['share_train'])} → {pct(m['share_test'])}" for m in moved)
+                if moved else "no missing-value shift")
     if key == "class_mix":
         m = inp.class_mix
         word = "**changed**" if truthy(m.get("changed")) else "not changed"
         return f"{word} (total variation {num(m.get('tv'))}, chi-square p {pval(m.get('chi2_pvalue'))})"
     if key == "label_shift":
-        m = (inp.covariate.get("class_mix_explained") or {})
         label = "label shift" in (inp.diagnosis.get("answer") or {}).get("changes", [])
-        word = "**label shift**" if label else "no label shift"
-        return (f"{word} (class-mix change the inputs do not explain: total variation "
-                f"{num(m.get('unexplained_tv'))}, {ci_text(m.get('unexplained_tv_ci_low'), m.get('unexplained_tv_ci_high'))})")
+        return "**label shift**" if label else "no label shift"
     if key == "covariate":
         c = inp.covariate
         word = "**covariate shift**" if truthy(c.get("shifted")) else "no covariate shift"
@@ -104,25 +113,29 @@ def section(inp: Inputs) -> Section:
         "many models (each judged on its own interval and share; the grid relies on a unit when at least half "
         "of its models do). **Harm**: how much worse the evidence "
         "model with the unit predicts the test (audit) rows than the one without it, after refitting the class "
-        f"mix (nats per row, 95 % CI, on {count(n_rows)} supported rows); **Holm p**: its p-value adjusted for "
-        "testing every unit; **MDE**: the smallest harm these rows could detect."))
+        f"mix (nats per row, 95 % CI, on {count(n_rows)} supported rows); **upper**: its one-sided upper "
+        "confidence bound; **Holm p**: its p-value adjusted for testing every unit in every round; "
+        "**relation**: *broke* (significant and at least the material margin), *holds* (the upper bound is "
+        "below the margin) or *undetermined* (neither: these rows cannot tell)."))
     if records:
         groups = any(str(r.get("kind")) == "group" for r in records)
         header = ["unit", "importance (nats) [95 % CI]", "share", "relied on", "harm (nats/row) [95 % CI]",
-                  "Holm p", "MDE", "relation broke", "insufficient", "suspect"]
+                  "upper", "Holm p", "relation", "suspect"]
         rows, strong = [], set()
         for i, r in enumerate(records):
             row = [facts.unit_label(r["unit"], r.get("kind"), r.get("members")) if groups else f"`{r['unit']}`",
                    ci(r.get("importance"), r.get("importance_ci_low"), r.get("importance_ci_high")),
                    pct(r.get("share")), _relied_text(r),
                    ci(r.get("harm"), r.get("harm_ci_low"), r.get("harm_ci_high")),
-                   pval(r.get("p_holm")), num(r.get("mde")), yes(r.get("broke")), yes(r.get("insufficient")),
+                   num(r.get("harm_upper")), pval(r.get("p_holm")), value_text(r.get("outcome")),
                    yes(r.get("suspect"))]
-            for j in (3, 7, 8, 9):
+            for j in (3, 8):
                 if row[j].startswith("yes"):
                     strong.add((i, j))
+            if row[7] == "broke":
+                strong.add((i, 7))
             rows.append(row)
-        blocks.append(Table(header, rows, [False, True, True, False, True, True, True, False, False, False],
+        blocks.append(Table(header, rows, [False, True, True, False, True, True, True, False, False],
                             strong=strong))
         blocks.append(Bullets([f"`{r['unit']}`: {r['reading']}." for r in records if value_text(r.get("reading")) != "–"]))
     else:
