@@ -197,3 +197,71 @@ def test_a_leak_is_found_on_capped_samples(world):
     shift = result["shift"]
     assert len(shift["supported"]) == 3000 and len(shift["log_a_source"]) == len(tr)
     assert (ev["n_rows"] == shift["supported"].sum()).all()
+
+
+def test_a_genuine_feature_gone_missing_in_test_is_judged_on_its_filled_rows_only(world):
+    """x1 (strong, genuine) is empty in 60 % of the test rows and never in training: the encoder
+    fills the median, which makes the model with x1 confidently wrong on those rows. Left out of
+    x1's harm, they cannot make it look broken; counted in, they would."""
+    train, pool = world
+    test = pool.iloc[:1500].reset_index(drop=True)
+    gone = np.random.default_rng(3).random(len(test)) < 0.6
+    test.loc[gone, "x1"] = np.nan
+    splits, encoder = syn.encoded(train, test)
+    run = lambda missing: conditional.audit_evidence(  # noqa: E731
+        *splits, encoder, 3, domain_settings=domain_settings(), evidence_settings=evidence_settings(),
+        missing_audit=missing)["evidence"].set_index("unit")
+    ev = run({"x1": gone})
+    supported = ev.loc["c1", "n_rows_unit"]
+    assert ev.loc["x1", "n_rows_unit"] < 0.5 * supported and ev.loc["x2", "n_rows_unit"] == supported
+    assert not ev["broke"].any() and ev.loc["x1", "harm"] < 0
+    # the same rows counted in: the fill value costs x1 heavily
+    assert run({}).loc["x1", "harm"] > ev.loc["x1", "harm"]
+
+
+def test_the_rounds_share_alpha_and_one_rule_decides_every_round():
+    s = evidence_settings(alpha=0.05, max_steps=5)
+    assert conditional.rounds(s) == 7 and conditional.round_alpha(s) * conditional.rounds(s) == pytest.approx(0.05)
+    assert "0.007143" in conditional.decision_rule(s) and "7 rounds" in conditional.decision_rule(s)
+    assert conditional.outcome(True, 0.5, 0.02) == "broke"
+    assert conditional.outcome(False, 0.019, 0.02) == "holds"
+    assert conditional.outcome(False, 0.021, 0.02) == "undetermined"
+    assert conditional.outcome(False, float("nan"), 0.02) == "undetermined"
+
+
+def test_the_family_wise_error_over_every_round_stays_below_alpha(monkeypatch):
+    """Every unit's per-row harm is pure noise with mean 0 (no relation broke), heavy-tailed, and
+    correlated across units, as in a real audit; the procedure may run up to max_steps + 2
+    rounds. Over 400 audits the share with ANY unit called broken stays below alpha (the margin
+    is 0 here, so only the tests guard). Without the Bonferroni share of the rounds it is the
+    first round's Holm alone at alpha."""
+    n_rows, units = 150, ["a", "b", "c", "d", "e", "f"]
+    state = {"rng": None, "common": None}
+
+    def noise(data, base, unit):
+        # the same rows give the same differences whatever the base (the add-back sees them again)
+        if unit.name in state:
+            return state[unit.name]
+        rng = state["rng"]
+        d = 0.5 * state["common"] + rng.standard_t(3, n_rows) * 0.1
+        # the mean is set to a draw of its own sampling distribution around 0: z ~ N(0, 1)
+        d = d - d.mean() + rng.normal(0, d.std(ddof=1) / np.sqrt(n_rows))
+        state[unit.name] = {"d": d, "e": d, "e_val": rng.normal(0, 0.1, 50),
+                            "value_val": 0.0, "acc_with": 0.5, "acc_without": 0.5, "break_cost": 0.1}
+        return state[unit.name]
+
+    monkeypatch.setattr(conditional, "_compare", noise)
+    monkeypatch.setattr(conditional, "class_mix_explained", lambda data, features: {})
+    s = evidence_settings(alpha=0.2, min_harm_share=0.0, n_boot=200, max_steps=5)
+    X = np.zeros((60, len(units)), dtype=np.float32)
+    y = np.arange(60) % 2
+    any_broke = 0
+    reps = 400
+    for r in range(reps):
+        state.clear()
+        state["rng"] = np.random.default_rng(r)
+        state["common"] = state["rng"].standard_t(3, n_rows) * 0.1
+        ev, _, _ = conditional.conditional_shift(X, y, X[:50], y[:50], np.zeros((n_rows, len(units))), np.arange(n_rows) % 2,
+                                                 sources=units, categorical=[], n_classes=2, settings=s)
+        any_broke += bool(ev["broke"].any())
+    assert any_broke / reps <= 0.2 / 7 * 2.5, any_broke / reps

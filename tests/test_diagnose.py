@@ -210,3 +210,25 @@ def test_rows_outside_the_training_support_are_not_judged():
     text = " ".join(v["answer"]["sentences"])
     assert "Only 12 test rows lie inside the training support." in text
     assert "98.0 % of the test rows lie outside the training support; they cannot be judged" in text
+
+
+def test_label_shift_with_a_near_perfect_model_is_worded_as_label_shift():
+    """An accurate model predicts the new mix almost exactly, so the mix its predictions imply
+    hardly differs from the observed one; the verdict must still call it label shift, from the
+    observed mix and the inputs within each class that held, and quote the corrected accuracy."""
+    mix = {"share_train": [0.86, 0.14], "share_test": [0.43, 0.57], "tv": 0.43, "chi2_pvalue": 1e-12,
+           "changed": True, "rule": "mix rule", "n_train": 4000, "n_test": 300}
+    ls = pd.DataFrame({"acc_test": [0.97, 0.98], "acc_test_prior_corrected": [0.985, 0.99],
+                       "confusion_min_singular": [0.95, 0.96]})
+    cov = dict(COVARIATE_NONE, class_mix_explained={"unexplained_tv": 0.004})
+    v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=cov, class_mix=mix,
+                          features=FEATURES, label_shift=ls, thresholds=TH)
+    assert v["answer"]["changes"] == ["label shift"]
+    assert v["answer"]["headline"] == "No shortcut; the class mix changed."
+    assert "moves mean test accuracy from 0.975 to 0.988" in v["answer"]["sentences"][0]
+    # the same mix change with inputs that moved within the classes: a selection on the inputs
+    moved = dict(cov, shifted=True, auc=0.7, auc_ci_low=0.65, auc_ci_high=0.75)
+    v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=moved, class_mix=mix,
+                          features=FEATURES, label_shift=ls, thresholds=TH)
+    assert v["answer"]["changes"] == ["covariate shift"]
+    assert v["answer"]["headline"] == "No shortcut; the model meets inputs unlike its training rows."

@@ -106,6 +106,10 @@ rule shift_evidence:
         val=f"{RESULTS}/features/all/val.parquet",
         audit=f"{RESULTS}/features/all/audit.parquet",
         encoder=f"{RESULTS}/features/all/encoder.json",
+        # the audit rows' empty cells (the encoded rows hold the fill values) and the training
+        # file's missing counts: a cell empty only in test is left out of its feature's harm
+        clean_audit=f"{RESULTS}/clean/audit.parquet",
+        train_cells=f"{RESULTS}/clean/train_cells.json",
     output:
         covariate=f"{RESULTS}/shift/covariate.json",
         support=f"{RESULTS}/shift/support.parquet",

@@ -468,6 +468,20 @@ def _column_into(out: np.ndarray, column) -> None:
         start += n
 
 
+def read_missing(path: str | os.PathLike, columns: Sequence[str], rows: np.ndarray) -> dict:
+    """Which of ``rows`` (source row numbers) have an empty cell, per column of ``columns``, in a
+    cleaned parquet file (no pandas: the columns' validity bitmaps)."""
+    import pyarrow.compute as pc
+
+    table = _read_arrow(path)
+    at = {int(r): i for i, r in enumerate(table.column("row").to_numpy())}
+    order = np.array([at[int(r)] for r in rows], dtype=np.int64)
+    out = {}
+    for name in columns:
+        out[name] = pc.is_null(table.column(name), nan_is_null=True).to_numpy(zero_copy_only=False)[order]
+    return out
+
+
 def read_encoded(path: str | os.PathLike, dtype=np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature matrix, labels and source row numbers of an encoded split, read from its parquet
     file straight into one C-ordered array (no pandas: one copy of the features, not three)."""
