@@ -265,3 +265,31 @@ def test_the_family_wise_error_over_every_round_stays_below_alpha(monkeypatch):
                                                  sources=units, categorical=[], n_classes=2, settings=s)
         any_broke += bool(ev["broke"].any())
     assert any_broke / reps <= 0.2 / 7 * 2.5, any_broke / reps
+
+
+def _id_column(train, test, n_levels, leak: bool, seed: int):
+    """An ID-like categorical: ``n_levels`` levels of ~equal size. With ``leak``, each level
+    belongs to one class in training (its rows' label, 90 % of the time), and the test rows get
+    levels at random: the levels carry the label in train and not in test."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"id{k}" for k in range(n_levels)], dtype=object)
+    if not leak:
+        return train.assign(agent=ids[rng.integers(0, n_levels, len(train))]), test.assign(agent=ids[rng.integers(0, n_levels, len(test))])
+    owner = np.arange(n_levels) % 3
+    y = train["target"].to_numpy()
+    cls = np.where(rng.random(len(y)) < 0.9, y, rng.integers(0, 3, len(y)))
+    pick = np.array([rng.choice(np.flatnonzero(owner == c)) for c in cls])
+    return train.assign(agent=ids[pick]), test.assign(agent=ids[rng.integers(0, n_levels, len(test))])
+
+
+def test_an_id_like_leak_of_many_rare_levels_is_seen_through_the_target_encoding(world):
+    train, pool = world
+    test = pool.iloc[:1000].reset_index(drop=True)
+    tr, te = _id_column(train, test, 640, leak=True, seed=4)  # ~10 training rows a level: all pooled
+    ev, _ = evidence(tr, te, categorical=("c1", "agent"))
+    assert ev.loc["agent", "broke"] and ev.loc["agent", "harm"] > 0.1
+    assert not ev.drop(index="agent")["broke"].any()
+    # the same column without the leak: no harm
+    tr, te = _id_column(train, test, 640, leak=False, seed=4)
+    ev, _ = evidence(tr, te, categorical=("c1", "agent"))
+    assert not ev["broke"].any() and ev.loc["agent", "harm_ci_low"] < ev.loc["agent", "min_harm"]

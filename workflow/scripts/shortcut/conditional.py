@@ -193,26 +193,83 @@ def outcome(broke: bool, upper: float, min_harm: float) -> str:
 # design matrix of the evidence models
 
 
+TARGET_ENCODING_FOLDS = 5
+"""Folds of the out-of-fold target encoding of the training rows (:class:`Design`)."""
+
+
 @dataclass
 class Design:
     """Encoded columns regrouped for the evidence models: rare levels pooled, one column index
-    list per source feature."""
+    list per source feature, and for every categorical with pooled levels ``n_classes`` target-
+    encoding columns that keep what each level says about the label.
+
+    Why target encoding: pooling alone hides the levels a grid model can still use. A column of
+    250 IDs with about 20 training rows each carries the label level by level in a leak; pooled,
+    the evidence networks see one constant column and the harm is ~0, so the leak is missed. Each
+    level's encoding is its smoothed class log-odds, log((n_lk + a p_k) / (n_l + a)) - log p_k
+    (shrunk towards the training mix p with ``a`` = ``min_level_rows`` pseudo-rows), computed on
+    the training rows OUT OF FOLD (each training row's value from the other folds' rows), so the
+    networks learn how much a level's label history predicts a new row's label, not the row's own
+    label: a level of pure noise gets no weight, and no false harm follows (the 200-level noise
+    test). Validation and test rows get the encoding of all training rows; a level never seen in
+    training gets 0 (the training mix)."""
 
     matrix_map: np.ndarray  # (d_encoded, d_design) 0/1
     feature_columns: dict  # source feature -> list of design column indices
     features: list
+    encodings: dict = field(default_factory=dict)  # feature -> (encoded column indices, design column indices)
+    y_train: np.ndarray | None = None
+    n_classes: int = 0
+    smoothing: float = 30.0
+    seed: int = 0
+    tables: dict = field(default_factory=dict)  # feature -> its levels' encoding from all training rows
 
-    def apply(self, X) -> np.ndarray:
-        return np.asarray(X, dtype=np.float32) @ self.matrix_map
+    def apply(self, X, out_of_fold: bool = False) -> np.ndarray:
+        """The design matrix of encoded rows ``X``; ``out_of_fold`` for the training rows the
+        design was built on (their target encoding from the other folds)."""
+        X = np.asarray(X, dtype=np.float32)
+        out = X @ self.matrix_map
+        for f, (enc_cols, design_cols) in self.encodings.items():
+            onehot = X[:, enc_cols] != 0
+            if out_of_fold:
+                fold = np.random.default_rng(self.seed + 29).integers(0, TARGET_ENCODING_FOLDS, len(X))
+                values = np.zeros((len(X), self.n_classes), dtype=np.float32)
+                for k in range(TARGET_ENCODING_FOLDS):
+                    inside = fold == k
+                    table = self._table(onehot[~inside], self.y_train[~inside])
+                    values[inside] = self._lookup(onehot[inside], table)
+            else:
+                values = self._lookup(onehot, self.tables[f])
+            out[:, design_cols] = values
+        return out
+
+    def _table(self, onehot: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(levels + 1, classes) smoothed class log-odds per level; the last row (no level) is 0."""
+        k = self.n_classes
+        counts = np.zeros((onehot.shape[1], k))
+        for c in range(k):
+            counts[:, c] = onehot[y == c].sum(axis=0)
+        prior = (np.bincount(y, minlength=k) + 0.5) / (len(y) + 0.5 * k)
+        a = self.smoothing
+        logodds = np.log((counts + a * prior) / (counts.sum(axis=1, keepdims=True) + a)) - np.log(prior)
+        return np.vstack([logodds, np.zeros(k)]).astype(np.float32)
+
+    @staticmethod
+    def _lookup(onehot: np.ndarray, table: np.ndarray) -> np.ndarray:
+        level = np.where(onehot.any(axis=1), np.argmax(onehot, axis=1), table.shape[0] - 1)
+        return table[level]
 
     def columns_of(self, features) -> np.ndarray:
         cols = [c for f in self.features if f in features for c in self.feature_columns[f]]
         return np.asarray(sorted(cols), dtype=np.int64)
 
 
-def build_design(X_train, sources: Sequence[str], categorical: Sequence[str], min_level_rows: int) -> Design:
+def build_design(X_train, sources: Sequence[str], categorical: Sequence[str], min_level_rows: int,
+                 y_train=None, n_classes: int = 0, seed: int = 0) -> Design:
     """Pool the one-hot columns of rare levels (fewer than ``min_level_rows`` training rows) of
-    each categorical into one column; numeric columns pass through."""
+    each categorical into one column; numeric columns pass through. With ``y_train``, every
+    categorical with pooled levels also gets ``n_classes`` target-encoding columns (see
+    :class:`Design`)."""
     X_train = np.asarray(X_train)
     features = list(dict.fromkeys(sources))
     cat = set(categorical)
@@ -232,9 +289,21 @@ def build_design(X_train, sources: Sequence[str], categorical: Sequence[str], mi
             targets.append(n_design)
             feature_columns[src].append(n_design)
             n_design += 1
+    encodings = {}
+    if y_train is not None and n_classes:
+        for src in pooled_slot:
+            design_cols = list(range(n_design, n_design + n_classes))
+            n_design += n_classes
+            feature_columns[src] += design_cols
+            encodings[src] = ([j for j, f in enumerate(sources) if f == src], design_cols)
     M = np.zeros((len(sources), n_design), dtype=np.float32)
     M[np.arange(len(sources)), targets] = 1.0
-    return Design(M, feature_columns, features)
+    design = Design(M, feature_columns, features, encodings,
+                    None if y_train is None else np.asarray(y_train, dtype=np.int64), n_classes,
+                    float(min_level_rows), seed)
+    for f, (cols, _) in encodings.items():
+        design.tables[f] = design._table(X_train[:, cols] != 0, design.y_train)
+    return design
 
 
 # ---------------------------------------------------------------------------------------------
@@ -609,9 +678,9 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
 
         keep = stratified_split(y_val, s.max_val_rows / len(y_val), s.seed + 1)
         X_val, y_val = X_val[keep], y_val[keep]
-    design = build_design(X_train, sources, categorical, s.min_level_rows)
+    design = build_design(X_train, sources, categorical, s.min_level_rows, y_train, n_classes, s.seed)
     entropy = label_entropy(y_train, n_classes)
-    data = _Data(design, design.apply(X_train), np.asarray(y_train, dtype=np.int64),
+    data = _Data(design, design.apply(X_train, out_of_fold=True), np.asarray(y_train, dtype=np.int64),
                  design.apply(X_val), np.asarray(y_val, dtype=np.int64),
                  design.apply(X_test), np.asarray(y_test, dtype=np.int64), n_classes, s,
                  min_harm=s.min_harm_share * entropy,
