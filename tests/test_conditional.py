@@ -246,7 +246,7 @@ def test_the_family_wise_error_over_every_round_stays_below_alpha(monkeypatch):
         d = 0.5 * state["common"] + rng.standard_t(3, n_rows) * 0.1
         # the mean is set to a draw of its own sampling distribution around 0: z ~ N(0, 1)
         d = d - d.mean() + rng.normal(0, d.std(ddof=1) / np.sqrt(n_rows))
-        state[unit.name] = {"d": d, "e": d, "e_val": rng.normal(0, 0.1, 50),
+        state[unit.name] = {"d": d, "d_each": d[None, :], "e": d, "e_val": rng.normal(0, 0.1, 50),
                             "value_val": 0.0, "acc_with": 0.5, "acc_without": 0.5, "break_cost": 0.1}
         return state[unit.name]
 
@@ -293,3 +293,14 @@ def test_an_id_like_leak_of_many_rare_levels_is_seen_through_the_target_encoding
     tr, te = _id_column(train, test, 640, leak=False, seed=4)
     ev, _ = evidence(tr, te, categorical=("c1", "agent"))
     assert not ev["broke"].any() and ev.loc["agent", "harm_ci_low"] < ev.loc["agent", "min_harm"]
+
+
+def test_the_fit_to_fit_spread_of_the_networks_enters_the_harm_interval(world):
+    train, pool = world
+    test = pool.iloc[:600].reset_index(drop=True)
+    three, _ = evidence(train, test)
+    one, _ = evidence(train, test, settings={"ensemble": 1})
+    assert (three["harm_se_fit"] > 0).all() and (one["harm_se_fit"] == 0).all()
+    # the interval is the rows' and the fits' in quadrature: wider than the rows' alone
+    assert (three["harm_se"] > three["harm_se_fit"]).all()
+    assert (three["harm_upper"] >= three["harm"]).all()

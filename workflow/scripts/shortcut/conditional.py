@@ -320,6 +320,9 @@ class PriorModel:
     def log_proba(self, X) -> np.ndarray:
         return np.tile(self.log_prior, (len(X), 1))
 
+    def log_probas(self, X) -> list:
+        return [self.log_proba(X)]
+
 
 PREDICT_BLOCK_ROWS = 1 << 16
 """The evidence models predict this many rows at a time (more rows: several blocks)."""
@@ -337,12 +340,19 @@ class NetModel:
         if len(X) > PREDICT_BLOCK_ROWS:  # bounded activations: a block of rows at a time
             return np.concatenate([self.log_proba(X[i:i + PREDICT_BLOCK_ROWS])
                                    for i in range(0, len(X), PREDICT_BLOCK_ROWS)])
-        logs = [log_softmax(net.forward(np.asarray(X, dtype=net.dtype)).astype(np.float64)) for net in self.nets]
+        logs = self.log_probas(X)
         if len(logs) == 1:
             return logs[0]
         stacked = np.stack(logs)
         m = stacked.max(axis=0)
         return m + np.log(np.mean(np.exp(stacked - m), axis=0))
+
+    def log_probas(self, X) -> list:
+        """Each network's log-probabilities (the fit-to-fit spread of the evidence)."""
+        if len(X) > PREDICT_BLOCK_ROWS:
+            blocks = [self.log_probas(X[i:i + PREDICT_BLOCK_ROWS]) for i in range(0, len(X), PREDICT_BLOCK_ROWS)]
+            return [np.concatenate([b[k] for b in blocks]) for k in range(len(self.nets))]
+        return [log_softmax(net.forward(np.asarray(X, dtype=net.dtype)).astype(np.float64)) for net in self.nets]
 
 
 def fit_evidence_model(X_train, y_train, X_val, y_val, n_classes: int, s: EvidenceSettings):
@@ -469,11 +479,15 @@ class _Data:
                                        self.n_classes, self.settings)
             lp_va = model.log_proba(self.Xva[:, cols])
             t = fit_temperature(lp_va, self.yva)
-            lp_te = model.log_proba(self.Xte[:, cols]) / t
+            each = model.log_probas(self.Xte[:, cols]) if len(self.yte) else []
+            lp_te = _mixture(each) / t if len(self.yte) else model.log_proba(self.Xte[:, cols]) / t
             b = fit_offsets(lp_te, self.yte, self.n_classes) if len(self.yte) else np.zeros(self.n_classes)
             lp_va = adjusted_log_proba(lp_va / t, np.zeros(self.n_classes))
+            # each network alone, with the ensemble's temperature and class offsets: the same
+            # statistic per fit, whose spread is the fit-to-fit variance of the harm
             self.cache[features] = {"test": adjusted_log_proba(lp_te, b), "val": lp_va, "offsets": b,
-                                    "temperature": t, "model": model, "columns": cols}
+                                    "temperature": t, "model": model, "columns": cols,
+                                    "test_each": [adjusted_log_proba(x / t, b) for x in each] if len(each) > 1 else []}
             if unadjusted:
                 self.cache[features]["test_unadjusted"] = lp_te
         return self.cache[features]
@@ -505,6 +519,15 @@ class _Data:
         return float(np.mean(costs))
 
 
+def _mixture(logs: list) -> np.ndarray:
+    """log of the mean of the probabilities exp(logs[k])."""
+    if len(logs) == 1:
+        return logs[0]
+    stacked = np.stack(logs)
+    m = stacked.max(axis=0)
+    return m + np.log(np.mean(np.exp(stacked - m), axis=0))
+
+
 BREAK_PERMUTATIONS = 3
 """Permutations averaged in :meth:`_Data.break_cost`."""
 
@@ -525,8 +548,14 @@ def _compare(data: _Data, base: frozenset, unit: Unit) -> dict:
     value_val = float(-np.mean(d_val)) if len(vrows) else float("nan")
     acc_full = float(np.mean(np.argmax(lf, axis=1) == data.yte)) if len(rows) else float("nan")
     acc_red = float(np.mean(np.argmax(lr, axis=1) == data.yte)) if len(rows) else float("nan")
+    each_f, each_r = full.get("test_each") or [], reduced.get("test_each") or []
+    if each_f:  # network k with the unit against network k without it (the same seed); a prior has one
+        each_r = each_r or [lr] * len(each_f)
+        d_each = np.stack([r[rows, data.yte] - f[rows, data.yte] for f, r in zip(each_f, each_r)])
+    else:
+        d_each = d[None, :]
     return {"d": d, "e": d + kl, "e_val": e_val, "value_val": value_val, "acc_with": acc_full,
-            "acc_without": acc_red, "break_cost": data.break_cost(base, unit)}
+            "acc_without": acc_red, "break_cost": data.break_cost(base, unit), "d_each": d_each}
 
 
 def class_mix_explained(data: "_Data", features: frozenset) -> dict:
@@ -581,7 +610,11 @@ def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> l
         n_kept = int(kept.sum())
         d_kept = c["d"][kept]
         harm = float(np.mean(d_kept)) if n_kept else nan
-        se = float(np.nanstd(dd, ddof=1)) if n_kept >= 2 else nan
+        se_rows = float(np.nanstd(dd, ddof=1)) if n_kept >= 2 else nan
+        # fit-to-fit variance: the spread of the harm over the ensemble's networks, of their mean
+        per_fit = c["d_each"][:, kept].mean(axis=1) if n_kept else np.array([nan])
+        var_fit = float(np.var(per_fit, ddof=1) / len(per_fit)) if len(per_fit) > 1 else 0.0
+        se = float(np.sqrt(se_rows ** 2 + var_fit)) if n_kept >= 2 else nan
         if n_kept >= 2 and se > 0:
             p = float(stats.normal_sf(harm / se))
         elif n_kept >= 2:
@@ -589,14 +622,20 @@ def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> l
         else:
             p = nan
         h_lo, h_hi = stats.percentile_ci(dd) if n_kept >= 2 else (nan, nan)
+        if var_fit > 0 and n_kept >= 2:  # widened by the fits' spread, in quadrature
+            z = stats.normal_quantile(1 - stats.ALPHA / 2) * np.sqrt(var_fit)
+            h_lo, h_hi = harm - float(np.hypot(harm - h_lo, z)), harm + float(np.hypot(h_hi - harm, z))
         e_lo, e_hi = stats.percentile_ci(ee) if n_kept >= 2 else (nan, nan)
         e_ref = float(np.mean(c["e_val"])) if n_val else 0.0
         upper = (stats.studentized_upper(harm, float(np.std(d_kept, ddof=1)), n_kept, dd, dsq, holds_alpha(s))
                  if n_kept >= 2 else nan)
+        if np.isfinite(upper) and var_fit > 0:  # the rows' margin and the fits' margin, in quadrature
+            upper = harm + float(np.hypot(upper - harm, stats.normal_quantile(1 - holds_alpha(s)) * np.sqrt(var_fit)))
         rows.append({
             "unit": u.name, "kind": u.kind, "members": ";".join(u.members), "step": step,
             "base": ";".join(f for f in data.design.features if f in base),
             "harm": harm, "harm_ci_low": float(h_lo), "harm_ci_high": float(h_hi), "harm_se": se,
+            "harm_se_fit": float(np.sqrt(var_fit)),
             "harm_upper": upper, "p_value": p,
             "n_rows_unit": n_kept,
             "change": float(np.mean(c["e"][kept])) - e_ref if n_kept else nan,
@@ -625,7 +664,7 @@ def _decide(rows: list[dict], data: _Data) -> None:
 
 EVIDENCE_COLUMNS = [
     "unit", "kind", "members", "step", "base", "n_rows", "n_rows_unit", "harm", "harm_ci_low", "harm_ci_high",
-    "harm_se", "harm_upper", "p_value", "p_holm", "mde", "change", "change_ci_low", "change_ci_high",
+    "harm_se", "harm_se_fit", "harm_upper", "p_value", "p_holm", "mde", "change", "change_ci_low", "change_ci_high",
     "value_val", "break_cost", "acc_with", "acc_without", "broke", "outcome", "min_harm",
     "label_entropy", "unseen_share", "rule", "holds_rule",
 ]
