@@ -138,7 +138,7 @@ def test_real_data_without_the_shortcut_label_shift_then_covariate_shift(tmp_pat
     assert answer["kind"] == "no shortcut" and answer["changes"] == ["covariate shift"]
     assert answer["headline"] == "No shortcut; the model meets inputs unlike its training rows."
     text = " ".join(answer["sentences"])
-    assert "`room_type`" in text and "The inputs explain most of it" in text
+    assert "`room_type`" in text and "The inputs within each class moved too" in text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -300,7 +300,8 @@ def predict_inputs(wildcards):
     """New rows, the answer, and the encoder and grid models (one setting, every seed) of each
     feature set the prediction may use: the one chosen in the config, or with `auto` all
     features and every remedy (the script picks a confirmed one from answer.json, and among
-    several the one with the best test (audit) accuracy, from each set's metric summary)."""
+    several the one with the best test (audit) accuracy, from each set's metric summary).
+    """
     if wildcards.name not in PREDICT["files"]:
         raise WorkflowError(
             f"predictions '{wildcards.name}': not a file named under predict.files in the config"

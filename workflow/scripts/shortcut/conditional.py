@@ -236,14 +236,14 @@ class Design:
                 values = np.zeros((len(X), self.n_classes), dtype=np.float32)
                 for k in range(TARGET_ENCODING_FOLDS):
                     inside = fold == k
-                    table = self._table(onehot[~inside], self.y_train[~inside])
+                    table = self.level_table(onehot[~inside], self.y_train[~inside])
                     values[inside] = self._lookup(onehot[inside], table)
             else:
                 values = self._lookup(onehot, self.tables[f])
             out[:, design_cols] = values
         return out
 
-    def _table(self, onehot: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def level_table(self, onehot: np.ndarray, y: np.ndarray) -> np.ndarray:
         """(levels + 1, classes) smoothed class log-odds per level; the last row (no level) is 0."""
         k = self.n_classes
         counts = np.zeros((onehot.shape[1], k))
@@ -302,7 +302,7 @@ def build_design(X_train, sources: Sequence[str], categorical: Sequence[str], mi
                     None if y_train is None else np.asarray(y_train, dtype=np.int64), n_classes,
                     float(min_level_rows), seed)
     for f, (cols, _) in encodings.items():
-        design.tables[f] = design._table(X_train[:, cols] != 0, design.y_train)
+        design.tables[f] = design.level_table(X_train[:, cols] != 0, design.y_train)
     return design
 
 
