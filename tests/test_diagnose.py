@@ -39,7 +39,7 @@ def evidence(broke=(), harm=None, mde=0.01, n_rows=2000, extra=(), upper=None):
                      "change_ci_high": h + 0.1, "value_val": 0.1, "acc_with": 0.4 if unit in broke else 0.6,
                      "acc_without": 0.6 if unit in broke else 0.55, "broke": unit in broke, "min_harm": 0.02,
                      "harm_upper": hu, "outcome": conditional.outcome(unit in broke, hu, 0.02),
-                     "break_cost": 0.3, "rule": RULE})
+                     "break_cost": 0.3, "margin": 0.02, "rule": RULE})
     return pd.DataFrame(rows)
 
 
@@ -101,7 +101,7 @@ def test_three_outcomes_and_the_headline_by_the_undetermined_share_of_reliance()
     assert v["answer"]["headline"] == "Insufficient evidence; no material shift between the files."
     assert v["evidence"]["room"]["outcome"] == "undetermined" and v["suspects"] == []
     text = " ".join(v["answer"]["sentences"])
-    assert "`room` could not be checked with these 2000 audit rows" in text and "0.300 nats" in text
+    assert "`room` could not be checked with these 2000 audit rows" in text and "`room` 0.030 against 0.020" in text
     # half of it checked: "No shortcut found in the 50 % … that could be checked"
     v = verdict(rel=both, ev=ev)
     assert v["answer"]["headline"].startswith("No shortcut found in the 50 % of the models' reliance that could be checked")

@@ -123,6 +123,7 @@ class EvidenceSettings:
     seed: int
     alpha: float
     min_harm_share: float
+    margin_break_share: float
     n_boot: int
     max_steps: int
     ensemble: int
@@ -155,11 +156,24 @@ def round_alpha(s: EvidenceSettings) -> float:
     return s.alpha / rounds(s)
 
 
+def margin(s: EvidenceSettings, min_harm: float, break_cost: float) -> float:
+    """The unit's material margin m: the larger of ``min_harm_share`` x H(Y) (``min_harm``, the
+    floor: a share of what there is to know about the label) and ``margin_break_share`` of what a
+    full break of the unit would cost (``break_cost``, permutation on validation). A harm is
+    material when it is a real part of what the unit contributes: for a strong feature, losing a
+    hundredth of a nat of its several tenths is no broken relation, and a planted leak's harm
+    (its relation gone) is about its full break cost, well above half of it. The same margin
+    decides "broke" (harm at least m) and "holds" (upper bound below m)."""
+    cost = break_cost if np.isfinite(break_cost) else 0.0
+    return float(max(min_harm, s.margin_break_share * cost))
+
+
 def decision_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
     nats = f" = {min_harm:.4g} nats" if min_harm is not None else ""
     return (f"relation broke if Holm-adjusted p < {round_alpha(s):.4g} (alpha {s.alpha:g} over at most "
-            f"{rounds(s)} rounds, H0: harm <= 0), harm >= m = {s.min_harm_share:g} x H(Y){nats} per "
-            f"test row, and the unit passes again in the add-back round")
+            f"{rounds(s)} rounds, H0: harm <= 0), harm >= m = max({s.min_harm_share:g} x H(Y){nats}, "
+            f"{s.margin_break_share:g} x the unit's break cost) per test row, and the unit passes again "
+            f"in the add-back round")
 
 
 def holds_alpha(s: EvidenceSettings) -> float:
@@ -175,7 +189,8 @@ def holds_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
     nats = f" = {min_harm:.4g} nats" if min_harm is not None else ""
     return (f"relation holds if the one-sided {100 * (1 - holds_alpha(s)):g} % upper bound of the harm "
             f"(studentised bootstrap, alpha / 2 so that its measured miss rate stays near alpha on "
-            f"heavy-tailed rows) < m = {s.min_harm_share:g} x H(Y){nats}: any break is smaller than the "
+            f"heavy-tailed rows) < m = max({s.min_harm_share:g} x H(Y){nats}, {s.margin_break_share:g} x "
+            f"the unit's break cost): any break is smaller than the "
             f"material margin; undetermined if neither broke nor holds")
 
 
@@ -658,14 +673,15 @@ def _decide(rows: list[dict], data: _Data) -> None:
     for r, pa in zip(rows, adjusted):
         r["p_holm"] = float(pa)
         r["mde"] = stats.min_detectable(r["harm_se"], level / max(m, 1))
-        r["broke"] = bool(np.isfinite(pa) and pa < level and r["harm"] >= data.min_harm)
-        r["outcome"] = outcome(r["broke"], r["harm_upper"], data.min_harm)
+        r["margin"] = margin(s, data.min_harm, r["break_cost"])
+        r["broke"] = bool(np.isfinite(pa) and pa < level and r["harm"] >= r["margin"])
+        r["outcome"] = outcome(r["broke"], r["harm_upper"], r["margin"])
 
 
 EVIDENCE_COLUMNS = [
     "unit", "kind", "members", "step", "base", "n_rows", "n_rows_unit", "harm", "harm_ci_low", "harm_ci_high",
     "harm_se", "harm_se_fit", "harm_upper", "p_value", "p_holm", "mde", "change", "change_ci_low", "change_ci_high",
-    "value_val", "break_cost", "acc_with", "acc_without", "broke", "outcome", "min_harm",
+    "value_val", "break_cost", "margin", "acc_with", "acc_without", "broke", "outcome", "min_harm",
     "label_entropy", "unseen_share", "rule", "holds_rule",
 ]
 

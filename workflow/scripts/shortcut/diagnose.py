@@ -159,7 +159,7 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
             "n_relied": int(_num(r.get("n_relied", 0)) or 0), "n_models": int(_num(r.get("n_models", 0)) or 0),
             "relied": relied, "harm": _num(e.get("harm")), "harm_ci_low": _num(e.get("harm_ci_low")),
             "harm_ci_high": _num(e.get("harm_ci_high")), "harm_upper": _num(e.get("harm_upper")),
-            "min_harm": _num(e.get("min_harm")), "p_holm": _num(e.get("p_holm")), "mde": _num(e.get("mde")),
+            "min_harm": _num(e.get("min_harm")), "margin": _num(e.get("margin")), "p_holm": _num(e.get("p_holm")), "mde": _num(e.get("mde")),
             "change": _num(e.get("change")), "change_ci_low": _num(e.get("change_ci_low")),
             "change_ci_high": _num(e.get("change_ci_high")), "value_val": _num(e.get("value_val")),
             "break_cost": _num(e.get("break_cost")), "unseen_share": unseen,
@@ -413,13 +413,13 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
             f"relation's test, so the fill value cannot make it a suspect.")
     if open_units and not too_few:
         t_names = _names(reliance_shares["features"] or open_units)
-        costs = [table[u]["break_cost"] for u in open_units if np.isfinite(table[u]["break_cost"])]
-        cost = (f"; a full break would cost the evidence model up to {fmt(max(costs))} nats per row on "
-                f"validation (its inputs permuted)" if costs else "")
+        bounds = "; ".join(f"`{u}` {fmt(table[u]['harm_upper'])} against {fmt(table[u]['margin'])}"
+                           for u in open_units[:4]) + ("; …" if len(open_units) > 4 else "")
         sentences.append(
             f"{t_names} could not be checked with these {n_rows} audit rows ({fmt(100 * open_share, 0)} % of "
-            f"the models' reliance): the harm's upper bound reaches the material margin "
-            f"({fmt(next(iter(table[u]['min_harm'] for u in open_units)))} nats per row){cost}.")
+            f"the models' reliance): the upper bound of the harm reaches the material margin, the larger of "
+            f"a floor share of the label's entropy and half of what a full break would cost the evidence "
+            f"model ({bounds}; nats per row).")
     if np.isfinite(share_out) and share_out > 0:
         sentences.append(
             f"{fmt(100 * share_out, 1)} % of the test rows lie outside the training support; they "
@@ -430,7 +430,7 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
 VERDICT_COLUMNS = [
     "unit", "kind", "members", "importance", "importance_ci_low", "importance_ci_high", "share",
     "n_relied", "n_models", "relied", "harm", "harm_ci_low", "harm_ci_high", "p_holm", "mde", "change", "change_ci_low",
-    "change_ci_high", "value_val", "break_cost", "harm_upper", "min_harm", "unseen_share", "broke",
+    "change_ci_high", "value_val", "break_cost", "harm_upper", "min_harm", "margin", "unseen_share", "broke",
     "outcome", "suspect", "reading",
 ]
 
