@@ -389,9 +389,10 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
         if "label shift" not in changes:
             text += " The inputs within each class moved too, so the new mix comes with them (see below)."
         elif ls and ls.get("estimable", True):
-            text += (f" Re-weighting the models' classes to the mix estimated from their own test "
-                     f"predictions (no test labels) moves mean test accuracy from "
-                     f"{fmt(ls['acc_test'])} to {fmt(ls['acc_test_prior_corrected'])}.")
+            # the actionable fact first: what re-weighting the classes gives back
+            sentences.insert(0, f"Re-weighting the models' classes to the mix estimated from their own test "
+                                f"predictions (no test labels) moves mean test accuracy from "
+                                f"{fmt(ls['acc_test'])} to {fmt(ls['acc_test_prior_corrected'])}.")
         elif ls:
             text += (f" The class mix cannot be estimated from these predictions (the models' confusion "
                      f"matrix is near-singular: smallest singular value {fmt(ls.get('confusion_min_singular'))}).")
