@@ -128,6 +128,8 @@ def unit_label(unit, kind, members) -> str:
     """`unit`, or for a group the unit and its members."""
     members = [m for m in str(members).split(";") if m] if value_text(members) != "–" else []
     if str(kind) == "group" or len(members) > 1:
+        if str(unit) == "+".join(members):  # the name only joins the members: name them once
+            return f"group of {len(members)}: {codes(members)}"
         return f"`{unit}` (group: {codes(members)})"
     return f"`{unit}`"
 

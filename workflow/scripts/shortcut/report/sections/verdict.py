@@ -115,8 +115,9 @@ def section(inp: Inputs) -> Section:
         "model with the unit predicts the test (audit) rows than the one without it, after refitting the class "
         f"mix (nats per row, 95 % CI, on {count(n_rows)} supported rows); **upper**: its one-sided upper "
         "confidence bound; **Holm p**: its p-value adjusted for testing every unit in every round; "
-        "**relation**: *broke* (significant and at least the material margin), *holds* (the upper bound is "
-        "below the margin) or *undetermined* (neither: these rows cannot tell)."))
+        "**relation**: broke (significant and at least the unit's material margin m, which grows with what "
+        "a full break of the unit would cost; the rules below give it), holds (the upper bound is below m) "
+        "or undetermined (neither: these rows cannot tell)."))
     if records:
         groups = any(str(r.get("kind")) == "group" for r in records)
         header = ["unit", "importance (nats) [95 % CI]", "share", "relied on", "harm (nats/row) [95 % CI]",
