@@ -60,3 +60,30 @@ def test_bbse_recovers_the_test_class_mix_from_predictions_alone():
     assert all(lo <= q <= hi for lo, q, hi in zip(est["bbse_ci_low"], [0.6, 0.3, 0.1], est["bbse_ci_high"]))
     # re-weighting the classes to the new mix helps accuracy
     assert est["acc_test_prior_corrected"] >= est["acc_test"]
+
+
+def test_misspecified_weights_put_a_covariate_shift_into_the_relation_part():
+    """P(Y | X) unchanged; the test rows are those with |x| > 1 (a selection no linear logistic
+    weight can express). With the true weights the Y | X part is ~0; with linear logistic weights
+    (what a misspecified domain model gives) much of the change lands in the Y | X part. The
+    decompose docstring quotes this size."""
+    rng = np.random.default_rng(7)
+    x_val, x_pool = rng.normal(size=20000), rng.normal(size=40000)
+
+    def correct(x):  # a model right with probability falling with |x| (P(Y | X) and the model fixed)
+        return rng.random(len(x)) < 0.95 - 0.25 * np.minimum(np.abs(x), 2) / 2
+
+    x_test = x_pool[np.abs(x_pool) > 1]
+    cv, ct = correct(x_val), correct(x_test)
+    zeros, s = np.zeros(len(x_val)), np.ones(len(x_test), bool)
+    true_log_a = np.where(np.abs(x_val) > 1, 0.0, -30.0)
+    right = decompose.decompose_accuracy(cv, ct, true_log_a, zeros, s, n_boot=200)
+    # linear logistic weights: fitted on x alone, so log a(x) is linear in x
+    from shortcut import logreg
+
+    X = np.r_[x_val, x_test][:, None]
+    is_test = np.r_[np.zeros(len(x_val)), np.ones(len(x_test))]
+    model = logreg.fit_logistic(X, is_test, l2=1.0)
+    wrong = decompose.decompose_accuracy(cv, ct, model.decision(x_val[:, None]), zeros, s, n_boot=200)
+    assert abs(right["conditional"]) < 0.01
+    assert abs(wrong["conditional"]) > 0.05 and abs(wrong["conditional"]) > 0.6 * abs(wrong["total"])

@@ -1,7 +1,7 @@
 """Where did a model's accuracy go between validation and test? And did the class mix change?
 
-Accuracy-drop decomposition (after DISDE, Cai, Namkoong & Yadlowsky 2023, as used in WhyShift,
-NeurIPS 2023). Validation rows stand for the training distribution. Reweighting them by the
+Accuracy-drop decomposition: an ordered reweighting in the spirit of DISDE (Cai, Namkoong &
+Yadlowsky 2023, as used in WhyShift, NeurIPS 2023), not DISDE's shared-support estimator. Validation rows stand for the training distribution. Reweighting them by the
 separable shift model a(x) b(y) of ``shortcut.domain`` (fitted out of fold) imitates the test file
 as far as a change of the class mix and of the inputs can; what is left is a change of P(Y | X).
 With c = 1 if the model is right on a row:
@@ -12,12 +12,22 @@ With c = 1 if the model is right on a row:
 * A3 = mean c on the supported test rows;
 * A4 = mean c on all test rows.
 
-``class_mix = A1 - A0``, ``covariate = A2 - A1``, ``conditional = A3 - A2`` (the Y | X part:
-what a shortcut produces), ``unsupported = A4 - A3`` (rows outside the training support, where
-the model extrapolates), summing to the total change ``A4 - A0``. Intervals: percentile
-bootstrap over validation and test rows (resampled independently, the fitted weights held
-fixed). The weights' effective sample size is reported; when it is small the reweighted terms
-are noisy and their intervals say so.
+``class_mix = A1 - A0``, ``covariate = A2 - A1``, ``conditional = A3 - A2`` (the Y | X part),
+``unsupported = A4 - A3`` (rows outside the training support, where the model extrapolates),
+summing to the total change ``A4 - A0``. Intervals: percentile bootstrap over validation and test
+rows (resampled independently, the fitted weights held fixed, so the weights' own estimation
+error is not in them). The weights' effective sample size is reported; when it is small the
+reweighted terms are noisy and their intervals say so.
+
+What the estimate assumes. The parts are an ordered reweighting (class mix first, then inputs),
+so they depend on that order, and the inputs' part is only as good as the domain model behind
+a(x): a logistic model in the encoded columns and the squares of the numeric ones, without
+interactions. What that model cannot express lands in the Y | X part, so ``conditional`` is
+"what the class mix and the modelled input shift do not explain", not proof of a changed
+P(Y | X). ``tests/test_decompose.py`` measures it: P(Y | X) unchanged, test rows with |x| > 1
+(accuracy -0.091 from validation); with the right weights the Y | X part is -0.006, with
+weights linear in x (no square) it is the whole -0.091. The verdict never rests on this table:
+the shortcut decision is ``shortcut.conditional``'s, which needs no weights.
 
 Label shift without test labels: black-box shift estimation (BBSE, Lipton, Wang & Smola 2018).
 With the validation confusion matrix C[i, j] = P(predict i, true j) and the test rate of each
