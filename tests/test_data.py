@@ -195,8 +195,11 @@ def test_unseen_test_levels_are_zero_rows_and_counted(spec, train_csv):
     test = clean.head(5).copy()
     test["neighbourhood_group"] = pd.Series(["Mars", "Mars", "Venus", "Brooklyn", None], dtype="str")
     frame, report = data.encode_rows(test, encoder)
-    onehot = frame.filter(like="neighbourhood_group=")
+    onehot = frame.filter(like="neighbourhood_group=").drop(columns=[data.missing_column("neighbourhood_group")],
+                                                            errors="ignore")
     assert onehot.sum(axis=1).tolist() == [0, 0, 0, 1, 1]
+    if encoder["categorical"]["neighbourhood_group"]["missing_indicator"]:  # the empty cell is marked
+        assert frame[data.missing_column("neighbourhood_group")].tolist() == [0, 0, 0, 0, 1]
     assert report["unseen_levels"]["neighbourhood_group"] == {"Mars": 2, "Venus": 1}
     assert report["unseen_level_rows"] == 3
     assert report["imputed"]["neighbourhood_group"] == 1
@@ -457,3 +460,23 @@ def test_encoding_the_parquet_table_in_blocks_is_encoding_the_frame(tmp_path, sp
         assert counts == report
     assert report["unseen_levels"]["neighbourhood_group"] == {"Mars": 20, "Venus": 5}
     assert report["imputed"]["neighbourhood_group"] == 25 and report["unseen_level_rows"] == 25
+
+
+def test_a_feature_with_empty_training_cells_gets_a_missingness_indicator_fitted_on_train():
+    from configs import validated
+    from shortcut.spec import DatasetSpec
+
+    spec = DatasetSpec.from_config(validated({"target": data.TARGET, "classes": [0, 1],
+                                              "features": {"categorical": ["c"], "numeric": ["x", "z"]}}))
+    train = pd.DataFrame({"row": np.arange(1, 9), "c": pd.Series(["a", None, "b", "a", "b", "a", "b", "a"], dtype="str"),
+                          "x": [1.0, np.nan, 3.0, 4.0, np.nan, 6.0, 7.0, 8.0], "z": np.arange(8.0),
+                          data.TARGET: [0, 1, 0, 1, 0, 1, 0, 1]})
+    encoder = data.fit_encoder(train, spec, "all")
+    assert data.missing_column("x") in encoder["columns"] and data.missing_column("c") in encoder["columns"]
+    assert data.missing_column("z") not in encoder["columns"]  # no empty cell in training: no indicator
+    assert encoder["sources"][encoder["columns"].index(data.missing_column("x"))] == "x"
+    test = pd.DataFrame({"c": pd.Series([None, "a"], dtype="str"), "x": [np.nan, 2.0], "z": [np.nan, 1.0]})
+    X, _ = data.transform(test, encoder)
+    col = {name: j for j, name in enumerate(encoder["columns"])}
+    assert X[:, col[data.missing_column("x")]].tolist() == [1, 0]
+    assert X[:, col[data.missing_column("c")]].tolist() == [1, 0]

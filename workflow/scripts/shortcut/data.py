@@ -314,24 +314,41 @@ def _impute_value(values, rule: dict, kind: str, column: str):
     return float(present.median() if strategy == "median" else present.mean())
 
 
+def missing_column(col: str) -> str:
+    """The encoded column that marks an empty cell of ``col``."""
+    return f"{col}=(missing)"
+
+
 def fit_encoder(train: pd.DataFrame, spec: DatasetSpec, feature_set: str) -> dict:
-    """Fit every statistic on ``train`` (the training partition only). Returns a JSON-able encoder."""
+    """Fit every statistic on ``train`` (the training partition only). Returns a JSON-able encoder.
+
+    A feature with empty cells in the training partition also gets a missingness indicator
+    column (``<feature>=(missing)``, 1 where the cell was empty), part of the feature: the models
+    can tell a filled cell from an observed value, and a label carried by missingness is seen by
+    the reliance and the shift evidence as that feature's. A feature without empty cells in
+    training gets none (nothing about the test file reaches the encoder)."""
     categorical, numeric = feature_set_features(spec, feature_set)
     enc_cat, enc_num, columns, sources = {}, {}, [], []
     for col in categorical:
         column = train[col]  # once: ``train`` may read its columns on demand (see _Rows)
         fill = _impute_value(column, spec.impute[col], "categorical", col)
         levels = sorted(set(column.dropna().unique().tolist()) | {fill})
+        had_missing = bool(column.isna().any())
         del column
-        enc_cat[col] = {"impute": spec.impute[col]["strategy"], "fill": fill, "levels": levels}
+        enc_cat[col] = {"impute": spec.impute[col]["strategy"], "fill": fill, "levels": levels,
+                        "missing_indicator": had_missing}
         for level in levels:
             columns.append(f"{col}={level}")
+            sources.append(col)
+        if had_missing:
+            columns.append(missing_column(col))
             sources.append(col)
     for col in numeric:
         column = train[col]
         fill = _impute_value(column, spec.impute[col], "numeric", col)
         values = column.to_numpy(dtype=np.float64, na_value=np.nan).copy()
         del column
+        had_missing = bool(np.isnan(values).any())
         values[np.isnan(values)] = fill
         log = col in spec.log1p
         if log:
@@ -346,9 +363,13 @@ def fit_encoder(train: pd.DataFrame, spec: DatasetSpec, feature_set: str) -> dic
             "log1p": log,
             "mean": mean,
             "std": std if std > 0 and math.isfinite(std) else 1.0,
+            "missing_indicator": had_missing,
         }
         columns.append(col)
         sources.append(col)
+        if had_missing:
+            columns.append(missing_column(col))
+            sources.append(col)
     return {
         "feature_set": feature_set,
         "categorical": enc_cat,
@@ -385,6 +406,8 @@ def transform(frame: pd.DataFrame, encoder: dict, dtype=np.float32) -> tuple[np.
         targets = np.array([position[f"{col}={level}"] for level in enc["levels"]])
         rows = np.flatnonzero(~unseen)
         out[rows, targets[codes[rows]]] = 1
+        if enc.get("missing_indicator"):
+            out[:, position[missing_column(col)]] = missing
     for col, enc in encoder["numeric"].items():
         values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan).copy()
         missing = np.isnan(values)
@@ -393,6 +416,8 @@ def transform(frame: pd.DataFrame, encoder: dict, dtype=np.float32) -> tuple[np.
         if enc["log1p"]:
             values = np.log1p(np.maximum(values, -1 + 1e-12))
         out[:, position[col]] = (values - enc["mean"]) / enc["std"]
+        if enc.get("missing_indicator"):
+            out[:, position[missing_column(col)]] = missing
     return out, report
 
 
