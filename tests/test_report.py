@@ -121,7 +121,9 @@ def conditional_row(unit, step, base, harm, lo, hi, p_holm, mde, change, acc_wit
             "n_rows": N_AUDIT - 6, "harm": harm, "harm_ci_low": lo, "harm_ci_high": hi, "harm_se": 0.1,
             "p_value": p_holm, "p_holm": p_holm, "mde": mde, "change": change, "change_ci_low": change - 0.2,
             "change_ci_high": change + 0.2, "value_val": 0.3, "acc_with": acc_with, "acc_without": acc_without,
-            "broke": broke, "min_harm": 0.02, "rule": RULES["broke"]}
+            "broke": broke, "min_harm": 0.02, "rule": RULES["broke"], "harm_upper": hi + 0.01,
+            "margin": 0.02 if harm < 0.5 else 0.15, "outcome": "broke" if broke else ("holds" if hi + 0.01 < 0.02 else "undetermined"),
+            "holds_rule": RULES["holds"]}
 
 
 def answer_for(suspects, share_unsupported: float) -> dict:
@@ -605,11 +607,12 @@ def test_most_rows_unsupported_is_said_plainly(tmp_path):
 def test_shift_conditional_table_steps_and_figure(built):
     doc, out = built
     table = table_after(doc, "shift", "Relation to the label (conditional shift)")
-    assert table.header[:5] == ["unit", "rows", "harm (nats/row) [95 % CI]", "Holm p", "MDE"]
-    assert table.rows[0] == ["`alpha`", "144", "0.800 [0.600, 1.000]", "1.0e-04", "0.120", "0.750 [0.550, 0.950]",
-                             "0.450 / 0.600", "yes"]
+    assert table.header[:6] == ["unit", "rows", "harm (nats/row) [95 % CI]", "upper", "margin", "Holm p"]
+    assert table.rows[0] == ["`alpha`", "144", "0.800 [0.600, 1.000]", "1.010", "0.150", "1.0e-04",
+                             "0.750 [0.550, 0.950]", "0.450 / 0.600", "broke"]
     assert [r[0] for r in table.rows] == ["`alpha`", "`gamma`", "`beta`"]  # largest harm first
-    assert {(0, 0), (0, 2), (0, 7)} <= table.strong and (1, 7) not in table.strong
+    assert {(0, 0), (0, 2), (0, 8)} <= table.strong and (1, 8) not in table.strong
+    assert RULES["holds"] in section_text(doc, "shift")
     steps = table_after(doc, "shift", "Relation to the label (conditional shift)", 1)
     assert steps.rows == [
         ["1", "all features", "`alpha`, `beta` and `gamma`", "`alpha` (0.800) and `beta` (0.050)"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import facts, plots
-from ..fmt import ci, ci_text, codes, count, finite, join_words, num, plural, pval, sig, signed, truthy, yes
+from ..fmt import ci, ci_text, codes, count, finite, join_words, num, plural, pval, sig, signed, truthy, value_text, yes
 from ..load import Inputs
 from ..names import PARTS
 from ..render import Figure, Heading, Para, Table
@@ -30,22 +30,26 @@ def conditional(inp: Inputs) -> list:
         "difference of log loss, with minus without (nats per row): positive when the unit's train relation "
         "makes the test predictions worse. A change of the class mix or of the inputs alone cannot make it "
         "positive. **Change** is the harm minus what the model itself expects; it is about 0 when the relation "
-        "holds and enters no rule. **MDE** is the smallest harm these rows could detect. Accuracy with / "
-        "without: the evidence models' test (audit) accuracy. Rule: " + ("; ".join(rule) or "n/a") + "."))
+        "holds and enters no rule. **Upper**: the harm's one-sided upper bound; **margin**: the unit's material "
+        "margin, the larger of a share of the label's entropy and a share of what a full break of the unit "
+        "would cost (its inputs permuted on validation); **relation**: broke, holds (upper below the margin) "
+        "or undetermined. Accuracy with / without: the evidence models' test (audit) accuracy. Rules: "
+        + ("; ".join([*rule, *facts.rule_texts(c, "holds_rule")]) or "n/a") + "."))
     groups = any(str(k) == "group" for k in c.get("kind", []))
     rows, strong = [], set()
     for i, r in enumerate(c.to_dict("records")):
         row = [facts.unit_label(r["unit"], r.get("kind"), r.get("members")) if groups else f"`{r['unit']}`",
-               count(r.get("n_rows")), ci(r.get("harm"), r.get("harm_ci_low"), r.get("harm_ci_high")),
-               pval(r.get("p_holm")), num(r.get("mde")),
+               count(r.get("n_rows_unit", r.get("n_rows"))),
+               ci(r.get("harm"), r.get("harm_ci_low"), r.get("harm_ci_high")), num(r.get("harm_upper")),
+               num(r.get("margin")), pval(r.get("p_holm")),
                ci(r.get("change"), r.get("change_ci_low"), r.get("change_ci_high")),
-               f"{num(r.get('acc_with'))} / {num(r.get('acc_without'))}", yes(r.get("broke"))]
-        if row[-1] == "yes":
-            strong |= {(i, 0), (i, 2), (i, 7)}
+               f"{num(r.get('acc_with'))} / {num(r.get('acc_without'))}", value_text(r.get("outcome"))]
+        if truthy(r.get("broke")):
+            strong |= {(i, 0), (i, 2), (i, 8)}
         rows.append(row)
-    blocks.append(Table(["unit", "rows", "harm (nats/row) [95 % CI]", "Holm p", "MDE", "change [95 % CI]",
-                         "accuracy with / without", "relation broke"], rows,
-                        [False, True, True, True, True, True, True, False], strong=strong))
+    blocks.append(Table(["unit", "rows", "harm (nats/row) [95 % CI]", "upper", "margin", "Holm p",
+                         "change [95 % CI]", "accuracy with / without", "relation"], rows,
+                        [False, True, True, True, True, True, True, True, False], strong=strong))
     broke = [r for r in c.to_dict("records") if truthy(r.get("broke"))]
     holds = [r for r in c.to_dict("records") if not truthy(r.get("broke")) and finite(r.get("harm"))]
     if broke:
