@@ -304,3 +304,20 @@ def test_the_fit_to_fit_spread_of_the_networks_enters_the_harm_interval(world):
     # the interval is the rows' and the fits' in quadrature: wider than the rows' alone
     assert (three["harm_se"] > three["harm_se_fit"]).all()
     assert (three["harm_upper"] >= three["harm"]).all()
+
+
+def test_the_harm_test_keeps_its_level_on_sparse_and_misspecified_nulls():
+    """Short version of benchmarks/harm_level.py: audit rows from a sparse tail of 800 training
+    rows, and networks too small for an interaction in P(Y | X). No relation broke; the one-sided
+    test at alpha rejects about alpha of the unit tests or fewer, and no audit ends "broke"."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import harm_level
+
+    rows = [harm_level.run_null(kind, 5000 + r, 0.05) for kind in ("sparse", "misspecified") for r in range(6)]
+    tests = sum(r["unit_tests"] for r in rows)
+    assert sum(r["rejected"] for r in rows) <= 0.15 * tests, rows
+    assert sum(r["any_broke_shipped"] for r in rows) <= 1, rows
