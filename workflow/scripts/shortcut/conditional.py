@@ -72,19 +72,44 @@ passes. Two independent leaks are then both found, and a duplicated leak is foun
 Each evidence model is temperature-scaled on the validation split before any of this (one
 parameter; fitted networks are a little overconfident on new rows).
 
-Uncertainty: per unit a percentile bootstrap interval of mean(d) and of the change over rows
-(the fitted models held fixed), a one-sided p-value for H0: E[d] <= 0 from the studentised mean,
-Holm's adjustment across the units tested at a step, and the minimum detectable harm (80 % power)
-so that "no evidence" and "too few rows to tell" can be told apart.
+Rows a unit cannot be judged on: where a member's cell is empty in test but never in training
+(the networks see the fill value there) the row is left out of that unit's harm
+(``missing_test``); the mean over the kept rows is a ratio of means in the same bootstrap.
 
-Decision rule (written beside the statistic in the output): the relation **broke** when Holm-
-adjusted p < ``alpha`` AND harm >= ``min_harm_share`` x H(Y), where H(Y) is the entropy of the
-class mix of the training partition (nats). A loss difference in nats means little on its own:
-a leak in a 3 %-minority binary task moves the log loss by a few thousandths of a nat, one in a
-balanced four-class task by tenths, because the label holds 0.15 nats of uncertainty in the first
-and 1.4 in the second. Relative to H(Y) the threshold reads the same everywhere: "the feature's
-broken relation costs at least this share of what there is to know about the label". The
-resolved threshold in nats is written beside every row (``min_harm``).
+Uncertainty, and why the test's null is calibrated. The harm's interval resamples the audit rows
+(percentile bootstrap of mean(d), the fitted models held fixed) AND carries the fit-to-fit
+spread: each evidence model averages ``ensemble`` networks fitted with different seeds, the
+harm is also computed network by network (network k with the unit against network k without
+it), and the variance of those per-network harms over k, divided by k, is added to the rows'
+variance. The one-sided p-value for H0: E[d] <= 0 is the studentised mean with that total
+standard error. This is the cheapest remedy for the failure of a z-test that conditions on one
+fit (in sparse regions or under misspecification the full network's estimation error can make
+the fitted harm positive with no broken relation); a reference harm on held-out training rows
+reweighted to the audit rows (audit minus reference) would also remove a bias but pays for it
+with the weights' variance, which on small audit files turns most answers undetermined.
+``benchmarks/harm_level.py`` measures the level that results on 500 null audits (sparse tails
+of 300 and 800 training rows, networks too small for P(Y | X), label shift): the rejection
+rate's upper 95 % bound stays below 1.5 alpha in each (README).
+
+Family-wise error: the stepwise procedure makes at most ``max_steps`` + 1 removal rounds and one
+add-back round on the same rows. Each round runs Holm at ``alpha`` / (``max_steps`` + 2)
+(Bonferroni over the rounds), every round with the same rule (:func:`_decide`), and every unit
+flagged in any round, the last included, must pass the add-back round to keep "broke".
+
+Decision rule (written beside the statistic in the output), with the unit's material margin m
+(:func:`margin`): the relation **broke** when the round's Holm-adjusted p < ``alpha`` /
+(``max_steps`` + 2) AND harm >= m; it **holds** when the harm's one-sided upper bound (the
+studentised bootstrap bound at ``alpha`` / 2, :func:`holds_alpha`) is below m, an equivalence
+test: whatever broke is smaller than the margin; otherwise it is **undetermined** (these rows
+cannot tell). m is the larger of ``min_harm_share`` x H(Y), where H(Y) is the entropy of the
+class mix of the training partition (nats), and ``margin_break_share`` of the unit's break cost
+(its validation loss increase when permuted). A loss difference in nats means little on its
+own: a leak in a 3 %-minority binary task moves the log loss by a few thousandths of a nat, one
+in a balanced four-class task by tenths, because the label holds 0.15 nats of uncertainty in the
+first and 1.4 in the second; relative to H(Y) the floor reads the same everywhere. The break-cost
+share scales the margin to what the unit contributes: a strong genuine feature that keeps 0.49
+of its 0.5 nats holds, instead of staying undetermined for want of a hundredth. The resolved
+values are written beside every row (``min_harm``, ``margin``).
 """
 
 from __future__ import annotations

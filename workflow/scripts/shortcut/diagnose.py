@@ -4,28 +4,33 @@ A unit (a feature, or a group of strongly associated features) is a **shortcut s
 
 1. the grid models **rely** on it: its grouped permutation importance on the validation split has
    an interval above 0 and a material share (``shortcut.reliance``), AND
-2. its **relation to the label broke** on the test rows: the harm of the feature's train relation
-   on the supported test rows, after refitting the class mix, is significant after Holm's
-   correction and at least ``min_harm`` nats per row (``shortcut.conditional``).
+2. its **relation to the label broke** on the audit rows (``shortcut.conditional``: significant
+   after the family-wise correction and at least its material margin), OR at least
+   ``min_unseen_share`` of its test values are categorical levels never seen in training (new
+   IDs: the models know nothing about them; the remedy then confirms or not).
 
-Neither a change of the class mix nor a test file drawn from one part of the input space can
-produce (2): under both, the model with the feature is at least as good on test as the model
-without it. So under those shifts no feature is named, and the answer names the change instead,
-in words a user acts on:
+Every relied-on unit's relation has one of three outcomes: broke, holds (its harm's upper bound
+is below the margin) or undetermined. Neither a change of the class mix nor a test file drawn
+from one part of the input space can make a relation break; under those the answer names the
+change, first, in words a user acts on:
 
-* the class mix changed (``shortcut.shift.class_mix``) beyond what the inputs explain (the mix
-  the train-fitted evidence model predicts for the test rows, ``shortcut.conditional.
-  class_mix_explained``, differs from the observed one by at least the same total variation):
-  "no shortcut; the class mix changed", with the accuracy the models would have after
-  re-weighting their classes to the new mix (estimated without test labels,
-  ``shortcut.decompose``). When the inputs explain the new mix (a test file drawn from one part
-  of the input space changes the class mix too), the change is named as covariate shift and
-  the class mix is reported beside it;
-* the inputs moved beyond what the class mix explains (``shortcut.domain``): "no shortcut; the
-  model meets inputs unlike its training rows", naming the features that separate the files and
-  the share of test rows outside the training support;
-* too few (supported) test rows to tell: "insufficient evidence", with the smallest harm the data
-  could detect, when it exceeds what a full break of a relied-on feature would cost.
+* the class mix changed (observed on the test labels) while the inputs within each class held
+  (no covariate shift by the domain model, which holds the label): "No shortcut; the class mix
+  changed.", followed by the accuracy the models would have after re-weighting their classes to
+  the new mix (BBSE from their own predictions, no test labels; not quoted when the confusion
+  matrix is near-singular). When the inputs within the classes moved too, the new mix comes
+  with a selection on the inputs, and the mix is reported beside it;
+* the inputs moved (``shortcut.domain``): "…the model meets inputs unlike its training rows",
+  naming the features that separate the files and the share of rows outside the support;
+* a feature's share of missing cells moved by at least ``min_missing_change`` (95 % interval
+  excluding 0): "…missing values changed in `x`", with both shares;
+* several of these at once, or "no material shift between the files".
+
+What could not be checked qualifies the headline rather than replacing it: when undetermined
+relied-on units carry ``partial_reliance`` or more of the models' reliance the headline reads
+"No shortcut found in the N % of the models' reliance that could be checked; …", and from
+``insufficient_reliance`` (or with fewer than ``min_test_rows`` supported rows) "Insufficient
+evidence; <the shift measured>.". Undetermined units always get one sentence with their share.
 
 Every sentence is built from the numbers it shows; direction words come from ``direction``, so a
 sentence cannot say "falls" beside a value that rose.
