@@ -43,9 +43,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-"""Fewer supported test rows than this: no conditional comparison is attempted."""
-
-
 def direction(before, after, tol: float = 0.0005) -> str:
     """'rises' / 'falls' / 'stays' for a change from ``before`` to ``after`` ('changes' when
     either is not a number). Every sentence of the verdict and the report takes its direction
