@@ -321,3 +321,16 @@ def test_the_harm_test_keeps_its_level_on_sparse_and_misspecified_nulls():
     tests = sum(r["unit_tests"] for r in rows)
     assert sum(r["rejected"] for r in rows) <= 0.15 * tests, rows
     assert sum(r["any_broke_shipped"] for r in rows) <= 1, rows
+
+
+def test_a_fully_broken_relation_costs_about_its_full_break_harm_so_it_cannot_hold(world):
+    """The margin's break share is of the harm a full break would cause (permuted against
+    dropped), not of the permutation cost alone: a planted leak's test harm is close to the
+    first and far below the second, and a margin built on the second would call it "holds"."""
+    train, pool = world
+    tr, te = syn.add_leak(train, pool.iloc[:400].reset_index(drop=True), "numeric", seed=8, strength=0.4)
+    ev, _ = evidence(tr, te, numeric=("x1", "x2", "leak"))
+    leak = ev.loc["leak"]
+    assert leak["outcome"] != "holds"
+    assert leak["harm"] >= 0.5 * leak["full_break_harm"] and leak["full_break_harm"] < leak["break_cost"]
+    assert conditional.full_break_harm(0.3, 0.1) == pytest.approx(0.2) and conditional.full_break_harm(0.1, 0.3) == 0

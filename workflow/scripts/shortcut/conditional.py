@@ -102,13 +102,15 @@ Decision rule (written beside the statistic in the output), with the unit's mate
 studentised bootstrap bound at ``alpha`` / 2, :func:`holds_alpha`) is below m, an equivalence
 test: whatever broke is smaller than the margin; otherwise it is **undetermined** (these rows
 cannot tell). m is the larger of ``min_harm_share`` x H(Y), where H(Y) is the entropy of the
-class mix of the training partition (nats), and ``margin_break_share`` of the unit's break cost
-(its validation loss increase when permuted). A loss difference in nats means little on its
+class mix of the training partition (nats), and ``margin_break_share`` of the harm a full break
+of the unit would cause (:func:`full_break_harm`: its validation loss when its inputs are
+permuted, against the model without it). A loss difference in nats means little on its
 own: a leak in a 3 %-minority binary task moves the log loss by a few thousandths of a nat, one
 in a balanced four-class task by tenths, because the label holds 0.15 nats of uncertainty in the
 first and 1.4 in the second; relative to H(Y) the floor reads the same everywhere. The break-cost
-share scales the margin to what the unit contributes: a strong genuine feature that keeps 0.49
-of its 0.5 nats holds, instead of staying undetermined for want of a hundredth. The resolved
+share scales the margin to what a break of the unit would do: a fully broken relation costs
+about that harm, so it never holds, while a feature whose full break would cost half a nat is not
+left undetermined for want of a hundredth. The resolved
 values are written beside every row (``min_harm``, ``margin``).
 """
 
@@ -181,24 +183,34 @@ def round_alpha(s: EvidenceSettings) -> float:
     return s.alpha / rounds(s)
 
 
-def margin(s: EvidenceSettings, min_harm: float, break_cost: float) -> float:
+def full_break_harm(break_cost: float, value_val: float) -> float:
+    """The harm a full break of the unit's relation would cause: the model with the unit, its
+    inputs replaced by noise (permuted), against the model without it, on validation rows:
+    ``break_cost`` (permuted minus intact loss of the model with the unit) minus ``value_val``
+    (the loss the model without it gives up). Never below 0."""
+    if not np.isfinite(break_cost):
+        return float("nan")
+    return float(max(break_cost - (value_val if np.isfinite(value_val) else 0.0), 0.0))
+
+
+def margin(s: EvidenceSettings, min_harm: float, full_break: float) -> float:
     """The unit's material margin m: the larger of ``min_harm_share`` x H(Y) (``min_harm``, the
-    floor: a share of what there is to know about the label) and ``margin_break_share`` of what a
-    full break of the unit would cost (``break_cost``, permutation on validation). A harm is
-    material when it is a real part of what the unit contributes: for a strong feature, losing a
-    hundredth of a nat of its several tenths is no broken relation, and a planted leak's harm
-    (its relation gone) is about its full break cost, well above half of it. The same margin
-    decides "broke" (harm at least m) and "holds" (upper bound below m)."""
-    cost = break_cost if np.isfinite(break_cost) else 0.0
-    return float(max(min_harm, s.margin_break_share * cost))
+    floor: a share of what there is to know about the label) and ``margin_break_share`` of the
+    harm a full break of the unit would cause (:func:`full_break_harm`). A relation that broke
+    fully costs about that harm, so it cannot "hold" under this margin; a strong feature whose
+    twin could stand in (the models would lose much more by trusting it wrongly than by dropping
+    it) is not left undetermined for want of a hundredth of a nat. The same margin decides
+    "broke" (harm at least m) and "holds" (upper bound below m)."""
+    extra = s.margin_break_share * full_break if np.isfinite(full_break) else 0.0
+    return float(max(min_harm, extra))
 
 
 def decision_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
     nats = f" = {min_harm:.4g} nats" if min_harm is not None else ""
     return (f"relation broke if Holm-adjusted p < {round_alpha(s):.4g} (alpha {s.alpha:g} over at most "
             f"{rounds(s)} rounds, H0: harm <= 0), harm >= m = max({s.min_harm_share:g} x H(Y){nats}, "
-            f"{s.margin_break_share:g} x the unit's break cost) per test row, and the unit passes again "
-            f"in the add-back round")
+            f"{s.margin_break_share:g} x the harm a full break of the unit would cause) per test row, and the "
+            f"unit passes again in the add-back round")
 
 
 def holds_alpha(s: EvidenceSettings) -> float:
@@ -215,7 +227,7 @@ def holds_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
     return (f"relation holds if the one-sided {100 * (1 - holds_alpha(s)):g} % upper bound of the harm "
             f"(studentised bootstrap, alpha / 2 so that its measured miss rate stays near alpha on "
             f"heavy-tailed rows) < m = max({s.min_harm_share:g} x H(Y){nats}, {s.margin_break_share:g} x "
-            f"the unit's break cost): any break is smaller than the "
+            f"the harm a full break would cause): any break is smaller than the "
             f"material margin; undetermined if neither broke nor holds")
 
 
@@ -698,7 +710,8 @@ def _decide(rows: list[dict], data: _Data) -> None:
     for r, pa in zip(rows, adjusted):
         r["p_holm"] = float(pa)
         r["mde"] = stats.min_detectable(r["harm_se"], level / max(m, 1))
-        r["margin"] = margin(s, data.min_harm, r["break_cost"])
+        r["full_break_harm"] = full_break_harm(r["break_cost"], r["value_val"])
+        r["margin"] = margin(s, data.min_harm, r["full_break_harm"])
         r["broke"] = bool(np.isfinite(pa) and pa < level and r["harm"] >= r["margin"])
         r["outcome"] = outcome(r["broke"], r["harm_upper"], r["margin"])
 
@@ -706,7 +719,7 @@ def _decide(rows: list[dict], data: _Data) -> None:
 EVIDENCE_COLUMNS = [
     "unit", "kind", "members", "step", "base", "n_rows", "n_rows_unit", "harm", "harm_ci_low", "harm_ci_high",
     "harm_se", "harm_se_fit", "harm_upper", "p_value", "p_holm", "mde", "change", "change_ci_low", "change_ci_high",
-    "value_val", "break_cost", "margin", "acc_with", "acc_without", "broke", "outcome", "min_harm",
+    "value_val", "break_cost", "full_break_harm", "margin", "acc_with", "acc_without", "broke", "outcome", "min_harm",
     "label_entropy", "unseen_share", "rule", "holds_rule",
 ]
 

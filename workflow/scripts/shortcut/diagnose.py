@@ -164,7 +164,8 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
             "min_harm": _num(e.get("min_harm")), "margin": _num(e.get("margin")), "p_holm": _num(e.get("p_holm")), "mde": _num(e.get("mde")),
             "change": _num(e.get("change")), "change_ci_low": _num(e.get("change_ci_low")),
             "change_ci_high": _num(e.get("change_ci_high")), "value_val": _num(e.get("value_val")),
-            "break_cost": _num(e.get("break_cost")), "unseen_share": unseen,
+            "break_cost": _num(e.get("break_cost")), "full_break_harm": _num(e.get("full_break_harm")),
+            "unseen_share": unseen,
             "acc_with": _num(e.get("acc_with")), "acc_without": _num(e.get("acc_without")),
             "step": e.get("step"), "broke": broke, "outcome": outcome,
             "suspect": bool(relied and (broke or new_levels)), "new_levels": new_levels,
@@ -421,8 +422,8 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
         sentences.append(
             f"{t_names} could not be checked with these {n_rows} audit rows ({fmt(100 * open_share, 0)} % of "
             f"the models' reliance): the upper bound of the harm reaches the material margin, the larger of "
-            f"a floor share of the label's entropy and half of what a full break would cost the evidence "
-            f"model ({bounds}; nats per row).")
+            f"a floor share of the label's entropy and half of the harm a full break would cause "
+            f"({bounds}; nats per row).")
     if np.isfinite(share_out) and share_out > 0:
         sentences.append(
             f"{fmt(100 * share_out, 1)} % of the test rows lie outside the training support; they "
@@ -433,7 +434,7 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
 VERDICT_COLUMNS = [
     "unit", "kind", "members", "importance", "importance_ci_low", "importance_ci_high", "share",
     "n_relied", "n_models", "relied", "harm", "harm_ci_low", "harm_ci_high", "p_holm", "mde", "change", "change_ci_low",
-    "change_ci_high", "value_val", "break_cost", "harm_upper", "min_harm", "margin", "unseen_share", "broke",
+    "change_ci_high", "value_val", "break_cost", "full_break_harm", "harm_upper", "min_harm", "margin", "unseen_share", "broke",
     "outcome", "suspect", "reading",
 ]
 
