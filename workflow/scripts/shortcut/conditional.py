@@ -92,13 +92,15 @@ of 300 and 800 training rows, networks too small for P(Y | X), label shift): the
 rate's upper 95 % bound stays below 1.5 alpha in each (README).
 
 Family-wise error: the stepwise procedure makes at most ``max_steps`` + 1 removal rounds and one
-add-back round on the same rows. Each round runs Holm at ``alpha`` / (``max_steps`` + 2)
-(Bonferroni over the rounds), every round with the same rule (:func:`_decide`), and every unit
-flagged in any round, the last included, must pass the add-back round to keep "broke".
+add-back round on the same rows, each against a base chosen from the data. ``alpha`` is split
+over them (weighted Bonferroni, :func:`round_alpha`): half to the first round, a quarter to the
+add-back round, the last quarter shared by the later removal rounds; each round runs Holm at its
+share, every round with the same rule (:func:`_decide`), and every unit flagged in any round,
+the last included, must pass the add-back round to keep "broke".
 
 Decision rule (written beside the statistic in the output), with the unit's material margin m
-(:func:`margin`): the relation **broke** when the round's Holm-adjusted p < ``alpha`` /
-(``max_steps`` + 2) AND harm >= m; it **holds** when the harm's one-sided upper bound (the
+(:func:`margin`): the relation **broke** when the round's Holm-adjusted p is below the round's
+share of ``alpha`` AND harm >= m; it **holds** when the harm's one-sided upper bound (the
 studentised bootstrap bound at ``alpha`` / 2, :func:`holds_alpha`) is below m, an equivalence
 test: whatever broke is smaller than the margin; otherwise it is **undetermined** (these rows
 cannot tell). m is the larger of ``min_harm_share`` x H(Y), where H(Y) is the entropy of the
@@ -173,14 +175,25 @@ def label_entropy(y, n_classes: int) -> float:
 
 def rounds(s: EvidenceSettings) -> int:
     """Most rounds of tests the stepwise procedure can make: ``max_steps`` + 1 removal rounds and
-    the add-back round. The family-wise error is split evenly over them (Bonferroni)."""
+    the add-back round."""
     return s.max_steps + 2
 
 
-def round_alpha(s: EvidenceSettings) -> float:
-    """The level each round's Holm procedure runs at, so that every test the procedure makes,
-    over all its rounds, is covered by one family-wise error of ``alpha``."""
-    return s.alpha / rounds(s)
+ADD_BACK = 0
+"""The round index of the add-back round in :func:`round_alpha` (removal rounds count from 1)."""
+
+
+def round_alpha(s: EvidenceSettings, step: int = 1) -> float:
+    """The level a round's Holm procedure runs at: a weighted Bonferroni split of ``alpha`` over
+    every round the procedure can make, so that all its tests together keep one family-wise error
+    of ``alpha``. The first round gets half (every unit is tested there, and a leak is found there
+    when it is found at all), the add-back round (``step`` = ``ADD_BACK``) a quarter, and the
+    ``max_steps`` later removal rounds share the last quarter."""
+    if step == ADD_BACK:
+        return s.alpha / 4
+    if step <= 1:
+        return s.alpha / 2
+    return s.alpha / 4 / s.max_steps
 
 
 def full_break_harm(break_cost: float, value_val: float) -> float:
@@ -207,8 +220,9 @@ def margin(s: EvidenceSettings, min_harm: float, full_break: float) -> float:
 
 def decision_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
     nats = f" = {min_harm:.4g} nats" if min_harm is not None else ""
-    return (f"relation broke if Holm-adjusted p < {round_alpha(s):.4g} (alpha {s.alpha:g} over at most "
-            f"{rounds(s)} rounds, H0: harm <= 0), harm >= m = max({s.min_harm_share:g} x H(Y){nats}, "
+    return (f"relation broke if the round's Holm-adjusted p (H0: harm <= 0) < its share of alpha {s.alpha:g} "
+            f"(first round {round_alpha(s, 1):.4g}, add-back {round_alpha(s, ADD_BACK):.4g}, each later "
+            f"round {round_alpha(s, 2):.4g}: Bonferroni over at most {rounds(s)} rounds), harm >= m = max({s.min_harm_share:g} x H(Y){nats}, "
             f"{s.margin_break_share:g} x the harm a full break of the unit would cause) per test row, and the "
             f"unit passes again in the add-back round")
 
@@ -695,16 +709,16 @@ def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> l
             "value_val": c["value_val"], "break_cost": c["break_cost"],
             "acc_with": c["acc_with"], "acc_without": c["acc_without"],
         })
-    _decide(rows, data)
+    _decide(rows, data, step)
     return rows
 
 
-def _decide(rows: list[dict], data: _Data) -> None:
+def _decide(rows: list[dict], data: _Data, step: int) -> None:
     """The one decision rule, for the stepwise rounds and the add-back round alike: Holm over the
     round's units at the round's share of ``alpha`` (Bonferroni over every round the procedure
     can make), the material margin, and the three outcomes."""
     s = data.settings
-    level = round_alpha(s)
+    level = round_alpha(s, step)
     adjusted = stats.holm([r["p_value"] for r in rows])
     m = sum(np.isfinite(r["p_value"]) for r in rows)
     for r, pa in zip(rows, adjusted):
@@ -815,7 +829,7 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
     final_base = base - {m for u in flagged for m in u.members}
     if flagged:
         checks = [_test_units(data, final_base | set(u.members), [u], step + 1)[0] for u in flagged]
-        _decide(checks, data)
+        _decide(checks, data, ADD_BACK)
         for r in checks:
             all_steps.append(r)
             final[r["unit"]] = r
