@@ -344,3 +344,22 @@ def test_a_fully_broken_relation_costs_about_its_full_break_harm_so_it_cannot_ho
     assert leak["outcome"] != "holds"
     assert leak["harm"] >= 0.5 * leak["full_break_harm"] and leak["full_break_harm"] < leak["break_cost"]
     assert conditional.full_break_harm(0.3, 0.1) == pytest.approx(0.2) and conditional.full_break_harm(0.1, 0.3) == 0
+
+
+def test_new_levels_of_one_feature_leave_its_rows_out_of_its_own_harm_only(world):
+    """A noise categorical whose test values are 70 % levels never seen in training: the rows
+    stay in the support (every other unit is judged on all of them); only that feature's own
+    harm leaves them out, and its share of new levels is reported."""
+    train, pool = world
+    test = pool.iloc[:800].reset_index(drop=True)
+    rng = np.random.default_rng(12)
+    old = np.array([f"s{k}" for k in range(50)], dtype=object)
+    new = np.array([f"new{k}" for k in range(50)], dtype=object)
+    tr = train.assign(site=old[rng.integers(0, 50, len(train))])
+    te = test.assign(site=np.where(rng.random(len(test)) < 0.7, new[rng.integers(0, 50, len(test))],
+                                   old[rng.integers(0, 50, len(test))]))
+    ev, result = evidence(tr, te, categorical=("c1", "site"))
+    assert result["shift"]["supported"].mean() > 0.95 and result["shift"]["unseen_level_rows"] > 0.6 * len(te)
+    assert ev.loc["x1", "n_rows_unit"] > 0.95 * len(te)
+    assert ev.loc["site", "n_rows_unit"] < 0.4 * len(te) and 0.6 < ev.loc["site", "unseen_share"] < 0.8
+    assert not ev["broke"].any()

@@ -765,8 +765,9 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
     """Per-unit conditional-shift evidence (final), and every step's tests.
 
     ``X_test``/``y_test`` are the supported test rows only (the caller drops the rest);
-    ``missing_test``: per feature that has no empty cell in training, which of these rows had
-    one (left out of that feature's units' harm, :meth:`_Data.kept_rows`). Returns
+    ``missing_test``: per feature, which of these rows it cannot be judged on (an empty cell
+    where training has none, or a level never seen in training): left out of that feature's
+    units' harm (:meth:`_Data.kept_rows`). Returns
     ``(evidence, steps, mix)``: ``evidence`` has one row per unit (every feature, then every group
     of two or more strongly associated features) with ``EVIDENCE_COLUMNS``; ``steps`` every test
     made on the way (same columns, one row per unit and step); ``mix`` the class mix the inputs
@@ -879,11 +880,16 @@ def audit_evidence(train, val, audit, encoder: dict, n_classes: int, *, domain_s
     shift = domain.shift_model([Xtr, Xva], np.concatenate([ytr, yva]), Xte, yte, **layout,
                                n_classes=n_classes, X_train_partition=Xtr, settings=domain_settings)
     keep = shift["supported"]
+    unseen = unseen_rows(Xte, encoder["sources"], encoder["categorical"])
+    # rows a unit cannot be judged on: its feature's cell empty only in test, or a level of it
+    # never seen in training
+    skip = {f: np.asarray(m, dtype=bool) for f, m in (missing_audit or {}).items()}
+    for f, m in unseen.items():
+        skip[f] = skip[f] | m if f in skip else m
     evidence, steps, mix = conditional_shift(Xtr, ytr, Xva, yva, Xte[keep], yte[keep], **layout,
                                              groups=encoder.get("groups", []), n_classes=n_classes,
                                              settings=evidence_settings,
-                                             missing_test={f: np.asarray(m)[keep] for f, m in (missing_audit or {}).items()})
+                                             missing_test={f: m[keep] for f, m in skip.items()})
     shift["class_mix_explained"] = mix
-    unseen = unseen_rows(Xte, encoder["sources"], encoder["categorical"])
     evidence["unseen_share"] = [unseen_share(unseen, m.split(";")) for m in evidence["members"]]
     return {"shift": shift, "evidence": evidence, "steps": steps}

@@ -236,6 +236,11 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     # training rows' worth of density per unit of test mass: n_source * p_train / p_test
     reasons["low_train_density"] = (np.log(max(n_source, 1)) - logit_x[is_test]
                                     < np.log(s.min_train_rows))
+    # a never-seen level is no reason to drop the whole row: only the units holding that feature
+    # cannot be judged on it (``shortcut.conditional`` leaves it out of their harm), and the
+    # verdict reports the share (a relied-on feature with mostly new levels is a suspect)
+    unseen = reasons.pop("unseen_level")
+    out["unseen_level_rows"] = int(unseen.sum())
     unsupported = np.zeros(len(X_test), dtype=bool)
     for mask in reasons.values():
         unsupported |= mask
@@ -244,8 +249,9 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     out["share_unsupported"] = float(unsupported.mean()) if len(X_test) else float("nan")
     out["unsupported_by_reason"] = {k: int(v.sum()) for k, v in reasons.items()}
     out["support_rule"] = (
-        f"unsupported: a level unseen in training, a numeric value outside the training range, or "
-        f"fewer than {s.min_train_rows:g} training rows' worth of density per unit of test mass")
+        f"unsupported: a numeric value outside the training range, or fewer than {s.min_train_rows:g} "
+        f"training rows' worth of density per unit of test mass (a level unseen in training leaves the "
+        f"row out of its own feature's harm only)")
     return out
 
 

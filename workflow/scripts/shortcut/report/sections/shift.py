@@ -131,6 +131,9 @@ def _covariate(inp: Inputs) -> list:
     if reasons:
         text += (" (" + "; ".join(f"{names.get(k, k.replace('_', ' '))}: {count(v)}" for k, v in reasons.items())
                  + "; a row can have several reasons)")
+    if finite(c.get("unseen_level_rows")) and int(c.get("unseen_level_rows")) > 0:
+        text += (f"; {count(c.get('unseen_level_rows'))} rows hold a level never seen in training, left out of "
+                 "that feature's own comparison only")
     text += f". Rule: {c.get('support_rule', 'n/a')}."
     blocks.append(Para(text))
     if finite(share) and float(share) > 0.5:
