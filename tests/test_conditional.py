@@ -229,6 +229,9 @@ def test_the_rounds_share_alpha_and_one_rule_decides_every_round():
     assert conditional.outcome(False, 0.019, 0.02) == "holds"
     assert conditional.outcome(False, 0.021, 0.02) == "undetermined"
     assert conditional.outcome(False, float("nan"), 0.02) == "undetermined"
+    # even a full break would cost less than the margin: no break can be material
+    assert conditional.outcome(False, 0.05, 0.02, full_break=0.01) == "holds"
+    assert conditional.outcome(False, 0.05, 0.02, full_break=0.03) == "undetermined"
 
 
 def test_the_family_wise_error_over_every_round_stays_below_alpha(monkeypatch):

@@ -7,7 +7,8 @@ drawn from the other rows:
 
 * a plain random split of 1,200 rows: "No shortcut…";
 * a label shift of 480 rows (churners over-represented, inputs within each class unchanged):
-  "No shortcut; the class mix changed.", the prior-corrected accuracy in the next sentence;
+  "No shortcut…; the class mix changed.", the prior-corrected accuracy in the next sentence
+  (with 240 audit rows a fifth of the reliance stays undetermined, and the headline says so);
 * a selection on one input (the 1,000 rows with the highest monthly charges): "…inputs unlike
   its training rows";
 * a genuine feature (``tenure``) empty in 60 % of 1,200 test rows and never in training: the
@@ -98,7 +99,10 @@ def test_a_random_split_of_1200_rows_answers_no_shortcut(churn_answers):
 def test_a_label_shift_of_480_rows_is_named_with_the_prior_corrected_accuracy_next(churn_answers):
     answer, verdict, n, _ = churn_answers["label"]
     assert n <= 500 and verdict["suspects"] == []
-    assert answer["headline"] == "No shortcut; the class mix changed."
+    # 240 audit rows cannot rule out a material break of every relied-on feature: the headline may
+    # carry the checked share ("No shortcut found in the N % …"), but it names the class mix
+    assert answer["kind"] == "no shortcut" and answer["headline"].startswith("No shortcut")
+    assert answer["headline"].endswith("the class mix changed.") and answer["changes"] == ["label shift"]
     assert answer["sentences"][0].startswith("Re-weighting the models' classes to the mix estimated")
     assert "The class mix changed" in answer["text"]
 

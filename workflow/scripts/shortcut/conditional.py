@@ -241,16 +241,20 @@ def holds_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
     return (f"relation holds if the one-sided {100 * (1 - holds_alpha(s)):g} % upper bound of the harm "
             f"(studentised bootstrap, alpha / 2 so that its measured miss rate stays near alpha on "
             f"heavy-tailed rows) < m = max({s.min_harm_share:g} x H(Y){nats}, {s.margin_break_share:g} x "
-            f"the harm a full break would cause): any break is smaller than the "
-            f"material margin; undetermined if neither broke nor holds")
+            f"the harm a full break would cause), or if even a full break would cause less harm than m: "
+            f"any break is smaller than the material margin; undetermined if neither broke nor holds")
 
 
-def outcome(broke: bool, upper: float, min_harm: float) -> str:
-    """'broke', 'holds' (the harm's upper bound is below the material margin: an equivalence
-    test) or 'undetermined' (neither)."""
+def outcome(broke: bool, upper: float, margin: float, full_break: float = float("nan")) -> str:
+    """'broke', 'holds' or 'undetermined' (neither). A relation holds when the harm's upper bound
+    is below the material margin (an equivalence test), or when even a full break of the unit
+    (``full_break``, :func:`full_break_harm`) would cause less harm than the margin: no break of
+    it can be material, so none needs to be ruled out on the rows."""
     if broke:
         return "broke"
-    if np.isfinite(upper) and upper < min_harm:
+    if np.isfinite(upper) and upper < margin:
+        return "holds"
+    if np.isfinite(full_break) and full_break < margin:
         return "holds"
     return "undetermined"
 
@@ -727,7 +731,7 @@ def _decide(rows: list[dict], data: _Data, step: int) -> None:
         r["full_break_harm"] = full_break_harm(r["break_cost"], r["value_val"])
         r["margin"] = margin(s, data.min_harm, r["full_break_harm"])
         r["broke"] = bool(np.isfinite(pa) and pa < level and r["harm"] >= r["margin"])
-        r["outcome"] = outcome(r["broke"], r["harm_upper"], r["margin"])
+        r["outcome"] = outcome(r["broke"], r["harm_upper"], r["margin"], r["full_break_harm"])
 
 
 EVIDENCE_COLUMNS = [

@@ -105,7 +105,7 @@ def _num(x) -> float:
         return float("nan")
 
 
-def _reading(relied: bool, outcome: str, unseen: float, min_unseen: float) -> str:
+def _reading(relied: bool, outcome: str, unseen: float, min_unseen: float, immaterial: bool = False) -> str:
     if relied and outcome == "broke":
         return "shortcut suspect: relied on, and its relation to the label broke on test"
     if relied and np.isfinite(unseen) and unseen >= min_unseen:
@@ -115,6 +115,9 @@ def _reading(relied: bool, outcome: str, unseen: float, min_unseen: float) -> st
         return "relation broke on test, but the models do not rely on it: harmless to them"
     if relied and outcome == "undetermined":
         return "relied on; these test rows cannot tell whether its relation holds"
+    if relied and immaterial:
+        return ("relied on, but even a full break of it would cost less than the material margin: no break of "
+                "it can matter")
     if relied:
         return "relied on, and its relation to the label holds on test: genuine signal"
     return "not relied on" + (", relation holds" if outcome == "holds" else "")
@@ -170,7 +173,9 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
             "step": e.get("step"), "broke": broke, "outcome": outcome,
             "suspect": bool(relied and (broke or new_levels)), "new_levels": new_levels,
         }
-        table[u]["reading"] = _reading(relied, outcome, unseen, th["min_unseen_share"])
+        t = table[u]
+        immaterial = bool(outcome == "holds" and not (t["harm_upper"] < t["margin"]) and t["full_break_harm"] < t["margin"])
+        t["reading"] = _reading(relied, outcome, unseen, th["min_unseen_share"], immaterial)
 
     suspect_units = [u for u in units if table[u]["suspect"]]
     # a group is named only when no member was already named on its own
