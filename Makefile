@@ -30,7 +30,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py
 	$(BIN)/python benchmarks/saliency_speed.py
 	$(BIN)/python benchmarks/pipeline.py
-	$(BIN)/python benchmarks/calibration.py --reps 2 --strengths 0.35,0.5,0.65
+	$(BIN)/python benchmarks/calibration.py --reps 1 --jobs 2
+	$(BIN)/python benchmarks/harm_interval.py --reps 2000
+	$(BIN)/python benchmarks/harm_level.py --reps 125
 
 clean-results:
 	rm -rf results .snakemake
