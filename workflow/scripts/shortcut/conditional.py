@@ -218,13 +218,18 @@ def margin(s: EvidenceSettings, min_harm: float, full_break: float) -> float:
     return float(max(min_harm, extra))
 
 
-def decision_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
+def margin_text(s: EvidenceSettings, min_harm: float | None = None) -> str:
+    """The material margin in words, as both rules state it."""
     nats = f" = {min_harm:.4g} nats" if min_harm is not None else ""
+    return (f"m = max({s.min_harm_share:g} x H(Y){nats}, {s.margin_break_share:g} x the harm a full break "
+            f"of the unit would cause)")
+
+
+def decision_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
     return (f"relation broke if the round's Holm-adjusted p (H0: harm <= 0) < its share of alpha {s.alpha:g} "
             f"(first round {round_alpha(s, 1):.4g}, add-back {round_alpha(s, ADD_BACK):.4g}, each later "
-            f"round {round_alpha(s, 2):.4g}: Bonferroni over at most {rounds(s)} rounds), harm >= m = max({s.min_harm_share:g} x H(Y){nats}, "
-            f"{s.margin_break_share:g} x the harm a full break of the unit would cause) per test row, and the "
-            f"unit passes again in the add-back round")
+            f"round {round_alpha(s, 2):.4g}: Bonferroni over at most {rounds(s)} rounds), harm >= "
+            f"{margin_text(s, min_harm)} per test row, and the unit passes again in the add-back round")
 
 
 def holds_alpha(s: EvidenceSettings) -> float:
@@ -237,12 +242,11 @@ def holds_alpha(s: EvidenceSettings) -> float:
 
 
 def holds_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
-    nats = f" = {min_harm:.4g} nats" if min_harm is not None else ""
     return (f"relation holds if the one-sided {100 * (1 - holds_alpha(s)):g} % upper bound of the harm "
             f"(studentised bootstrap, alpha / 2 so that its measured miss rate stays near alpha on "
-            f"heavy-tailed rows) < m = max({s.min_harm_share:g} x H(Y){nats}, {s.margin_break_share:g} x "
-            f"the harm a full break would cause), or if even a full break would cause less harm than m: "
-            f"any break is smaller than the material margin; undetermined if neither broke nor holds")
+            f"heavy-tailed rows) < {margin_text(s, min_harm)}, or if even a full break would cause less "
+            f"harm than m: any break is smaller than the material margin; undetermined if neither broke "
+            f"nor holds")
 
 
 def outcome(broke: bool, upper: float, margin: float, full_break: float = float("nan")) -> str:
