@@ -43,6 +43,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import stats
+
+
 def direction(before, after, tol: float = 0.0005) -> str:
     """'rises' / 'falls' / 'stays' for a change from ``before`` to ``after`` ('changes' when
     either is not a number). Every sentence of the verdict and the report takes its direction
@@ -283,7 +286,7 @@ def missing_shift(marginal: pd.DataFrame | None, class_mix: Mapping, min_change:
         diff = b - a
         se = (np.sqrt(a * (1 - a) / n_tr + b * (1 - b) / n_te)
               if np.isfinite(n_tr) and np.isfinite(n_te) and n_tr > 0 and n_te > 0 else float("nan"))
-        z = 1.959963984540054
+        z = stats.normal_quantile(1 - stats.ALPHA / 2)
         lo, hi = diff - z * se, diff + z * se
         if abs(diff) >= min_change and np.isfinite(se) and (lo > 0 or hi < 0):
             out.append({"feature": str(r["feature"]), "share_train": a, "share_test": b, "change": diff,
@@ -291,7 +294,7 @@ def missing_shift(marginal: pd.DataFrame | None, class_mix: Mapping, min_change:
     return out
 
 
-def _label_shift_summary(label_shift: pd.DataFrame | None, min_singular: float = 0.05) -> dict:
+def _label_shift_summary(label_shift: pd.DataFrame | None, min_singular: float) -> dict:
     if label_shift is None or len(label_shift) == 0:
         return {}
     out = {

@@ -73,11 +73,13 @@ def _class_mix(inp: Inputs) -> list:
             + ("**the class mix changed**." if changed else "the class mix did not change."))
     if mix.get("predicted_share"):
         label = "label shift" in (inp.diagnosis.get("answer") or {}).get("changes", [])
-        text += (f" **Explained by the inputs**: the mix the train-fitted evidence model predicts for the supported "
-                 f"test (audit) rows from their inputs alone; under covariate shift it matches the observed mix. "
-                 f"The part it leaves unexplained: total variation {num(mix.get('unexplained_tv'))} "
-                 f"({ci_text(mix.get('unexplained_tv_ci_low'), mix.get('unexplained_tv_ci_high'))}), so "
-                 + ("**label shift**." if label else "no label shift beyond what the inputs explain."))
+        text += (f" **Explained by the inputs** (descriptive): the mix the train-fitted evidence model predicts for "
+                 f"the supported test (audit) rows from their inputs alone; the part it leaves unexplained: total "
+                 f"variation {num(mix.get('unexplained_tv'))} "
+                 f"({ci_text(mix.get('unexplained_tv_ci_low'), mix.get('unexplained_tv_ci_high'))}). It decides "
+                 f"nothing (an accurate model predicts a new mix well under pure label shift too): the verdict "
+                 f"calls a changed mix label shift when the inputs within each class held (no covariate shift "
+                 f"below), and here it is " + ("**label shift**." if label else "not label shift."))
     missing = m.get("classes_missing_in_test") or []
     if missing:
         text += (" Classes with no test (audit) row: "
