@@ -413,7 +413,7 @@ def decide(train: pd.DataFrame, test: pd.DataFrame, categorical: list, numeric: 
     nn.fit(model, Xtr, ytr, Xva, yva, nn.TrainSettings.from_config(hp), seed=seed, blas_threads=1)
     importance = reliance.permutation_importance(
         model, Xva, yva, encoder["sources"], encoder.get("groups", []), repeats=RELIANCE_REPEATS, seed=seed,
-        max_rows=cfg["reliance"]["max_rows"]).to_frame().assign(act=GRID_SETTING, seed=seed)
+        max_rows=cfg["reliance"]["max_rows"]).to_frame().assign(setting=GRID_SETTING, seed=seed)
 
     # the shift evidence, with the test cells empty only in test left out of their feature's harm
     features = list(spec.features)
@@ -430,7 +430,7 @@ def decide(train: pd.DataFrame, test: pd.DataFrame, categorical: list, numeric: 
     mix = shift.class_mix(train[data.TARGET], test[data.TARGET], n_classes, sh["thresholds"])
     est = decompose.label_shift_estimate(model.predict_proba(Xva), yva, model.predict_proba(Xte), yte,
                                          n_classes, seed=seed)
-    label_shift = pd.DataFrame([{"act": GRID_SETTING, "seed": seed, "acc_test": est["acc_test"],
+    label_shift = pd.DataFrame([{"setting": GRID_SETTING, "seed": seed, "acc_test": est["acc_test"],
                                  "acc_test_prior_corrected": est["acc_test_prior_corrected"],
                                  "confusion_min_singular": est["confusion_min_singular"]}])
     ev = evidence["evidence"]

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.workflow
 
 
 def _summary(results, fs):
-    return pd.read_csv(results / "evaluation" / fs / "metrics_summary.csv").set_index(["act", "split"])
+    return pd.read_csv(results / "evaluation" / fs / "metrics_summary.csv").set_index(["setting", "split"])
 
 
 def _outputs(results):
@@ -52,9 +52,9 @@ def test_real_data_validation_accuracy_and_collapse_on_test(airbnb_run):
     table = _summary(airbnb_run, "all")
     assert table.loc[("relu", "val"), "accuracy_mean"] >= 0.82
     assert table.loc[("sigmoid", "val"), "accuracy_mean"] >= 0.81
-    for act in ("relu", "sigmoid"):
+    for setting in ("relu", "sigmoid"):
         for part in ("audit", "confirm"):
-            row = table.loc[(act, part)]
+            row = table.loc[(setting, part)]
             assert row["accuracy_mean"] < row["majority_baseline_mean"]
 
 
@@ -66,15 +66,15 @@ def test_real_data_names_the_shortcut_alone_and_confirms_it(airbnb_run):
     assert evidence.loc["amenity_score", "harm_ci_low"] > 0 and evidence.loc["amenity_score", "broke"]
     assert not evidence.drop(index="amenity_score")["broke"].any()
     remedy = _summary(airbnb_run, "drop-amenity_score")
-    for act in ("relu", "sigmoid"):
-        assert remedy.loc[(act, "confirm"), "accuracy_mean"] >= 0.60
+    for setting in ("relu", "sigmoid"):
+        assert remedy.loc[(setting, "confirm"), "accuracy_mean"] >= 0.60
     html = (airbnb_run / "report/report.html").read_text()
     assert "amenity_score" in html and answer["headline"].replace("`", "") in html.replace("<code>", "").replace("</code>", "")
 
 
 def test_real_data_most_of_the_drop_is_in_the_relation(airbnb_run):
     parts = pd.read_csv(airbnb_run / "shift/decomposition.csv")
-    relu = parts[parts["act"] == "relu"]
+    relu = parts[parts["setting"] == "relu"]
     assert (relu["total"] < -0.3).all()
     assert (relu["conditional"] < 0.5 * relu["total"]).all()  # more than half of the (negative) drop
     assert (relu["conditional_ci_high"] < 0).all()
@@ -82,7 +82,7 @@ def test_real_data_most_of_the_drop_is_in_the_relation(airbnb_run):
 
 def test_real_data_relu_ranks_the_shortcut_first_by_mean_gradient(airbnb_run):
     saliency = pd.read_csv(airbnb_run / "evaluation/all/saliency_by_feature.csv")
-    relu = saliency[(saliency["act"] == "relu") & (saliency["method"] == "loss_gradient")]
+    relu = saliency[(saliency["setting"] == "relu") & (saliency["method"] == "loss_gradient")]
     for split in ("val", "audit"):
         mean_abs = relu[relu["split"] == split].groupby("feature")["mean_abs"].mean()
         assert mean_abs.idxmax() == "amenity_score", mean_abs.sort_values()
@@ -247,9 +247,9 @@ def test_one_feature_that_is_a_shortcut_leaves_the_class_prior_as_remedy(tmp_pat
     assert verdict["suspects"] == ["batch_code"]
     remedy = _summary(results, "drop-batch_code")
     # no feature left: the remedy predicts the training majority class on every row
-    for act in ("relu", "sigmoid"):
-        assert remedy.loc[(act, "confirm"), "accuracy_mean"] == pytest.approx(
-            remedy.loc[(act, "confirm"), "majority_baseline_mean"], abs=0.02)
+    for setting in ("relu", "sigmoid"):
+        assert remedy.loc[(setting, "confirm"), "accuracy_mean"] == pytest.approx(
+            remedy.loc[(setting, "confirm"), "majority_baseline_mean"], abs=0.02)
     # the broken leak spreads predictions over the classes; the prior is right 60 % of the time
     assert answer["kind"] == "shortcut" and answer["confirmed"] == ["batch_code"]
 

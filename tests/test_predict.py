@@ -18,9 +18,9 @@ SPEC = DatasetSpec.from_config(validated({"target": "y", "classes": ["a", "b", "
 
 def audit_summary(fs, acc):
     """One feature set's metrics_summary.csv: accuracy per model setting and split, mean over seeds."""
-    return pd.DataFrame([{"fs": fs, "act": act, "split": split, "n_seeds": 2,
-                          "accuracy_mean": acc[act] if split == "audit" else 0.9}
-                         for act in acc for split in ("val", "audit", "confirm")])
+    return pd.DataFrame([{"fs": fs, "setting": setting, "split": split, "n_seeds": 2,
+                          "accuracy_mean": acc[setting] if split == "audit" else 0.9}
+                         for setting in acc for split in ("val", "audit", "confirm")])
 
 
 def test_the_audit_rows_choose_among_the_confirmed_remedies():

@@ -35,7 +35,7 @@ def importance_of(n_features, informative, seeds=(0, 1, 2), n=4000, groups=()):
     for seed in seeds:
         model = fitted(X[:n], y[:n], seed)
         frames.append(reliance.permutation_importance(model, X[n:], y[n:], names, groups, repeats=3, seed=seed, max_rows=MAX_ROWS)
-                      .to_frame().assign(act="relu", seed=seed))
+                      .to_frame().assign(setting="relu", seed=seed))
     return pd.concat(frames, ignore_index=True), names
 
 
@@ -56,7 +56,7 @@ def test_share_floor_and_interval_on_known_numbers():
         for unit, v in zip(["a", "b", "c"], values):
             for repeat, jitter in enumerate([-0.002, 0.0, 0.002]):
                 rows.append({"unit": unit, "kind": "feature", "members": unit, "repeat": repeat,
-                             "importance": v + jitter, "base_log_loss": 1.0, "act": "relu", "seed": seed})
+                             "importance": v + jitter, "base_log_loss": 1.0, "setting": "relu", "seed": seed})
     table = reliance.reliance_table(pd.DataFrame(rows), min_share_factor=MIN_SHARE).set_index("unit")
     # a: relied on by every model, even the one that uses it ten times less (seed 2)
     assert table.loc["a", "relied"] and table.loc["a", "n_relied"] == 3

@@ -12,7 +12,7 @@ from configs import defaults
 from shortcut import remedy
 
 CONFIRM = defaults("confirm")
-KEYS = [{"act": a, "seed": s} for a in ("relu", "sigmoid") for s in range(2)]
+KEYS = [{"setting": a, "seed": s} for a in ("relu", "sigmoid") for s in range(2)]
 
 
 def frames(n: int, gained: int, lost: int, seed: int = 0, base: float = 0.5):
@@ -154,7 +154,7 @@ def test_no_gain_on_a_few_thousand_noisy_rows_is_inconclusive_not_did_not_help()
         r = np.random.default_rng(seed)
         return pd.DataFrame({"row": np.arange(n), "target": y, "predicted": np.where(r.random(n) < acc, y, 1 - y)})
 
-    keys = [{"act": a, "seed": s} for a in ("relu", "sigmoid") for s in range(3)]
+    keys = [{"setting": a, "seed": s} for a in ("relu", "sigmoid") for s in range(3)]
     all_feats = [preds(0.35, k) for k in range(6)]
     t = remedy.confirmation_table(all_feats, {"drop-a": [preds(0.62, 10 + k) for k in range(6)],
                                               "drop-b": [preds(0.35, 20 + k) for k in range(6)]}, keys,

@@ -55,8 +55,8 @@ CONFIRM_RULE = ("confirmed (helped) if the two-sided 95 % interval of the confir
 N_AUDIT, N_CONFIRM = 150, 150
 
 
-def accuracy(fs: str, act: str) -> dict:
-    return ACCURACY.get((fs, act), ACCURACY[("drop-alpha", act)])
+def accuracy(fs: str, setting: str) -> dict:
+    return ACCURACY.get((fs, setting), ACCURACY[("drop-alpha", setting)])
 
 
 def _png(path: Path, color: str = "#0969da") -> str:
@@ -83,11 +83,11 @@ def _json(obj, path: Path) -> str:
 def per_seed_metrics(feature_sets) -> pd.DataFrame:
     rows = []
     for fs in feature_sets:
-        for act in MODELS:
+        for setting in MODELS:
             for seed in SEEDS:
                 jitter = 0.01 if seed else -0.01
-                for split, acc in accuracy(fs, act).items():
-                    rows.append({"fs": fs, "act": act, "seed": seed, "split": split, "accuracy": acc + jitter,
+                for split, acc in accuracy(fs, setting).items():
+                    rows.append({"fs": fs, "setting": setting, "seed": seed, "split": split, "accuracy": acc + jitter,
                                  "balanced_accuracy": acc - 0.1, "macro_f1": acc - 0.12, "log_loss": 1.0 - acc,
                                  "majority_baseline": BASELINE[split], "n": 100})
     return pd.DataFrame(rows)
@@ -96,8 +96,8 @@ def per_seed_metrics(feature_sets) -> pd.DataFrame:
 def summary_metrics(per_seed: pd.DataFrame) -> pd.DataFrame:
     keys = ["accuracy", "balanced_accuracy", "macro_f1", "log_loss", "majority_baseline"]
     rows = []
-    for (fs, act, split), sub in per_seed.groupby(["fs", "act", "split"], sort=True):
-        row = {"fs": fs, "act": act, "split": split, "n_seeds": len(sub)}
+    for (fs, setting, split), sub in per_seed.groupby(["fs", "setting", "split"], sort=True):
+        row = {"fs": fs, "setting": setting, "split": split, "n_seeds": len(sub)}
         for k in keys:
             row[f"{k}_mean"], row[f"{k}_sd"] = sub[k].mean(), sub[k].std(ddof=1)
         rows.append(row)
@@ -208,14 +208,14 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
     p["eda_association_png"] = _png(root / "eda/target_association.png", "#1a7f37")
 
     histories = []
-    for act in MODELS:
+    for setting in MODELS:
         for seed in SEEDS:
             n = 5 + seed
             e = np.arange(1, n + 1)
             h = pd.DataFrame({"epoch": e, "train_loss": 1.0 / e, "train_acc": 0.8 + 0.01 * e,
                               "val_loss": 1.1 / e + 0.1 * (e == n), "val_acc": 0.78 + 0.01 * e,
                               "grad_W0": 0.01 / e, "grad_W1": 0.02 / e, "grad_b0": 0.001 / e})
-            path = root / f"models/all/{act}/seed{seed}/history.parquet"
+            path = root / f"models/all/{setting}/seed{seed}/history.parquet"
             files.write_parquet(h, path)
             histories.append(str(path))
     p["histories"] = histories
@@ -233,26 +233,26 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
         shares = SHARES.get(fs) or {f: 1.0 / len([g for g in FEATURES if g not in remedies[fs]])
                                     for f in FEATURES if f not in remedies[fs]}
         order = sorted(shares, key=shares.get, reverse=True)
-        for act in MODELS:
+        for setting in MODELS:
             for seed in SEEDS:
                 for split in ("val", "audit", "confirm"):
                     for method in ("loss_gradient", "input_x_gradient", "integrated_gradients"):
                         for f, share in shares.items():
                             sal.append({"method": method, "feature": f, "n_columns": 1, "mean_abs": share * 2,
                                         "abs_mean": share, "share": share, "rank": order.index(f) + 1, "n": 100,
-                                        "fs": fs, "act": act, "seed": seed, "split": split})
+                                        "fs": fs, "setting": setting, "seed": seed, "split": split})
     sal = pd.DataFrame(sal)
     for fs in feature_sets:
         p.setdefault("saliency" if fs == "all" else "remedy_saliency", []).append(
             _csv(sal[sal["fs"] == fs], root / f"evaluation/{fs}/saliency_by_feature.csv"))
     imp = [{"unit": u, "kind": "feature", "members": u, "repeat": r,
-            "importance": base[act][split] + 0.01 * seed, "base_log_loss": 0.4, "fs": "all", "act": act,
+            "importance": base[setting][split] + 0.01 * seed, "base_log_loss": 0.4, "fs": "all", "setting": setting,
             "seed": seed, "split": split}
            for u, base in (("alpha", {"relu": {"val": 0.9, "audit": -0.1, "confirm": -0.1},
                                       "sigmoid": {"val": 0.7, "audit": -0.2, "confirm": -0.2}}),
                            ("beta", {a: {"val": 0.05, "audit": 0.06, "confirm": 0.06} for a in MODELS}),
                            ("gamma", {a: {"val": 0.02, "audit": 0.02, "confirm": 0.02} for a in MODELS}))
-           for act in MODELS for seed in SEEDS for split in ("val", "audit", "confirm") for r in (0, 1)]
+           for setting in MODELS for seed in SEEDS for split in ("val", "audit", "confirm") for r in (0, 1)]
     p["importance"] = [_csv(pd.DataFrame(imp), root / "evaluation/all/importance.csv")]
 
     missing_rule = "missingness changed if |test - train share missing| >= 0.01 and the two-proportion test's p < 0.05"
@@ -298,10 +298,10 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
     p["conditional"] = _csv(pd.DataFrame(final), root / "shift/conditional.csv")
     p["conditional_steps"] = _csv(pd.DataFrame(steps), root / "shift/conditional_steps.csv")
     decomposition = []
-    for act in MODELS:
+    for setting in MODELS:
         for seed in SEEDS:
             parts = {"class_mix": 0.01, "covariate": -0.02, "conditional": -0.33, "unsupported": -0.02}
-            row = {"act": act, "seed": seed, "acc_val": 0.83, "acc_val_class_mix": 0.84, "acc_val_reweighted": 0.82,
+            row = {"setting": setting, "seed": seed, "acc_val": 0.83, "acc_val_class_mix": 0.84, "acc_val_reweighted": 0.82,
                    "acc_test_supported": 0.49, "acc_test": 0.47, "total": -0.36, "total_ci_low": -0.40,
                    "total_ci_high": -0.32, "ess_val": 150.4, "n_val": 200, "n_test": N_AUDIT,
                    "share_unsupported": n_unsupported / N_AUDIT}
@@ -310,10 +310,10 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
             decomposition.append(row)
     p["decomposition"] = _csv(pd.DataFrame(decomposition), root / "shift/decomposition.csv")
     label_shift = []
-    for act in MODELS:
+    for setting in MODELS:
         for seed in SEEDS:
-            acc = accuracy("all", act)["audit"] + (0.01 if seed else -0.01)
-            row = {"act": act, "seed": seed, "acc_test": acc, "acc_test_prior_corrected": acc + 0.01}
+            acc = accuracy("all", setting)["audit"] + (0.01 if seed else -0.01)
+            row = {"setting": setting, "seed": seed, "acc_test": acc, "acc_test_prior_corrected": acc + 0.01}
             for k, (tr, te, bb) in enumerate(zip([0.25, 0.625, 0.125], [0.25, 0.58, 0.17], [0.26, 0.57, 0.17])):
                 row.update({f"train_share_{k}": tr, f"test_share_{k}": te, f"bbse_share_{k}": bb,
                             f"bbse_ci_low_{k}": bb - 0.05, f"bbse_ci_high_{k}": bb + 0.05,
@@ -454,8 +454,8 @@ def table_after(doc: report.Document, section_id: str, heading: str, k: int = 0)
     return [b for b in blocks[start + 1:] if isinstance(b, report.Table)][k]
 
 
-def mean_acc(fs, act, split):
-    return np.mean([accuracy(fs, act)[split] + (0.01 if s else -0.01) for s in SEEDS])
+def mean_acc(fs, setting, split):
+    return np.mean([accuracy(fs, setting)[split] + (0.01 if s else -0.01) for s in SEEDS])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def benchmark(rule, *parts):
 def model_path(template, key):
     """``template`` (MODELS, EVAL or SALIENCY) for one key of ``evaluation_keys``."""
     return template.format(
-        fs=key["fs"], setting=key["act"], seed=key["seed"], split=key.get("split")
+        fs=key["fs"], setting=key["setting"], seed=key["seed"], split=key.get("split")
     )
 
 
@@ -218,15 +218,15 @@ def holdout_params():
 
 
 def evaluation_keys(fs, with_train=False):
-    """(fs, act, seed, split) of every evaluation of the grid on one feature set, in a fixed order.
-    ``act`` names the model setting (the column of that name in every per-model table); paths
+    """(fs, setting, seed, split) of every evaluation of the grid on one feature set, in a fixed order.
+    ``setting`` names the model setting (the column of that name in every per-model table); paths
     take it as the ``setting`` wildcard (see ``model_path``).
 
     The train split's metrics come from the training job; val and test from evaluate jobs.
     """
     splits = (["train"] if with_train else []) + list(EVAL_SPLITS)
     return [
-        {"fs": fs, "act": setting, "seed": seed, "split": split}
+        {"fs": fs, "setting": setting, "seed": seed, "split": split}
         for setting in config["grid"]["models"]
         for seed in config["grid"]["seeds"]
         for split in splits
@@ -272,7 +272,7 @@ def grid_predictions(fs, split):
 
 def grid_keys():
     return [
-        {"act": setting, "seed": seed}
+        {"setting": setting, "seed": seed}
         for setting in config["grid"]["models"]
         for seed in config["grid"]["seeds"]
     ]

@@ -26,7 +26,7 @@ def grid_benchmarks(fs):
     the grid on it."""
     found = [benchmark("fit_encoder", fs), benchmark("apply_encoder", fs)]
     for key in grid_keys():
-        job = [fs, key["act"], f"seed{key['seed']}"]
+        job = [fs, key["setting"], f"seed{key['seed']}"]
         found += [benchmark("train_model", *job), benchmark("evaluate", *job)]
     return found + [benchmark("collect", fs)]
 

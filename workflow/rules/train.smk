@@ -24,7 +24,7 @@ rule train_model:
         mem_mb=1000,
         runtime=20,
     params:
-        hp=lambda w: config["models"][w.setting],
+        setting=lambda w: config["models"][w.setting],
         network=config["network"],
         n_classes=len(config["classes"]),
     script:

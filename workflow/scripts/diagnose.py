@@ -8,11 +8,11 @@ def main(snakemake):
     p, inp = snakemake.params, snakemake.input
     models = p.diagnose["models"]
     importance = files.read_csv(inp.importance)
-    importance = importance[(importance["split"] == "val") & importance["act"].isin(models)]
+    importance = importance[(importance["split"] == "val") & importance["setting"].isin(models)]
 
     def per_model(path):
         frame = files.read_csv(path)
-        return frame[frame["act"].isin(models)]
+        return frame[frame["setting"].isin(models)]
 
     evidence = files.read_csv(inp.conditional)
     result = diagnose.diagnose(

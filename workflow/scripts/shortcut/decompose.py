@@ -187,7 +187,7 @@ def model_tables(support, predictions_val: list, predictions_test: list, keys: l
 
     ``support``: ``shortcut.domain.support_frame``; ``predictions_*``: per model the frames of
     ``shortcut.metrics.predictions_table`` on the validation split and the audit part, in the
-    order of ``keys`` (dicts naming each model, e.g. act and seed).
+    order of ``keys`` (dicts naming each model, e.g. setting and seed).
     """
     from .data import TARGET
 

@@ -22,13 +22,13 @@ from .data import TARGET
 
 def audit_accuracy(audit: Sequence[pd.DataFrame], setting: str) -> dict[str, float]:
     """Feature set -> test (audit) accuracy of model setting ``setting``, mean over seeds, from the
-    grid's metric summaries (``evaluation/<fs>/metrics_summary.csv``: columns fs, act, split,
+    grid's metric summaries (``evaluation/<fs>/metrics_summary.csv``: columns fs, setting, split,
     accuracy_mean)."""
     frames = [f for f in audit if len(f)]
     if not frames:
         return {}
     table = pd.concat(frames, ignore_index=True)
-    rows = table[(table["split"] == "audit") & (table["act"] == setting)]
+    rows = table[(table["split"] == "audit") & (table["setting"] == setting)]
     return {str(fs): float(acc) for fs, acc in zip(rows["fs"], rows["accuracy_mean"]) if np.isfinite(acc)}
 
 

@@ -100,7 +100,7 @@ def relied_rule(min_share_factor: float) -> str:
             f"sum and from F); relied on by the grid if by at least half of its models")
 
 
-def reliance_table(importance, model_keys: Sequence[str] = ("act", "seed"),
+def reliance_table(importance, model_keys: Sequence[str] = ("setting", "seed"),
                    *, min_share_factor: float,
                    set_aside: Mapping[str, Iterable[str]] | None = None):
     """Per unit: the decision of every model, and their summary.

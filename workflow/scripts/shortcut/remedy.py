@@ -104,19 +104,19 @@ def compare(all_preds: Sequence[pd.DataFrame], remedy_preds: Sequence[pd.DataFra
     R = np.vstack([_correct(f, order) for f in remedy_preds])
     D = R - A
     n = D.shape[1]
-    acts = list(dict.fromkeys(k["act"] for k in keys))
-    members = {a: np.flatnonzero([k["act"] == a for k in keys]) for a in acts}
+    names = list(dict.fromkeys(k["setting"] for k in keys))
+    members = {a: np.flatnonzero([k["setting"] == a for k in keys]) for a in names}
     per_model = stats.bootstrap_means(D.T, n_boot, seed).T  # (model, resample)
     rng = np.random.default_rng(seed + 1)
     draws = {}
-    for a in acts:
+    for a in names:
         m = members[a]
         pick = m[rng.integers(0, m.size, size=(n_boot, m.size))]
         draws[a] = per_model[pick, np.arange(n_boot)[:, None]].mean(axis=1)
-    draws[POOLED] = np.mean([draws[a] for a in acts], axis=0)
+    draws[POOLED] = np.mean([draws[a] for a in names], axis=0)
     level = ci_level(alpha, n_remedies)
     rows = []
-    for a in [*acts, POOLED]:
+    for a in [*names, POOLED]:
         m = np.arange(len(keys)) if a == POOLED else members[a]
         acc_all = float(np.mean(A[m])) if n else float("nan")
         acc_rem = float(np.mean(R[m])) if n else float("nan")

@@ -14,13 +14,13 @@ METRIC_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "majorit
 def collect_metrics(records: list[dict], keys: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-seed metric rows (one per model and split) and their mean and sd over seeds.
 
-    ``keys`` name each record's model (fs, act, seed, split), in the order of ``records``."""
+    ``keys`` name each record's model (fs, setting, seed, split), in the order of ``records``."""
     rows = [{**key, **{m: rec[m] for m in METRIC_KEYS}, "n": rec["n"]} for rec, key in zip(records, keys)]
-    per_seed = pd.DataFrame(rows).sort_values(["fs", "act", "split", "seed"], kind="stable")
+    per_seed = pd.DataFrame(rows).sort_values(["fs", "setting", "split", "seed"], kind="stable")
     groups = []
-    for (fs, act, split), sub in per_seed.groupby(["fs", "act", "split"], sort=True):
+    for (fs, setting, split), sub in per_seed.groupby(["fs", "setting", "split"], sort=True):
         stats = metrics.summarize_seeds(sub.to_dict("records"), METRIC_KEYS)
-        row = {"fs": fs, "act": act, "split": split, "n_seeds": len(sub)}
+        row = {"fs": fs, "setting": setting, "split": split, "n_seeds": len(sub)}
         for m in METRIC_KEYS:
             row[f"{m}_mean"], row[f"{m}_sd"] = stats[m]["mean"], stats[m]["sd"]
         groups.append(row)

@@ -24,22 +24,22 @@ def majority(inp: Inputs) -> str:
     return class_name(inp, int(np.argmax(counts)))
 
 
-def metric(inp: Inputs, fs: str, act: str, split: str, name: str = "accuracy") -> tuple[float, float, int]:
+def metric(inp: Inputs, fs: str, setting: str, split: str, name: str = "accuracy") -> tuple[float, float, int]:
     """(mean, sd, n_seeds) of one metric from the metrics summaries; NaNs when absent."""
     m = inp.metrics
     if m.empty:
         return float("nan"), float("nan"), 0
-    row = m[(m["fs"] == fs) & (m["act"] == act) & (m["split"] == split)]
+    row = m[(m["fs"] == fs) & (m["setting"] == setting) & (m["split"] == split)]
     if row.empty:
         return float("nan"), float("nan"), 0
     row = row.iloc[0]
     return float(row[f"{name}_mean"]), float(row[f"{name}_sd"]), int(row["n_seeds"])
 
 
-def gap(inp: Inputs, fs: str, act: str, test: str = "audit") -> tuple[float, float, int]:
+def gap(inp: Inputs, fs: str, setting: str, test: str = "audit") -> tuple[float, float, int]:
     """Generalization gap validation - test (audit) accuracy: mean and sd over seeds of the per-seed gaps."""
     p = inp.per_seed
-    sub = p[(p["fs"] == fs) & (p["act"] == act)]
+    sub = p[(p["fs"] == fs) & (p["setting"] == setting)]
     wide = sub.pivot_table(index="seed", columns="split", values="accuracy", aggfunc="first")
     if not {"val", test} <= set(wide.columns):
         return float("nan"), float("nan"), 0
@@ -52,8 +52,8 @@ def gap(inp: Inputs, fs: str, act: str, test: str = "audit") -> tuple[float, flo
 def saliency_means(inp: Inputs, fs: str, method: str, value: str = "share") -> pd.DataFrame:
     """Mean and sd over seeds of ``value`` per model, split and feature (grid models only)."""
     s = inp.saliency
-    s = s[(s["fs"] == fs) & (s["method"] == method) & (s["act"].isin(models(inp)))]
-    g = s.groupby(["act", "split", "feature"], sort=False)[value]
+    s = s[(s["fs"] == fs) & (s["method"] == method) & (s["setting"].isin(models(inp)))]
+    g = s.groupby(["setting", "split", "feature"], sort=False)[value]
     out = g.agg(["mean", "std", "count"]).reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out
@@ -72,13 +72,13 @@ def importance_means(inp: Inputs) -> pd.DataFrame:
     """Permutation importance per unit, model and split: mean over repeats per model, then mean,
     sd and count over seeds (grid models on all features)."""
     imp = inp.importance
-    cols = ["unit", "kind", "members", "act", "split", "mean", "std", "count"]
+    cols = ["unit", "kind", "members", "setting", "split", "mean", "std", "count"]
     if imp is None or imp.empty:
         return pd.DataFrame(columns=cols)
-    imp = imp[(imp["fs"] == "all") & (imp["act"].isin(models(inp)))]
-    per_model = (imp.groupby(["unit", "kind", "members", "act", "split", "seed"], sort=False)["importance"]
+    imp = imp[(imp["fs"] == "all") & (imp["setting"].isin(models(inp)))]
+    per_model = (imp.groupby(["unit", "kind", "members", "setting", "split", "seed"], sort=False)["importance"]
                  .mean().reset_index())
-    out = (per_model.groupby(["unit", "kind", "members", "act", "split"], sort=False)["importance"]
+    out = (per_model.groupby(["unit", "kind", "members", "setting", "split"], sort=False)["importance"]
            .agg(["mean", "std", "count"]).reset_index())
     out["std"] = out["std"].fillna(0.0)
     return out[cols]
@@ -148,17 +148,17 @@ def remedies_run(inp: Inputs) -> list[str]:
 
 
 def baseline(inp: Inputs, split: str, fs: str = "all") -> float:
-    values = [metric(inp, fs, act, split, "majority_baseline")[0] for act in models(inp)]
+    values = [metric(inp, fs, setting, split, "majority_baseline")[0] for setting in models(inp)]
     values = [v for v in values if finite(v)]
     return float(np.mean(values)) if values else float("nan")
 
 
-def best_epochs(inp: Inputs, act: str) -> pd.DataFrame:
+def best_epochs(inp: Inputs, setting: str) -> pd.DataFrame:
     """Per seed: epochs run and the epoch of lowest validation loss (the weights early stopping
     restores) with the validation loss, validation and training accuracy there."""
     rows = []
     for (a, seed), h in sorted(inp.histories.items()):
-        if a != act or h.empty:
+        if a != setting or h.empty:
             continue
         best = h.loc[h["val_loss"].idxmin()]
         rows.append({"seed": seed, "epochs": int(h["epoch"].max()), "epoch": int(best["epoch"]),

@@ -24,7 +24,7 @@ class Inputs:
     association: pd.DataFrame
     eda_summary: pd.DataFrame
     eda_figures: dict  # figure name -> PNG bytes (drawn by the eda rule)
-    histories: dict  # (act, seed) -> per-epoch history frame
+    histories: dict  # (setting, seed) -> per-epoch history frame
     metrics: pd.DataFrame  # metrics_summary of every feature set
     per_seed: pd.DataFrame
     saliency: pd.DataFrame
@@ -90,11 +90,11 @@ def make_inputs(tables: Mapping[str, object], settings: Mapping,
     CSV or parquet, the bytes of a PNG; a list of them for a list of files). The side studies may
     be absent (the report then says they were not run); ``remedy_metrics``, ``remedy_per_seed`` and
     ``remedy_saliency`` add to ``metrics`` ... ``saliency``. ``settings["histories"]`` lists the
-    ``[act, seed]`` of each history, in order. ``benchmarks``: see :func:`benchmark_table`.
+    ``[setting, seed]`` of each history, in order. ``benchmarks``: see :func:`benchmark_table`.
     """
     settings = dict(settings)
-    histories = {(str(act), int(seed)): frame
-                 for (act, seed), frame in zip(settings["histories"], _listed(tables["histories"]))}
+    histories = {(str(setting), int(seed)): frame
+                 for (setting, seed), frame in zip(settings["histories"], _listed(tables["histories"]))}
     eda_pngs = {"eda_class_distribution": "eda_classes_png", "eda_boxplots": "eda_boxplots_png",
                 "eda_target_association": "eda_association_png"}
     return Inputs(

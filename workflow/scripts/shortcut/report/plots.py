@@ -33,8 +33,8 @@ def placeholder_figure(message: str):
     return fig
 
 
-def _epoch_stats(inp: Inputs, act: str, column: str) -> pd.DataFrame:
-    frames = [h[["epoch", column]] for (a, _), h in inp.histories.items() if a == act and column in h]
+def _epoch_stats(inp: Inputs, setting: str, column: str) -> pd.DataFrame:
+    frames = [h[["epoch", column]] for (a, _), h in inp.histories.items() if a == setting and column in h]
     if not frames:
         return pd.DataFrame(columns=["mean", "std", "count"])
     stats = pd.concat(frames).groupby("epoch")[column].agg(["mean", "std", "count"])
@@ -46,21 +46,21 @@ def plot_training_curves(inp: Inputs):
     models = facts.models(inp)
     fig = _new_figure(3.6 * len(models) + 0.6, 5.0)
     axes = fig.subplots(2, len(models), squeeze=False, sharex="col")
-    for j, act in enumerate(models):
+    for j, setting in enumerate(models):
         for i, (kind, ylabel) in enumerate((("loss", "cross-entropy loss"), ("acc", "accuracy"))):
             ax = axes[i][j]
             for split, style in (("train", "-"), ("val", "--")):
-                st = _epoch_stats(inp, act, f"{split}_{kind}")
+                st = _epoch_stats(inp, setting, f"{split}_{kind}")
                 if st.empty:
                     continue
                 color = SPLIT_COLORS[split]
                 ax.plot(st.index, st["mean"], style, color=color, lw=1.6, label=SPLIT_NAMES[split])
                 ax.fill_between(st.index, st["mean"] - st["std"], st["mean"] + st["std"], color=color,
                                 alpha=0.18, lw=0)
-            for epoch in facts.best_epochs(inp, act)["epoch"]:
+            for epoch in facts.best_epochs(inp, setting)["epoch"]:
                 ax.axvline(epoch, color="#57606a", lw=0.8, ls=":")
             if i == 0:
-                ax.set_title(act, fontsize=10)
+                ax.set_title(setting, fontsize=10)
             else:
                 ax.set_xlabel("epoch")
             if j == 0:
@@ -83,12 +83,12 @@ def plot_generalization(inp: Inputs):
     fig = _new_figure(8.0, 3.9)
     ax = fig.add_subplot()
     width = 0.8 / max(len(models), 1)
-    for j, act in enumerate(models):
+    for j, setting in enumerate(models):
         xs = np.arange(len(splits)) - 0.4 + width * (j + 0.5)
-        stats = [facts.metric(inp, "all", act, s) for s in splits]
+        stats = [facts.metric(inp, "all", setting, s) for s in splits]
         means = [s[0] for s in stats]
         ax.bar(xs, means, width * 0.92, yerr=[s[1] for s in stats], capsize=3, color=PALETTE[j % len(PALETTE)],
-               label=act)
+               label=setting)
         _bar_values(ax, xs, means)
     for k, split in enumerate(splits):
         ax.hlines(facts.baseline(inp, split), k - 0.45, k + 0.45, colors="black", linestyles="--", lw=1.1,
@@ -111,12 +111,12 @@ def plot_attribution(inp: Inputs, method: str):
     height = 0.8 / max(len(models), 1)
     ys = np.arange(len(features))[::-1]
     for ax, split in zip(axes, ("val", "audit")):
-        for j, act in enumerate(models):
-            sub = means[(means["act"] == act) & (means["split"] == split)].set_index("feature")
+        for j, setting in enumerate(models):
+            sub = means[(means["setting"] == setting) & (means["split"] == split)].set_index("feature")
             vals = [float(sub.loc[f, "mean"]) if f in sub.index else np.nan for f in features]
             errs = [float(sub.loc[f, "std"]) if f in sub.index else 0.0 for f in features]
             ax.barh(ys + 0.4 - height * (j + 0.5), vals, height * 0.92, xerr=errs, capsize=2,
-                    color=PALETTE[j % len(PALETTE)], label=act)
+                    color=PALETTE[j % len(PALETTE)], label=setting)
         if features:
             ax.axvline(1.0 / len(features), color="black", ls="--", lw=0.9, label="even share")
         ax.set_title(SPLIT_NAMES[split], fontsize=10)
@@ -137,7 +137,7 @@ def plot_remedy(inp: Inputs):
     for ax, split in zip(axes, EVAL_SPLITS):
         for k, fs in enumerate(sets):
             xs = np.arange(len(models)) - 0.4 + width * (k + 0.5)
-            stats = [facts.metric(inp, fs, act, split) for act in models]
+            stats = [facts.metric(inp, fs, setting, split) for setting in models]
             means = [s[0] for s in stats]
             ax.bar(xs, means, width * 0.92, yerr=[s[1] for s in stats], capsize=3,
                    color=SET_COLORS[k % len(SET_COLORS)], label=facts.fs_label(inp, fs, code=False))
@@ -198,8 +198,8 @@ def plot_conditional_shift(inp: Inputs):
     return fig
 
 
-def _model_label(act, seed) -> str:
-    return f"{act} seed {int(seed)}" if finite(seed) else str(act)
+def _model_label(setting, seed) -> str:
+    return f"{setting} seed {int(seed)}" if finite(seed) else str(setting)
 
 
 def plot_decomposition(inp: Inputs):
@@ -223,7 +223,7 @@ def plot_decomposition(inp: Inputs):
     ax.errorbar(xs, total, yerr=err, fmt="D", color="black", ms=6, capsize=4, lw=1.2, zorder=3,
                 label="total (95 % CI)")
     ax.axhline(0.0, color="black", lw=0.8)
-    ax.set_xticks(xs, [_model_label(a, s).replace(" seed", "\nseed") for a, s in zip(d["act"], d.get("seed", [np.nan] * n))],
+    ax.set_xticks(xs, [_model_label(a, s).replace(" seed", "\nseed") for a, s in zip(d["setting"], d.get("seed", [np.nan] * n))],
                   fontsize=8)
     ax.set_ylabel("accuracy change, test (audit) − validation")
     ax.grid(axis="y", alpha=0.3)

@@ -19,15 +19,15 @@ def section(inp: Inputs) -> Section:
     share = facts.saliency_means(inp, "all", method)
     splits = ("val", "audit")
 
-    def cell(frame, act, split, feature, col="mean", key="feature"):
-        hit = frame[(frame["act"] == act) & (frame["split"] == split) & (frame[key] == feature)]
+    def cell(frame, setting, split, feature, col="mean", key="feature"):
+        hit = frame[(frame["setting"] == setting) & (frame["split"] == split) & (frame[key] == feature)]
         return float(hit[col].iloc[0]) if len(hit) else float("nan")
 
-    header = ["feature"] + [f"{act}, {SPLIT_NAMES[s]}" for act in models for s in splits]
+    header = ["feature"] + [f"{setting}, {SPLIT_NAMES[s]}" for setting in models for s in splits]
 
-    def share_cell(act, split, feature):
-        n = cell(share, act, split, feature, "count")
-        return pm(cell(share, act, split, feature), cell(share, act, split, feature, "std"),
+    def share_cell(setting, split, feature):
+        n = cell(share, setting, split, feature, "count")
+        return pm(cell(share, setting, split, feature), cell(share, setting, split, feature, "std"),
                   int(n) if finite(n) else 0)
 
     blocks: list = [Heading("Permutation importance (the reliance evidence)")]
@@ -41,11 +41,11 @@ def section(inp: Inputs) -> Section:
         kinds = imp.drop_duplicates("unit").set_index("unit")
         rows = []
         for u in units:
-            n = lambda act, s: cell(imp, act, s, u, "count", "unit")  # noqa: E731
+            n = lambda setting, s: cell(imp, setting, s, u, "count", "unit")  # noqa: E731
             label = facts.unit_label(u, kinds.loc[u, "kind"], kinds.loc[u, "members"])
-            rows.append([label] + [pm(cell(imp, act, s, u, "mean", "unit"), cell(imp, act, s, u, "std", "unit"),
-                                      int(n(act, s)) if finite(n(act, s)) else 0)
-                                   for act in models for s in splits])
+            rows.append([label] + [pm(cell(imp, setting, s, u, "mean", "unit"), cell(imp, setting, s, u, "std", "unit"),
+                                      int(n(setting, s)) if finite(n(setting, s)) else 0)
+                                   for setting in models for s in splits])
         repeats = int(inp.importance["repeat"].nunique()) if "repeat" in inp.importance else 0
         blocks.append(Para(
             "How much the log loss rises (nats per row) when a unit's values are shuffled across the rows: mean "
@@ -54,7 +54,7 @@ def section(inp: Inputs) -> Section:
             "help: its importance there is then negative."))
         blocks.append(Table(["unit"] + header[1:], rows, [False] + [True] * (len(header) - 1)))
 
-    rows = [[f"`{f}`"] + [share_cell(act, s, f) for act in models for s in splits] for f in features]
+    rows = [[f"`{f}`"] + [share_cell(setting, s, f) for setting in models for s in splits] for f in features]
     blocks.append(Heading("Gradient attribution"))
     blocks.append(Para(
         f"Share of the mean |attribution| per source feature ({method_name(method)}; one-hot columns summed "
@@ -66,24 +66,24 @@ def section(inp: Inputs) -> Section:
                "(mean over seeds, ± sd)")
     if features:
         top = features[0]
-        val_top = [cell(share, act, "val", top) for act in models]
-        test_top = [cell(share, act, "audit", top) for act in models]
+        val_top = [cell(share, setting, "val", top) for setting in models]
+        test_top = [cell(share, setting, "audit", top) for setting in models]
         caption += (f": the models put {two(np.nanmean(val_top))} of the validation attribution on `{top}` ("
-                    + ", ".join(f"{act} {two(v)}" for act, v in zip(models, val_top))
+                    + ", ".join(f"{setting} {two(v)}" for setting, v in zip(models, val_top))
                     + f") and {two(np.nanmean(test_top))} on test (audit)")
         if len(features) > 1:
             second = features[1]
             caption += (f"; the next feature, `{second}`, gets "
-                        f"{two(np.nanmean([cell(share, act, 'val', second) for act in models]))}")
+                        f"{two(np.nanmean([cell(share, setting, 'val', second) for setting in models]))}")
     blocks.append(Figure("attribution", caption + ".", draw=lambda: plots.plot_attribution(inp, method)))
 
     grad = facts.saliency_means(inp, "all", "loss_gradient", "mean_abs")
     if not grad.empty:
         ranks = {}
-        for act in models:
+        for setting in models:
             for s in splits:
-                sub = grad[(grad["act"] == act) & (grad["split"] == s)].set_index("feature")["mean"]
-                ranks[(act, s)] = sub.rank(ascending=False, method="min")
+                sub = grad[(grad["setting"] == setting) & (grad["split"] == s)].set_index("feature")["mean"]
+                ranks[(setting, s)] = sub.rank(ascending=False, method="min")
 
         def mean_val_rank(f):
             return np.nanmean([ranks[(a, "val")].get(f, np.nan) for a in models]), features.index(f)
@@ -92,9 +92,9 @@ def section(inp: Inputs) -> Section:
         rows = []
         for f in order:
             row = [f"`{f}`"]
-            for act in models:
+            for setting in models:
                 for s in splits:
-                    v, r = cell(grad, act, s, f), ranks[(act, s)].get(f, np.nan)
+                    v, r = cell(grad, setting, s, f), ranks[(setting, s)].get(f, np.nan)
                     row.append(f"{num(v)} ({int(r)})" if finite(r) else "–")
             rows.append(row)
         blocks.append(Heading("Loss-gradient ranking"))

@@ -13,18 +13,18 @@ def section(inp: Inputs) -> Section:
     models = facts.models(inp)
     majority = facts.majority(inp)
     rows, below, above, parts = [], [], [], []
-    for act in models:
-        tr, va, au, co = (facts.metric(inp, "all", act, s) for s in ("train", *EVAL_SPLITS))
-        g = facts.gap(inp, "all", act)
-        base = facts.metric(inp, "all", act, "audit", "majority_baseline")[0]
-        bal = facts.metric(inp, "all", act, "audit", "balanced_accuracy")
-        f1 = facts.metric(inp, "all", act, "audit", "macro_f1")
-        ll = facts.metric(inp, "all", act, "audit", "log_loss")
+    for setting in models:
+        tr, va, au, co = (facts.metric(inp, "all", setting, s) for s in ("train", *EVAL_SPLITS))
+        g = facts.gap(inp, "all", setting)
+        base = facts.metric(inp, "all", setting, "audit", "majority_baseline")[0]
+        bal = facts.metric(inp, "all", setting, "audit", "balanced_accuracy")
+        f1 = facts.metric(inp, "all", setting, "audit", "macro_f1")
+        ll = facts.metric(inp, "all", setting, "audit", "log_loss")
         side = facts.side(au[0], base)
-        (below if side == "below" else above).append(f"`{act}` ({num(au[0])})")
-        rows.append([f"`{act}`", pm(*tr), pm(*va), pm(*au), pm(*co), pm(*g), num(base), side, pm(*bal), pm(*f1),
+        (below if side == "below" else above).append(f"`{setting}` ({num(au[0])})")
+        rows.append([f"`{setting}`", pm(*tr), pm(*va), pm(*au), pm(*co), pm(*g), num(base), side, pm(*bal), pm(*f1),
                      pm(*ll)])
-        parts.append(f"`{act}` reaches {two(va[0])} validation accuracy but {two(au[0])} on the test (audit) rows "
+        parts.append(f"`{setting}` reaches {two(va[0])} validation accuracy but {two(au[0])} on the test (audit) rows "
                      f"and {two(co[0])} on the test (confirmation) rows, {side} the {two(base)} majority baseline")
     blocks: list = [Table(
         ["model", "train accuracy", "validation accuracy", "test (audit) accuracy", "test (confirmation) accuracy",

@@ -96,21 +96,21 @@ def section(inp: Inputs) -> Section:
 
     blocks.append(Heading("Accuracy of the remedy models"))
     rows, strong, parts = [], set(), []
-    for act in models:
-        base = facts.metric(inp, "all", act, "confirm", "majority_baseline")[0]
-        c_all = facts.metric(inp, "all", act, "confirm")[0]
+    for setting in models:
+        base = facts.metric(inp, "all", setting, "confirm", "majority_baseline")[0]
+        c_all = facts.metric(inp, "all", setting, "confirm")[0]
         for fs in ["all"] + run:
-            tr, va, au, co = (facts.metric(inp, fs, act, s) for s in ("train", *EVAL_SPLITS))
+            tr, va, au, co = (facts.metric(inp, fs, setting, s) for s in ("train", *EVAL_SPLITS))
             change = co[0] - c_all if fs != "all" else float("nan")
             side = facts.side(co[0], base)
-            rows.append([f"`{act}`", facts.fs_label(inp, fs), pm(*tr), pm(*va), pm(*au), pm(*co), pm(*facts.gap(inp, fs, act)),
+            rows.append([f"`{setting}`", facts.fs_label(inp, fs), pm(*tr), pm(*va), pm(*au), pm(*co), pm(*facts.gap(inp, fs, setting)),
                          "–" if fs == "all" else signed(change), side])
             if side == "below":
                 strong.add((len(rows) - 1, 8))
         for fs in run:
-            co, va = facts.metric(inp, fs, act, "confirm")[0], facts.metric(inp, fs, act, "val")[0]
-            v_all = facts.metric(inp, "all", act, "val")[0]
-            parts.append(f"retrained {facts.fs_label(inp, fs)}, `{act}`'s test (confirmation) accuracy "
+            co, va = facts.metric(inp, fs, setting, "confirm")[0], facts.metric(inp, fs, setting, "val")[0]
+            v_all = facts.metric(inp, "all", setting, "val")[0]
+            parts.append(f"retrained {facts.fs_label(inp, fs)}, `{setting}`'s test (confirmation) accuracy "
                          f"{direction(c_all, co)} from {two(c_all)} to {two(co)} ({facts.side(co, base)} the {two(base)} "
                          f"majority baseline) while its validation accuracy goes from {two(v_all)} to {two(va)}")
     blocks.append(Para("Mean ± sd over seeds; change: test (confirmation) accuracy minus that of the same model "
@@ -125,7 +125,7 @@ def section(inp: Inputs) -> Section:
     else:
         base = facts.metric(inp, "all", models[0], "confirm", "majority_baseline")[0] if models else float("nan")
         caption = ("No remedy was trained; with all features the test (confirmation) accuracy is "
-                   + ", ".join(f"{two(facts.metric(inp, 'all', act, 'confirm')[0])} for `{act}`" for act in models)
+                   + ", ".join(f"{two(facts.metric(inp, 'all', setting, 'confirm')[0])} for `{setting}`" for setting in models)
                    + f" against a {two(base)} majority baseline.")
     blocks.append(Figure("remedy", caption, draw=lambda: plots.plot_remedy(inp)))
     return Section("remedy", "Remedy and confirmation", blocks)

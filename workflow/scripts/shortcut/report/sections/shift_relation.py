@@ -111,7 +111,7 @@ def decomposition(inp: Inputs) -> list:
         f"rows behind the re-weighting (of {count(n_val)}); a small ESS makes the re-weighted parts noisy."))
     rows = []
     for r in d.to_dict("records"):
-        rows.append([f"`{r['act']}`", count(r.get("seed")), num(r.get("acc_val")), num(r.get("acc_test")),
+        rows.append([f"`{r['setting']}`", count(r.get("seed")), num(r.get("acc_val")), num(r.get("acc_test")),
                      ci(r.get("total"), r.get("total_ci_low"), r.get("total_ci_high"), sign=True)]
                     + [ci(r.get(p), r.get(f"{p}_ci_low"), r.get(f"{p}_ci_high"), sign=True) for p in PARTS]
                     + [count(round(float(r["ess_val"]))) if finite(r.get("ess_val")) else "–"])

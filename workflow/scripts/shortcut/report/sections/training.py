@@ -20,14 +20,14 @@ def section(inp: Inputs) -> Section:
     seeds = sorted({s for (_, s) in inp.histories})
     parts = []
     rows = []
-    for act in models:
-        best = facts.best_epochs(inp, act)
+    for setting in models:
+        best = facts.best_epochs(inp, setting)
         if best.empty:
             continue
-        parts.append(f"`{act}` trains for {_span(best['epochs'])} epochs and has its lowest validation loss at epoch "
+        parts.append(f"`{setting}` trains for {_span(best['epochs'])} epochs and has its lowest validation loss at epoch "
                      f"{_span(best['epoch'])}, where validation accuracy is {two(best['val_acc'].mean())} "
                      f"(train {two(best['train_acc'].mean())})")
-        rows.append([f"`{act}`", str(len(best)), _span(best["epochs"]), _span(best["epoch"]),
+        rows.append([f"`{setting}`", str(len(best)), _span(best["epochs"]), _span(best["epoch"]),
                      num(best["val_loss"].mean()), num(best["val_acc"].mean()), num(best["train_acc"].mean())])
     caption = (f"Training (solid) and validation (dashed) loss and accuracy per epoch, mean over "
                f"{plural(len(seeds), 'seed')} still training with a ±1 sd band, each seed's best epoch dotted: "

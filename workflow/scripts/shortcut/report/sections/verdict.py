@@ -88,13 +88,13 @@ def section(inp: Inputs) -> Section:
         blocks.append(Bullets(sentences))
 
     lines = []
-    for act in models:
-        va, au, co = (facts.metric(inp, "all", act, s)[0] for s in EVAL_SPLITS)
-        base = facts.metric(inp, "all", act, "audit", "majority_baseline")[0]
-        line = (f"`{act}` on all features: validation accuracy {two(va)}, test (audit) {two(au)}, "
+    for setting in models:
+        va, au, co = (facts.metric(inp, "all", setting, s)[0] for s in EVAL_SPLITS)
+        base = facts.metric(inp, "all", setting, "audit", "majority_baseline")[0]
+        line = (f"`{setting}` on all features: validation accuracy {two(va)}, test (audit) {two(au)}, "
                 f"test (confirmation) {two(co)}; majority baseline {two(base)}")
         for fs in remedies:
-            c2 = facts.metric(inp, fs, act, "confirm")[0]
+            c2 = facts.metric(inp, fs, setting, "confirm")[0]
             if finite(c2):
                 line += f"; retrained {facts.fs_label(inp, fs)}: test (confirmation) {two(c2)}"
         lines.append(line + ".")
