@@ -135,7 +135,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import realdata  # noqa: E402
 from shortcut import conditional, data, decompose, diagnose, domain, nn, reliance, shift, stats  # noqa: E402
-from shortcut.spec import DatasetSpec  # noqa: E402
+from shortcut.spec import TARGET, DatasetSpec  # noqa: E402
 
 from configs import validated  # noqa: E402  (defaults from the schema)
 
@@ -203,7 +203,7 @@ def _dataset(name: str) -> realdata.RealDataset:
 
 def _class_index(ds: realdata.RealDataset) -> pd.DataFrame:
     frame = ds.frame.copy()
-    frame[data.TARGET] = pd.Categorical(frame.pop(ds.target), categories=ds.classes).codes.astype(np.int64)
+    frame[TARGET] = pd.Categorical(frame.pop(ds.target), categories=ds.classes).codes.astype(np.int64)
     frame.insert(0, "row", np.arange(1, len(frame) + 1, dtype=np.int64))
     return frame
 
@@ -296,7 +296,7 @@ def make_case(ds: realdata.RealDataset, scenario: str, seed: int, size: int = 10
     rng = np.random.default_rng(seed)
     frame = _class_index(ds)
     n = len(frame)
-    y = frame[data.TARGET].to_numpy()
+    y = frame[TARGET].to_numpy()
     k = len(ds.classes)
     perm = rng.permutation(n)
     note = ""
@@ -356,15 +356,15 @@ def plant_leak(train: pd.DataFrame, test: pd.DataFrame, n_classes: int, scenario
         cls = np.where(extra, n_classes + rng.integers(0, 2, len(y)), cls)
         return np.array([f"L{c}" for c in cls], dtype=object)
 
-    train = train.assign(**{LEAK: values(train[data.TARGET].to_numpy())})
-    test_values = values(test[data.TARGET].to_numpy())
+    train = train.assign(**{LEAK: values(train[TARGET].to_numpy())})
+    test_values = values(test[TARGET].to_numpy())
     test = test.assign(**{LEAK: test_values[rng.permutation(len(test_values))]})
     return train, test
 
 
 def plant_id(train: pd.DataFrame, test: pd.DataFrame, n_classes: int, rng):
     """Add ``planted_leak`` as an ID-like categorical (see the module docstring, ``leak_id``)."""
-    y = train[data.TARGET].to_numpy()
+    y = train[TARGET].to_numpy()
     n = len(y)
     n_levels = max(200, int(np.ceil(n / ID_ROWS_PER_LEVEL)))
     counts = np.bincount(y, minlength=n_classes)
@@ -390,7 +390,7 @@ def plant_id(train: pd.DataFrame, test: pd.DataFrame, n_classes: int, rng):
 
 @functools.lru_cache(maxsize=64)
 def _config(n_classes: int, categorical: tuple, numeric: tuple) -> dict:
-    return validated({"target": data.TARGET, "classes": list(range(n_classes)),
+    return validated({"target": TARGET, "classes": list(range(n_classes)),
                       "features": {"categorical": list(categorical), "numeric": list(numeric)}})
 
 
@@ -427,7 +427,7 @@ def decide(train: pd.DataFrame, test: pd.DataFrame, categorical: list, numeric: 
         missing_audit=missing_audit)
     marginal = shift.shift_table(train, test, list(spec.numeric), list(spec.categorical), sh["thresholds"],
                                  n_bins=sh["bins"])
-    mix = shift.class_mix(train[data.TARGET], test[data.TARGET], n_classes, sh["thresholds"])
+    mix = shift.class_mix(train[TARGET], test[TARGET], n_classes, sh["thresholds"])
     est = decompose.label_shift_estimate(model.predict_proba(Xva), yva, model.predict_proba(Xte), yte,
                                          n_classes, seed=seed)
     label_shift = pd.DataFrame([{"setting": GRID_SETTING, "seed": seed, "acc_test": est["acc_test"],

@@ -44,7 +44,8 @@ CI_SNAKEMAKE_ARGS = [
     "--slurm-keep-successful-logs",
 ]
 
-SUBMITTED_RE = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+)")
+# A group job is named by a UUID, a single job by its number.
+SUBMITTED_RE = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+)")
 USABLE_STATES = {"idle", "mixed", "allocated", "completing"}
 
 
@@ -122,9 +123,10 @@ class RunResult:
     output: str
     workdir: Path
 
-    def submitted(self) -> dict[int, int]:
-        """Snakemake job id -> SLURM job id, from the plugin's log lines."""
-        return {int(a): int(b) for a, b in SUBMITTED_RE.findall(self.output)}
+    def submitted(self) -> dict[str, int]:
+        """Snakemake job id (a group job's UUID) -> SLURM job id: one per sbatch call, from the
+        plugin's log lines."""
+        return {a: int(b) for a, b in SUBMITTED_RE.findall(self.output)}
 
     def diagnostics(self, tail: int = 80) -> str:
         parts = ["--- snakemake output (tail) ---", *self.output.splitlines()[-tail:]]

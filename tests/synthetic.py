@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from shortcut import data
-from shortcut.spec import DatasetSpec
+from shortcut.spec import TARGET, DatasetSpec
 
 from configs import validated
 
@@ -32,7 +32,7 @@ def population(n: int, seed: int) -> pd.DataFrame:
     p /= p.sum(axis=1, keepdims=True)
     y = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
     return pd.DataFrame({"row": np.arange(1, n + 1), "x1": x1, "x2": x2, "c1": LEVELS[c1],
-                         data.TARGET: y.astype(np.int64)})
+                         TARGET: y.astype(np.int64)})
 
 
 def draw(frame: pd.DataFrame, size: int, seed: int, weights=None) -> pd.DataFrame:
@@ -55,8 +55,8 @@ def add_leak(train: pd.DataFrame, test: pd.DataFrame, kind: str, seed: int, stre
             return cls / 2 + rng.normal(0, 0.15, len(y))
         return np.array([f"L{c}" for c in cls], dtype=object)
 
-    train = train.assign(**{name: values(train[data.TARGET].to_numpy())})
-    v = values(test[data.TARGET].to_numpy())
+    train = train.assign(**{name: values(train[TARGET].to_numpy())})
+    v = values(test[TARGET].to_numpy())
     return train, test.assign(**{name: v[rng.permutation(len(v))]})
 
 
@@ -64,7 +64,7 @@ def encoded(train: pd.DataFrame, test: pd.DataFrame, categorical=("c1",), numeri
             group_association: float = 0.7):
     """Fit the pipeline's encoder on the training partition; (train, val, test) as (X, y, rows)
     plus the encoder."""
-    spec = DatasetSpec.from_config(validated({"target": data.TARGET, "classes": [0, 1, 2],
+    spec = DatasetSpec.from_config(validated({"target": TARGET, "classes": [0, 1, 2],
                                               "features": {"categorical": list(categorical), "numeric": list(numeric)}}))
     encoder, tr, va = data.encode_train(train, spec, "all", {"val_fraction": 0.2, "seed": seed, "stratify": True},
                                         group_association=group_association)

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from shortcut import data, demo, files
-from shortcut.data import TARGET, DataError, DatasetSpec
+from shortcut.errors import DataError
+from shortcut.spec import TARGET, DatasetSpec
 
 from cleaning import clean_csv, clean_source
 from configs import validated
@@ -466,11 +467,11 @@ def test_a_feature_with_empty_training_cells_gets_a_missingness_indicator_fitted
     from configs import validated
     from shortcut.spec import DatasetSpec
 
-    spec = DatasetSpec.from_config(validated({"target": data.TARGET, "classes": [0, 1],
+    spec = DatasetSpec.from_config(validated({"target": TARGET, "classes": [0, 1],
                                               "features": {"categorical": ["c"], "numeric": ["x", "z"]}}))
     train = pd.DataFrame({"row": np.arange(1, 9), "c": pd.Series(["a", None, "b", "a", "b", "a", "b", "a"], dtype="str"),
                           "x": [1.0, np.nan, 3.0, 4.0, np.nan, 6.0, 7.0, 8.0], "z": np.arange(8.0),
-                          data.TARGET: [0, 1, 0, 1, 0, 1, 0, 1]})
+                          TARGET: [0, 1, 0, 1, 0, 1, 0, 1]})
     encoder = data.fit_encoder(train, spec, "all")
     assert data.missing_column("x") in encoder["columns"] and data.missing_column("c") in encoder["columns"]
     assert data.missing_column("z") not in encoder["columns"]  # no empty cell in training: no indicator

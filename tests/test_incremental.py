@@ -342,11 +342,11 @@ def test_a_dropped_library_dependency_is_detected(tmp_path):
     with edited(network, comment_appended):
         s.assert_reruns(expected, "intact rule: network module changed")  # the control
 
-    common = wf / "workflow/rules/common.smk"
-    text = common.read_text()
-    anchor = "    # Plain paths relative to the working directory"
-    assert anchor in text, "common.smk's lib() changed: update this meta-test"
-    common.write_text(text.replace(anchor, f'    if script == "{TRAIN}.py":\n        seen.discard("nn.network")\n{anchor}', 1))
+    library = wf / "workflow/rules/library.py"
+    text = library.read_text()
+    anchor = "        # Plain paths relative to the working directory"
+    assert anchor in text, "library.py's lib() changed: update this meta-test"
+    library.write_text(text.replace(anchor, f'        if script == "{TRAIN}.py":\n            seen.discard("nn.network")\n{anchor}', 1))
     # Dropping an input is itself a change of the job's input set: it reruns once ...
     proc = run_snakemake(wf, target, "--dry-run", *args)
     assert "Set of input files has changed" in proc.stdout
@@ -367,18 +367,18 @@ def test_library_inputs_cover_every_module_a_script_imports():
     import ast
     import subprocess
     import sys
+    from importlib.machinery import SourceFileLoader
+    from importlib.util import module_from_spec, spec_from_loader
 
     from conftest import ROOT
 
-    common = (ROOT / "workflow/rules/common.smk").read_text()
-    namespace: dict = {"os": os}
-    start, end = min(common.index("def _imports("), common.index("def _module_file(")), common.index("def raw_csv(")
-    exec("SCRIPTS = {!r}\nLIBRARY = {!r}\n".format(str(ROOT / "workflow/scripts"),
-                                                  str(ROOT / "workflow/scripts/shortcut"))
-         + common[start:end], namespace)
+    loader = SourceFileLoader("workflow_library", str(ROOT / "workflow/rules/library.py"))
+    module = module_from_spec(spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    library = module.Library(str(ROOT / "workflow/scripts"))
     for script in sorted((ROOT / "workflow/scripts").glob("*.py")):
         # dotted module names under shortcut: "nn/network.py" -> "nn.network", "nn/__init__.py" -> "nn"
-        relative = [os.path.relpath(p, ROOT / "workflow/scripts/shortcut")[:-3] for p in namespace["lib"](script.name)]
+        relative = [os.path.relpath(p, ROOT / "workflow/scripts/shortcut")[:-3] for p in library.lib(script.name)]
         declared = {r.replace(os.sep, ".").removesuffix(".__init__") for r in relative}
         tree = ast.parse(script.read_text())
         imports = "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))

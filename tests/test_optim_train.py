@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from configs import train_settings
+from configs import MINIMAL, train_settings, validated
 from shortcut import files, nn
 from shortcut.nn import MLP, SGD, Adam, EarlyStopping, SharedBiasNet, blas_threads, history_frame, limit_blas_threads, make_optimizer
+from shortcut.errors import DataError, TrainingDiverged
+from shortcut.nn import train as train_module
 from shortcut.nn.train import _Epoch
 
 
@@ -277,6 +281,56 @@ def test_fit_restores_the_blas_thread_setting():
         with limit_blas_threads(1):
             assert blas_threads() == 1
         assert blas_threads() == before
+
+
+def test_nesterov_is_selectable_in_the_config_and_reaches_the_optimizer(monkeypatch):
+    config = validated({**MINIMAL, "models": {"t": {"activation": "relu", "lr": 0.05, "optimizer": "nesterov",
+                                                     "momentum": 0.8}}, "grid": {"models": ["t"]}})
+    built = []
+
+    def recording(*args, **kwargs):
+        built.append(make_optimizer(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(train_module, "make_optimizer", recording)
+    X, y = blobs(60, 2)
+    nn.fit(MLP(2, [4], 3, "relu"), X, y, X, y, nn.TrainSettings.from_config(config["models"]["t"]), seed=0,
+           blas_threads=1)
+    [opt] = built
+    assert isinstance(opt, SGD) and opt.nesterov and opt.momentum == pytest.approx(0.8)
+    with pytest.raises(Exception, match="momentum"):  # the schema and SGD agree: momentum < 1
+        validated({**MINIMAL, "models": {"t": {"activation": "relu", "lr": 0.05, "momentum": 1.0}},
+                   "grid": {"models": ["t"]}})
+
+
+def test_a_diverging_learning_rate_stops_with_one_line_naming_setting_epoch_and_lr():
+    X, y = blobs(200, 3)
+    Xv, yv = blobs(100, 4)
+    settings = train_settings(patience=0, optimizer="sgd", lr=1e3, epochs=20, batch_size=32)
+    with pytest.raises(TrainingDiverged) as err:
+        nn.fit(MLP(2, [8], 3, "relu", seed=0), X, y, Xv, yv, settings, seed=0, blas_threads=1, setting="relu")
+    message = str(err.value)
+    assert re.fullmatch(r"training 'relu' diverged at epoch \d+ \(loss (nan|inf)\) with lr 1000; lower models\.relu\.lr",
+                        message), message
+    assert isinstance(err.value, DataError)  # the job wrapper ends the job with this one line
+
+
+def test_reaching_the_epoch_limit_without_early_stopping_is_logged(caplog):
+    X, y = blobs(200, 3)
+    Xv, yv = blobs(100, 4)
+    with caplog.at_level(logging.INFO, logger="shortcut"):
+        hist = nn.fit(MLP(2, [8], 3, "relu", seed=0), X, y, Xv, yv, train_settings(patience=50, epochs=3, lr=1e-2),
+                      seed=0, blas_threads=1, setting="relu")
+    assert not hist["early_stopped"]
+    [line] = [r.getMessage() for r in caplog.records if "epoch limit" in r.getMessage()]
+    assert line.startswith("training 'relu' reached the epoch limit (3) without early stopping")
+    caplog.clear()
+    noise = np.random.default_rng(0).integers(0, 3, len(yv))  # validation labels it cannot learn
+    with caplog.at_level(logging.INFO, logger="shortcut"):
+        hist = nn.fit(MLP(2, [8], 3, "relu", seed=0), X, y, Xv, noise,
+                      train_settings(patience=1, epochs=200, lr=1e-2), seed=0, blas_threads=1, setting="relu")
+    assert hist["early_stopped"]
+    assert not [r for r in caplog.records if "epoch limit" in r.getMessage()]
 
 
 def test_validation_pass_in_chunks_gives_the_same_history(monkeypatch):

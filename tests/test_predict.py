@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from shortcut import data, nn, predict
-from shortcut.spec import DatasetSpec
+from shortcut.errors import DataError
+from shortcut.spec import TARGET, DatasetSpec
 
 from cleaning import clean_csv
+from conftest import ROOT
 from configs import validated
 
 SPEC = DatasetSpec.from_config(validated({"target": "y", "classes": ["a", "b", "c"], "class_names": ["A", "B", "C"],
@@ -21,6 +26,21 @@ def audit_summary(fs, acc):
     return pd.DataFrame([{"fs": fs, "setting": setting, "split": split, "n_seeds": 2,
                           "accuracy_mean": acc[setting] if split == "audit" else 0.9}
                          for setting in acc for split in ("val", "audit", "confirm")])
+
+
+def test_the_model_layout_comes_from_the_workflows_models_template():
+    """The predict rule hands the script MODELS (common.smk) as its model inputs' layout: the
+    feature set of each model file is read with it, not from a fixed position in the path."""
+    body = re.search(r'^MODELS = f"(.*)"$', (ROOT / "workflow" / "rules" / "common.smk").read_text(), re.M).group(1)
+    template = os.path.join(body.replace("{RESULTS}", "results/demo").replace("{{", "{").replace("}}", "}"),
+                            "model.npz")
+    written = template.format(fs="drop-a+b", setting="relu", seed=2)
+    assert predict.template_fields(template, written) == {"fs": "drop-a+b", "setting": "relu", "seed": "2"}
+    rules = (ROOT / "workflow" / "rules" / "explain.smk").read_text()
+    assert 'model_template=lambda wildcards: os.path.join(MODELS, "model.npz")' in rules
+    assert predict.template_fields("m/{fs}/{fs}.npz", "m/all/all.npz") == {"fs": "all"}
+    with pytest.raises(ValueError, match="does not follow"):
+        predict.template_fields(template, "results/demo/models/all/relu/model.npz")
 
 
 def test_the_audit_rows_choose_among_the_confirmed_remedies():
@@ -62,9 +82,9 @@ def fitted():
     n = 600
     train = pd.DataFrame({"g": rng.choice(["u", "v"], n), "x": rng.normal(size=n)})
     train["g"] = train["g"].astype(pd.StringDtype(na_value=np.nan))
-    train[data.TARGET] = rng.integers(0, 3, n)
+    train[TARGET] = rng.integers(0, 3, n)
     encoder = data.fit_encoder(train, SPEC, "all")
-    encoder["split"] = {"class_counts_train": np.bincount(train[data.TARGET], minlength=3).tolist()}
+    encoder["split"] = {"class_counts_train": np.bincount(train[TARGET], minlength=3).tolist()}
     X, _ = data.transform(train, encoder)
     models = [nn.MLP(X.shape[1], [4], 3, "relu", seed=s) for s in (0, 1)]
     return encoder, models
@@ -96,7 +116,7 @@ def test_the_target_is_scored_when_present_and_never_used(fitted):
     frame = new_rows()
     _, proba = predict.predict_rows(frame, encoder, models, SPEC.classes, SPEC.class_names)
     assert predict.score(frame, proba, encoder, 3) == {"scored": False, "reason": "the file has no target column"}
-    labelled = frame.assign(**{data.TARGET: [0, 1, 2, 0]})
+    labelled = frame.assign(**{TARGET: [0, 1, 2, 0]})
     out2, proba2 = predict.predict_rows(labelled, encoder, models, SPEC.classes, SPEC.class_names)
     assert np.array_equal(proba, proba2)  # the label changes nothing
     metrics = predict.score(labelled, proba2, encoder, 3)
@@ -110,8 +130,8 @@ def test_new_rows_without_the_target_column_are_cleaned_with_the_same_errors(tmp
     assert list(frame.columns) == ["g", "x"] and len(frame) == 2
     path.write_text("g,x,y\nu,1.5,a\nv,,b\n")
     frame, _ = clean_csv(path, SPEC, target=None)
-    assert list(frame[data.TARGET]) == [0, 1] and np.isnan(frame["x"].iloc[1])
+    assert list(frame[TARGET]) == [0, 1] and np.isnan(frame["x"].iloc[1])
     bad = tmp_path / "bad.csv"
     bad.write_text("g,x\nu,1\nv,two\nu,three\n")
-    with pytest.raises(data.DataError, match=r"bad.csv: column 'x', row 2: non-numeric value 'two'"):
+    with pytest.raises(DataError, match=r"bad.csv: column 'x', row 2: non-numeric value 'two'"):
         clean_csv(bad, SPEC, target=None)

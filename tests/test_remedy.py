@@ -53,7 +53,7 @@ def verdict(suspects=("score",)):
 def test_the_table_has_its_declared_columns_and_states_the_rule():
     all_preds, rem = frames(600, 60, 10)
     t = table(all_preds, {"drop-score": rem})
-    assert list(t.columns) == remedy.CONFIRMATION_COLUMNS
+    assert list(t.columns) == list(remedy.CONFIRMATION_COLUMNS)
     assert list(t["setting"]) == ["relu", "sigmoid", remedy.POOLED]
     assert set(t["outcome"]) <= set(remedy.OUTCOMES)
     assert (t["confirmed"] == (t["outcome"] == "helped")).all()

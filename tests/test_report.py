@@ -23,7 +23,7 @@ from shortcut.report import fmt
 
 # The rule script: it reads the inputs and writes the outputs (the package takes and returns contents).
 SCRIPT = runpy.run_path(str(ROOT / "workflow/scripts/report.py"))
-read_inputs, write_report = SCRIPT["read_inputs"], SCRIPT["write_report"]
+read_inputs, write_report, SCHEMAS = SCRIPT["read_inputs"], SCRIPT["write_report"], SCRIPT["SCHEMAS"]
 
 MODELS = ["relu", "sigmoid"]
 SEEDS = [0, 1]
@@ -69,9 +69,18 @@ def _png(path: Path, color: str = "#0969da") -> str:
     return str(path)
 
 
-def _csv(frame: pd.DataFrame, path: Path) -> str:
+def _table(name: str, rows, path: Path) -> str:
+    """Input ``name`` as its rule writes it: parquet in the types of its declared columns (those
+    the rows leave out are missing: NaN or no text; every integer and flag column is given)."""
+    schema = SCHEMAS[name]
+    frame = pd.DataFrame(rows).reset_index(drop=True)
+    for column, kind in schema.columns.items():
+        if column not in frame:
+            assert kind in ("float64", "string"), f"{name}: the fixture must give {column} ({kind})"
+            frame[column] = np.nan if kind == "float64" else None
+    frame = frame[[*schema, *(c for c in frame if c not in schema.columns)]]
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
+    files.write_table(frame, path, schema)
     return str(path)
 
 
@@ -118,7 +127,8 @@ def remedies_of(suspects) -> dict:
 
 def conditional_row(unit, step, base, harm, lo, hi, p_holm, mde, change, acc_with, acc_without, broke):
     return {"unit": unit, "kind": "feature", "members": unit, "step": step, "base": ";".join(base),
-            "n_rows": N_AUDIT - 6, "harm": harm, "harm_ci_low": lo, "harm_ci_high": hi, "harm_se": 0.1,
+            "n_rows": N_AUDIT - 6, "n_rows_unit": N_AUDIT - 6, "harm": harm, "harm_ci_low": lo, "harm_ci_high": hi,
+            "harm_se": 0.1,
             "p_value": p_holm, "p_holm": p_holm, "mde": mde, "change": change, "change_ci_low": change - 0.2,
             "change_ci_high": change + 0.2, "value_val": 0.3, "acc_with": acc_with, "acc_without": acc_without,
             "broke": broke, "min_harm": 0.02, "rule": RULES["broke"], "harm_upper": hi + 0.01,
@@ -185,24 +195,24 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
         "confirm": {"imputed": {"alpha": 0, "beta": 2, "gamma": 0}, "rows": N_CONFIRM, "unseen_level_rows": 1,
                     "unseen_levels": {"gamma": {"z": 1}}},
     }, root / "features/all/test_cells.json")
-    dist = [{"part": part, "class": k, "name": name, "count": c, "share": c / total}
+    dist = [{"part": part, "class": str(k), "name": name, "count": c, "share": c / total}
             for part, counts, total in (("train", [250, 625, 125], 1000), ("test", [75, 174, 51], 300))
             for k, (name, c) in enumerate(zip(CLASSES, counts))]
-    p["eda_classes"] = _csv(pd.DataFrame(dist), root / "eda/class_distribution.csv")
-    p["eda_association"] = _csv(pd.DataFrame([
+    p["eda_classes"] = _table("eda_classes", dist, root / "eda/class_distribution.parquet")
+    p["eda_association"] = _table("eda_association", [
         {"part": "train", "feature": "alpha", "measure": "spearman_rho", "value": 0.81},
         {"part": "train", "feature": "beta", "measure": "spearman_rho", "value": 0.12},
         {"part": "train", "feature": "gamma", "measure": "cramers_v", "value": 0.30},
         {"part": "test", "feature": "alpha", "measure": "spearman_rho", "value": -0.02},
         {"part": "test", "feature": "beta", "measure": "spearman_rho", "value": 0.11},
         {"part": "test", "feature": "gamma", "measure": "cramers_v", "value": 0.33},
-    ]), root / "eda/target_association.csv")
-    p["eda_summary"] = _csv(pd.DataFrame([
-        {"part": part, "feature": f, "class": k, "count": 100, "missing": 0, "mean": 1.0, "q25": 0.5,
+    ], root / "eda/target_association.parquet")
+    p["eda_summary"] = _table("eda_summary", [
+        {"part": part, "feature": f, "class": str(k), "count": 100, "missing": 0, "mean": 1.0, "q25": 0.5,
          "median": med, "q75": 2.0}
         for part, meds in (("train", [10.0, 50.0, 90.0]), ("test", [48.0, 50.0, 52.5]))
         for f in ("alpha", "beta") for k, med in enumerate(meds)
-    ]), root / "eda/summary.csv")
+    ], root / "eda/summary.parquet")
     p["eda_classes_png"] = _png(root / "eda/class_distribution.png")
     p["eda_boxplots_png"] = _png(root / "eda/boxplots.png", "#d1242f")
     p["eda_association_png"] = _png(root / "eda/target_association.png", "#1a7f37")
@@ -225,9 +235,9 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
     for fs in feature_sets:  # as the rule names them: all features, then the remedy's
         key = "" if fs == "all" else "remedy_"
         p.setdefault(f"{key}per_seed", []).append(
-            _csv(per_seed[per_seed["fs"] == fs], root / f"evaluation/{fs}/metrics_per_seed.csv"))
+            _table("per_seed", per_seed[per_seed["fs"] == fs], root / f"evaluation/{fs}/metrics_per_seed.parquet"))
         p.setdefault(f"{key}metrics", []).append(
-            _csv(summary[summary["fs"] == fs], root / f"evaluation/{fs}/metrics_summary.csv"))
+            _table("metrics", summary[summary["fs"] == fs], root / f"evaluation/{fs}/metrics_summary.parquet"))
     sal = []
     for fs in feature_sets:
         shares = SHARES.get(fs) or {f: 1.0 / len([g for g in FEATURES if g not in remedies[fs]])
@@ -244,16 +254,17 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
     sal = pd.DataFrame(sal)
     for fs in feature_sets:
         p.setdefault("saliency" if fs == "all" else "remedy_saliency", []).append(
-            _csv(sal[sal["fs"] == fs], root / f"evaluation/{fs}/saliency_by_feature.csv"))
+            _table("saliency", sal[sal["fs"] == fs], root / f"evaluation/{fs}/saliency_by_feature.parquet"))
     imp = [{"unit": u, "kind": "feature", "members": u, "repeat": r,
-            "importance": base[setting][split] + 0.01 * seed, "base_log_loss": 0.4, "fs": "all", "setting": setting,
+            "importance": base[setting][split] + 0.01 * seed, "base_log_loss": 0.4, "n_rows": 100, "fs": "all",
+            "setting": setting,
             "seed": seed, "split": split}
            for u, base in (("alpha", {"relu": {"val": 0.9, "audit": -0.1, "confirm": -0.1},
                                       "sigmoid": {"val": 0.7, "audit": -0.2, "confirm": -0.2}}),
                            ("beta", {a: {"val": 0.05, "audit": 0.06, "confirm": 0.06} for a in MODELS}),
                            ("gamma", {a: {"val": 0.02, "audit": 0.02, "confirm": 0.02} for a in MODELS}))
            for setting in MODELS for seed in SEEDS for split in ("val", "audit", "confirm") for r in (0, 1)]
-    p["importance"] = [_csv(pd.DataFrame(imp), root / "evaluation/all/importance.csv")]
+    p["importance"] = [_table("importance", imp, root / "evaluation/all/importance.parquet")]
 
     missing_rule = "missingness changed if |test - train share missing| >= 0.01 and the two-proportion test's p < 0.05"
     common = {"psi_rule": "shifted if PSI (observed values) >= 0.25", "missing_rule": missing_rule}
@@ -262,7 +273,7 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
     categorical = {**common, "ks_rule": "n/a (categorical)",
                    "tv_rule": "shifted if the total variation distance of the levels >= 0.1",
                    "shifted_rule": "distribution shifted if PSI >= 0.25 or TV >= 0.1"}
-    p["shift"] = _csv(pd.DataFrame([
+    p["shift"] = _table("shift", [
         {"feature": "alpha", "kind": "numeric", "n_codes": 10, "psi": 0.45, "ks": 0.31, "ks_pvalue": 1e-6,
          "tv": np.nan, "missing_train": 0.01, "missing_test": 0.0, "missing_change": -0.01, "missing_pvalue": 0.03,
          "missing_changed": True, "shifted": True, "flags": "psi;ks;missingness", **numeric},
@@ -272,7 +283,7 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
         {"feature": "gamma", "kind": "categorical", "n_codes": 2, "psi": 0.01, "ks": np.nan, "ks_pvalue": np.nan,
          "tv": 0.02, "missing_train": 0.0, "missing_test": 0.0, "missing_change": 0.0, "missing_pvalue": 1.0,
          "missing_changed": False, "shifted": False, "flags": np.nan, **categorical},
-    ]), root / "shift/shift.csv")
+    ], root / "shift/shift.parquet")
     class_mix = {"share_train": [0.25, 0.625, 0.125], "share_train_ci_low": [0.23, 0.6, 0.11],
                  "share_train_ci_high": [0.27, 0.65, 0.14], "share_test": [0.25, 0.58, 0.17],
                  "share_test_ci_low": [0.19, 0.5, 0.12], "share_test_ci_high": [0.32, 0.66, 0.24],
@@ -295,8 +306,8 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
              conditional_row("beta", 1, FEATURES, 0.05, 0.03, 0.07, 1e-3, 0.02, 0.04, 0.45, 0.44, True),
              conditional_row("gamma", 1, FEATURES, 0.0, -0.01, 0.01, 1.0, 0.02, 0.0, 0.45, 0.45, False),
              final[1], final[2], final[0]]
-    p["conditional"] = _csv(pd.DataFrame(final), root / "shift/conditional.csv")
-    p["conditional_steps"] = _csv(pd.DataFrame(steps), root / "shift/conditional_steps.csv")
+    p["conditional"] = _table("conditional", final, root / "shift/conditional.parquet")
+    p["conditional_steps"] = _table("conditional_steps", steps, root / "shift/conditional_steps.parquet")
     decomposition = []
     for setting in MODELS:
         for seed in SEEDS:
@@ -308,7 +319,7 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
             for k, v in parts.items():
                 row.update({k: v, f"{k}_ci_low": v - 0.01, f"{k}_ci_high": v + 0.01})
             decomposition.append(row)
-    p["decomposition"] = _csv(pd.DataFrame(decomposition), root / "shift/decomposition.csv")
+    p["decomposition"] = _table("decomposition", decomposition, root / "shift/decomposition.parquet")
     label_shift = []
     for setting in MODELS:
         for seed in SEEDS:
@@ -319,28 +330,31 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
                             f"bbse_ci_low_{k}": bb - 0.05, f"bbse_ci_high_{k}": bb + 0.05,
                             f"weights_{k}": bb / tr})
             label_shift.append(row)
-    p["label_shift"] = _csv(pd.DataFrame(label_shift), root / "shift/label_shift.csv")
+    p["label_shift"] = _table("label_shift", label_shift, root / "shift/label_shift.parquet")
 
     verdict = [
         {"unit": "alpha", "kind": "feature", "members": "alpha", "importance": 0.805, "importance_ci_low": 0.6,
-         "importance_ci_high": 1.0, "share": 0.8, "relied": True, "harm": 0.80, "harm_ci_low": 0.60,
+         "importance_ci_high": 1.0, "share": 0.8, "n_relied": 4, "n_models": 4, "relied": True, "harm": 0.80,
+         "harm_ci_low": 0.60,
          "harm_ci_high": 1.00, "p_holm": 1e-4, "mde": 0.12, "change": 0.75, "change_ci_low": 0.55,
          "change_ci_high": 0.95, "value_val": 0.3, "broke": True, "outcome": "broke", "harm_upper": 0.98, "suspect": bool(suspects),
          "reading": "shortcut suspect: relied on, and its relation to the label broke on test"},
         {"unit": "beta", "kind": "feature", "members": "beta", "importance": 0.05, "importance_ci_low": 0.04,
-         "importance_ci_high": 0.06, "share": 0.05, "relied": False, "harm": -0.01, "harm_ci_low": -0.03,
+         "importance_ci_high": 0.06, "share": 0.05, "n_relied": 0, "n_models": 4, "relied": False, "harm": -0.01,
+         "harm_ci_low": -0.03,
          "harm_ci_high": 0.01, "p_holm": 1.0, "mde": 0.02, "change": 0.0, "change_ci_low": -0.01,
          "change_ci_high": 0.01, "value_val": 0.01, "broke": False, "outcome": "holds", "harm_upper": 0.008,
          "suspect": False,
          "reading": "not relied on, relation holds"},
         {"unit": "gamma", "kind": "feature", "members": "gamma", "importance": 0.02, "importance_ci_low": 0.01,
-         "importance_ci_high": 0.03, "share": 0.02, "relied": False, "harm": 0.005, "harm_ci_low": -0.01,
+         "importance_ci_high": 0.03, "share": 0.02, "n_relied": 1, "n_models": 4, "relied": False, "harm": 0.005,
+         "harm_ci_low": -0.01,
          "harm_ci_high": 0.02, "p_holm": 0.9, "mde": 0.02, "change": 0.01, "change_ci_low": -0.01,
          "change_ci_high": 0.03, "value_val": 0.01, "broke": False, "outcome": "undetermined", "harm_upper": 0.021,
          "suspect": False,
          "reading": "not relied on, relation holds"},
     ]
-    p["verdict"] = _csv(pd.DataFrame(verdict), root / "diagnosis/verdict.csv")
+    p["verdict"] = _table("verdict", verdict, root / "diagnosis/verdict.parquet")
     answer = answer_for(suspects, n_unsupported / N_AUDIT)
     p["diagnosis"] = _json({
         "suspects": suspects, "suspect_units": [{"unit": s, "members": [s], "kind": "feature"} for s in suspects],
@@ -361,7 +375,8 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
                          "outcome": "helped", "confirmed": True, "rule": CONFIRM_RULE})
     cols = ["feature_set", "setting", "n_rows", "n_models", "acc_all", "acc_remedy", "diff", "ci_low", "ci_high",
             "ci_level", "n_remedies", "min_gain", "outcome", "confirmed", "rule"]
-    p["confirmation"] = _csv(pd.DataFrame(conf, columns=cols), root / "diagnosis/confirmation.csv")
+    p["confirmation"] = _table("confirmation", pd.DataFrame(conf, columns=cols),
+                               root / "diagnosis/confirmation.parquet")
     p["answer"] = _json(answer, root / "diagnosis/answer.json")
 
     if studies:
@@ -369,12 +384,13 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
                  "mean_abs_grad": g * (1e-3 if a == "sigmoid" and layer == 0 else 1.0) / e}
                 for m, a in (("assignment-sigmoid", "sigmoid"), ("relu", "relu"))
                 for layer, g in ((0, 0.02), (1, 0.04)) for e in (1, 2, 3)]
-        p["gradient_flow"] = _csv(pd.DataFrame(flow), root / "studies/gradient_flow.csv")
+        p["gradient_flow"] = _table("gradient_flow", flow, root / "studies/gradient_flow.parquet")
         p["gradient_flow_png"] = _png(root / "studies/gradient_flow.png", "#8250df")
-        p["shared_bias_history"] = _csv(pd.DataFrame([
+        p["shared_bias_history"] = _table("shared_bias_history", [
             {"variant": v, "seed": s, "epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "val_acc": 0.6}
-            for v in ("shared", "independent") for s in SEEDS for e in (1, 2, 3, 4)]), root / "studies/shared_bias_history.csv")
-        p["shared_bias_summary"] = _csv(pd.DataFrame([
+            for v in ("shared", "independent") for s in SEEDS for e in (1, 2, 3, 4)],
+            root / "studies/shared_bias_history.parquet")
+        p["shared_bias_summary"] = _table("shared_bias_summary", [
             {"variant": "shared", "seed": 0, "final_train_loss": 0.30, "final_val_loss": 0.35, "final_val_acc": 0.71,
              "target_loss": 0.4, "epochs_to_target": 3},
             {"variant": "shared", "seed": 1, "final_train_loss": 0.32, "final_val_loss": 0.37, "final_val_acc": 0.73,
@@ -383,13 +399,13 @@ def write_inputs(root: Path, suspects=("alpha",), studies: bool = True,
              "final_val_acc": 0.75, "target_loss": 0.4, "epochs_to_target": 2},
             {"variant": "independent", "seed": 1, "final_train_loss": 0.29, "final_val_loss": 0.34,
              "final_val_acc": 0.77, "target_loss": 0.4, "epochs_to_target": 4},
-        ]), root / "studies/shared_bias_summary.csv")
+        ], root / "studies/shared_bias_summary.parquet")
         p["shared_bias_png"] = _png(root / "studies/shared_bias.png", "#bf8700")
-        p["gradcheck"] = _csv(pd.DataFrame([
+        p["gradcheck"] = _table("gradcheck", [
             {"model": "MLP", "activation": a, "parameter": par, "max_rel_error": err, "n_checked": 10,
              "data": d, "tolerance": 1e-6, "passed": err <= 1e-6}
             for a in ("relu", "sigmoid") for par, err in (("W0", 2e-9), ("b0", 3e-8)) for d in ("random", "real")
-        ]), root / "checks/gradcheck.csv")
+        ], root / "checks/gradcheck.parquet")
 
     bench = root / "benchmarks"
     p["benchmarks"] = []
@@ -486,10 +502,10 @@ def test_headline_and_sentences_are_answer_json_verbatim(built, tmp_path):
 def test_verdict_table_shows_every_rule_outcome_and_the_rule_texts(built):
     doc, _ = built
     text = section_text(doc, "verdict")
-    assert ("`alpha` | 0.805 [0.600, 1.000] | 80.0% | yes | 0.800 [0.600, 1.000] | 0.980 | 1.0e-04 | broke | yes"
+    assert ("`alpha` | 0.805 [0.600, 1.000] | 80.0% | yes (4 of 4) | 0.800 [0.600, 1.000] | 0.980 | 1.0e-04 | broke | yes"
             in text)
-    assert "`beta` | 0.050 [0.040, 0.060] | 5.0% | no | -0.010 [-0.030, 0.010] | 0.008 | 1.000 | holds | no" in text
-    assert "`gamma` | 0.020 [0.010, 0.030] | 2.0% | no | 0.005 [-0.010, 0.020] | 0.021 | 0.900 | undetermined | no" in text
+    assert "`beta` | 0.050 [0.040, 0.060] | 5.0% | no (0 of 4) | -0.010 [-0.030, 0.010] | 0.008 | 1.000 | holds | no" in text
+    assert "`gamma` | 0.020 [0.010, 0.030] | 2.0% | no (1 of 4) | 0.005 [-0.010, 0.020] | 0.021 | 0.900 | undetermined | no" in text
     assert "`alpha`: shortcut suspect: relied on, and its relation to the label broke on test." in text
     rules = table_after(doc, "verdict", "Rules and outcomes")
     by_rule = {r[0]: r for r in rules.rows}
@@ -706,13 +722,13 @@ def test_two_suspects_name_every_remedy_set(tmp_path):
 
 def test_the_remedy_section_words_each_of_the_three_outcomes(tmp_path):
     paths, settings = write_inputs(tmp_path / "in", suspects=("alpha", "beta"), studies=False)
-    conf = pd.read_csv(paths["confirmation"])
+    conf = files.read_table(paths["confirmation"], SCHEMAS["confirmation"])
     for fs, diff, lo, hi, outcome in (("drop-beta", -0.005, -0.008, 0.004, "did not help"),
                                       ("drop-alpha+beta", 0.004, -0.010, 0.018, "inconclusive")):
         at = conf["feature_set"] == fs
         conf.loc[at, ["acc_remedy", "diff", "ci_low", "ci_high", "outcome", "confirmed"]] = [
             0.475 + diff, diff, lo, hi, outcome, False]
-    conf.to_csv(paths["confirmation"], index=False)
+    files.write_table(conf, paths["confirmation"], SCHEMAS["confirmation"])
     doc = report.build_report(read_inputs(paths, settings))
     text = section_text(doc, "remedy")
     assert [table_after(doc, "remedy", h).rows[-1][-1] for h in (
@@ -911,4 +927,4 @@ def test_report_reads_the_benchmark_of_every_job_behind_it(tmp_path, overrides):
     read = {p for p in report_job["input"].split(", ") if "/benchmarks/" in p}
     assert declared and read == declared
     assert ("gradient_flow" in jobs) == bool(overrides.get("gradient_flow", {"models": True})["models"])
-    assert any("/studies/gradient_flow.csv" in p for p in report_job["input"].split(", ")) == ("gradient_flow" in jobs)
+    assert any("/studies/gradient_flow.parquet" in p for p in report_job["input"].split(", ")) == ("gradient_flow" in jobs)

@@ -363,3 +363,51 @@ def test_a_model_without_inputs_gets_empty_attributions():
     out = saliency_tables(model, X, y, [], [], ig_steps=4)
     assert len(out["rows"]) == 50 and len(out["by_feature"]) == 0
     assert np.allclose(out["rows"]["ig_gap"], 0.0)
+
+
+def test_relative_completeness_gap_is_reported_and_shrinks_with_steps(setup64):
+    """meta's ig_gap_relative is |sum IG - (f(x) - f(b))| / |f(x) - f(b)| averaged over the rows:
+    recomputed here from the single-row functions, and smaller with more steps."""
+    model, X, y = setup64
+    X = X * 2.0
+    b = X.mean(axis=0)
+    t = np.argmax(_probs(model, X), axis=1)
+    p = _probs(model, X)[np.arange(12), t]
+    pb = _probs(model, np.broadcast_to(b, X.shape))[np.arange(12), t]
+    rel = {}
+    for steps in (2, 64):
+        meta = saliency_tables(model, X, y, [f"c{j}" for j in range(5)], [f"c{j}" for j in range(5)],
+                               baseline=b, ig_steps=steps)["meta"]
+        attr, _ = integrated_gradients(model, X, t, b, steps=steps)
+        keep = np.abs(p - pb) >= saliency.MIN_ATTRIBUTED_CHANGE
+        expected = np.mean(np.abs(attr.sum(1) - (p - pb))[keep] / np.abs(p - pb)[keep])
+        assert meta["ig_gap_relative"] == pytest.approx(expected, rel=1e-9)
+        assert meta["ig_gap_relative_rows"] == int(keep.sum())
+        rel[steps] = meta["ig_gap_relative"]
+    assert rel[64] < rel[2] / 10, rel
+
+
+def test_relative_gap_leaves_out_rows_with_nothing_to_attribute():
+    value, rows = saliency.relative_gap(np.array([0.01, 0.5, np.nan]), np.array([0.1, 1e-6, 0.2]))
+    assert (value, rows) == (pytest.approx(0.1), 1)
+    assert np.isnan(saliency.relative_gap(np.array([0.1]), np.array([0.0]))[0])
+
+
+def test_report_shows_the_gap_and_warns_with_two_steps(setup64):
+    """The attribution section's sentence: the gap of real saliency runs, with the warning and the
+    remedy at ig_steps 2 (gap above saliency.max_ig_gap) and without them at 64 steps."""
+    from types import SimpleNamespace
+
+    from shortcut.report.sections.attribution import completeness_gap
+
+    model, X, y = setup64
+    X = X * 2.0
+    cols = [f"c{j}" for j in range(5)]
+    text = {}
+    for steps in (2, 64):
+        metas = [saliency_tables(model, X, y, cols, cols, baseline=X.mean(axis=0), ig_steps=steps)["meta"]]
+        inp = SimpleNamespace(saliency_meta=metas, settings={"ig_steps": steps, "max_ig_gap": 0.05})
+        text[steps] = completeness_gap(inp)
+        assert "completeness gap" in text[steps] and f"with {steps} steps" in text[steps]
+    assert "above 5 %" in text[2] and "more `saliency.ig_steps` (now 2) would close the gap" in text[2]
+    assert "above" not in text[64]

@@ -95,7 +95,7 @@ def test_shift_table_columns_rules_and_flags():
     rng = np.random.default_rng(2)
     tr, te = frame(20_000, rng), frame(5000, rng, shift=0.8, level_p=(0.2, 0.3, 0.5))
     st = shift_table(tr, te, ["x"], ["g"], {**TH, "psi": 0.25})
-    assert list(st.columns) == SHIFT_COLUMNS
+    assert list(st.columns) == list(SHIFT_COLUMNS)
     x, g = st.set_index("feature").loc["x"], st.set_index("feature").loc["g"]
     assert x["shifted"] and "psi" in x["flags"] and "ks" in x["flags"] and np.isnan(x["tv"])
     assert g["shifted"] and g["tv"] == pytest.approx(0.3, abs=0.03) and "tv" in g["flags"]

@@ -10,6 +10,7 @@ in a scratch copy, with the interpreter running pytest, so jobs use the same ven
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -49,6 +50,15 @@ RESULT_IGNORE: tuple[str, ...] = (
     "*/report/report.html",
     "*/report/report.md",
 )
+# sbatch calls of the SLURM run of this DAG before the rules had `group:` and `localrule:`:
+# counted 2026-12-06 at commit 8829224 from the plugin's lines "Job N has been submitted with
+# SLURM jobid M" (RunResult.submitted) in this test's SLURM run: 23, one per job but the target
+# `all` (24 jobs; the five of the one remedy feature set among them).
+# So for the DAG a run executes, today's count is its number of jobs less `all`.
+SBATCH_BEFORE = 23
+# The rules with `localrule: True`: they run beside snakemake, never through sbatch.
+LOCAL_RULES = ("generate_demo", "split_test", "shift", "collect", "diagnose", "confirm")
+STEPS_RE = re.compile(r"(\d+) of (\d+) steps \(100%\) done")
 # What a scratch copy of the pipeline needs (relative to the repository root).
 COPY = ("Snakefile", "workflow", "config", "environment.yml")
 RUN_TIMEOUT = 240  # seconds, per snakemake run
@@ -251,6 +261,18 @@ def test_pipeline_on_slurm_matches_local_run(slurm_cluster, pipeline_snapshot, t
     with capsys.disabled():  # show in the CI log that the jobs really went through sbatch
         lines = sh.SUBMITTED_RE.finditer(slurm.output)
         print("\n[slurm] " + "\n[slurm] ".join(m.group(0) for m in lines))
+
+    # Grouped and local rules (workflow/rules/*.smk): at most half the sbatch calls of one per job.
+    steps = STEPS_RE.findall(local.output)
+    assert steps, "no 'N of N steps (100%) done' line in the local run:\n" + local.diagnostics()
+    jobs = int(steps[-1][1])
+    before = jobs - 1  # every job but `all`: what the SLURM run submitted before (SBATCH_BEFORE)
+    assert before >= SBATCH_BEFORE, f"the test's DAG lost jobs ({jobs}): re-measure SBATCH_BEFORE"
+    with capsys.disabled():
+        print(f"[slurm] {len(slurm.submitted())} sbatch calls for {jobs} jobs ({before} before grouping)")
+    assert len(slurm.submitted()) <= before // 2, slurm.diagnostics()
+    for rule in LOCAL_RULES:  # snakemake says "localrule x:", "localcheckpoint x:" for diagnose
+        assert re.search(rf"^local(rule|checkpoint) {rule}:", slurm.output, re.M), slurm.diagnostics()
 
     a = sh.result_files(tmp_path / "local_results", ignore=RESULT_IGNORE)
     b = sh.result_files(tmp_path / "slurm_results", ignore=RESULT_IGNORE)

@@ -60,6 +60,18 @@ def test_a_table_written_as_parquet_reads_back_as_its_frame(tmp_path):
     assert (tmp_path / "t.csv").read_text() == csv_text(table)
 
 
+def test_an_empty_typed_table_keeps_its_columns_and_types(tmp_path):
+    """A table with no rows (a feature set without a numeric feature has no numeric summary) is
+    still written with its declared columns, text columns included, and reads back typed."""
+    from shortcut.table import Schema
+
+    schema = Schema("t", {"part": "string", "count": "int64", "share": "float64", "ok": "bool"})
+    files.write_table(pd.DataFrame(columns=list(schema)), tmp_path / "t.parquet", schema)
+    back = files.read_table(tmp_path / "t.parquet", schema)
+    assert list(back.columns) == list(schema) and len(back) == 0
+    assert [back[c].dtype for c in ("count", "share", "ok")] == [np.int64, np.float64, np.bool_]
+
+
 def test_an_evaluate_job_never_imports_pandas(tmp_path):
     """What an evaluate job runs, from reading a split to writing every table, in a fresh
     interpreter: pandas (0.2 s to import) is never loaded."""
@@ -82,10 +94,16 @@ tables = saliency.saliency_tables(model, X, y, ["a", "b"], ["a", "b"], row_ids=r
                                   baseline=None, ig_steps=4, chunk_rows=100, max_rows=30, seed=0)
 out = {str(tmp_path)!r}
 files.write_parquet(metrics.predictions_table(rows, y, proba), out + "/p.parquet")
-files.write_csv(imp, out + "/i.csv")
+files.write_table(imp, out + "/i.parquet", reliance.IMPORTANCE_COLUMNS)
 files.write_parquet(tables["rows"], out + "/r.parquet")
-files.write_csv(tables["by_feature"], out + "/f.csv")
+files.write_csv(tables["by_column"], out + "/c.csv")
+files.write_table(tables["by_feature"], out + "/f.parquet", saliency.BY_FEATURE_COLUMNS)
 assert "pandas" not in sys.modules, "pandas was imported"
 """
     subprocess.run([sys.executable, "-c", code], check=True)
-    assert files.read_csv(tmp_path / "f.csv")["method"].nunique() == 3
+    from shortcut import reliance, saliency
+
+    by_feature = files.read_table(tmp_path / "f.parquet", saliency.BY_FEATURE_COLUMNS)
+    assert by_feature["method"].nunique() == 3 and by_feature["rank"].dtype == np.int64
+    importance = files.read_table(tmp_path / "i.parquet", reliance.IMPORTANCE_COLUMNS)
+    assert list(importance.columns) == list(reliance.IMPORTANCE_COLUMNS) and len(importance) == 4

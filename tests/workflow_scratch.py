@@ -63,7 +63,8 @@ def make_scratch(dest: Path, overrides: dict | None = None) -> tuple[Path, list[
 
 Job = tuple  # (rule, (("wildcard", "value"), ...)) with the wildcards sorted by name
 
-_HEADER = re.compile(r"^(?:local)?(?:rule|checkpoint) (?P<rule>[A-Za-z_][\w-]*):$")
+# Indented: a job inside a group job (a dry run lists "Group job <id>:", then its jobs).
+_HEADER = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (?P<rule>[A-Za-z_][\w-]*):$")
 _FIELD = re.compile(r"^\s+(?P<key>[a-z_]+): (?P<value>.*)$")
 
 

@@ -1,7 +1,8 @@
 # Helpers shared by the workflow: config validation, paths, target lists (no rules in this file).
 import json
 import os
-import sys
+from importlib.machinery import SourceFileLoader
+from importlib.util import module_from_spec, spec_from_loader
 
 from snakemake.utils import min_version, validate
 
@@ -9,16 +10,14 @@ min_version("9.0")
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
-SCRIPTS = os.path.normpath(os.path.join(workflow.current_basedir, "..", "scripts"))
-sys.path.insert(0, SCRIPTS)
-# Jobs import the library of THIS workflow, not a copy installed from another checkout (which
-# would shadow it from site-packages: Snakemake would rerun a job for a code change the job never
-# sees). PYTHONPATH comes before site-packages in a job's Python. It is set here, not required
-# from the user, so it is no `envvars:` entry.
-_PYTHONPATH = [SCRIPTS, *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(dict.fromkeys(p for p in _PYTHONPATH if p))
-)
+# The library (scripts/shortcut) on this process's and the jobs' path, and lib(script): the
+# library files a rule script imports, declared as its inputs. rules/library.py does both; it is
+# read through Snakemake's source cache, so a module from gitfile() or github() loads it too.
+_loader = SourceFileLoader("shortcut_audit_library", workflow.source_path("library.py"))
+_library = module_from_spec(spec_from_loader(_loader.name, _loader))
+_loader.exec_module(_library)
+LIBRARY = _library.setup(workflow.current_basedir, workflow.sourcecache)
+lib = LIBRARY.lib
 from shortcut.errors import DataError  # noqa: E402
 from shortcut.spec import DatasetSpec  # noqa: E402
 
@@ -80,89 +79,6 @@ for _name in (
 
 
 CONDA_ENV = "../../environment.yml"
-LIBRARY = os.path.join(SCRIPTS, "shortcut")
-
-
-def _module_file(name):
-    """File of library module ``name`` (dotted, below ``shortcut``), or None if there is none."""
-    base = os.path.join(LIBRARY, *name.split("."))
-    for path in (f"{base}.py", os.path.join(base, "__init__.py")):
-        if os.path.exists(path):
-            return path
-    return None
-
-
-# (path, name) -> the modules it imports: each file is parsed once per workflow parse
-_IMPORTS = {}
-
-
-def _imports(path, name):
-    """Library modules (dotted names below ``shortcut``) that the Python file ``path`` imports:
-    ``shortcut.x`` from a script, relative imports inside the package, found by walking the syntax
-    tree, so imports inside functions count too. ``name`` is the file's own module name (None for
-    a rule script). Each file is parsed once per workflow parse (cached in ``_IMPORTS``), not once
-    for every rule whose script imports it.
-    """
-    if (path, name) not in _IMPORTS:
-        _IMPORTS[path, name] = _parse_imports(path, name)
-    return _IMPORTS[path, name]
-
-
-def _parse_imports(path, name):
-    """``_imports`` without the cache."""
-    import ast
-
-    with open(path, encoding="utf-8") as fh:
-        tree = ast.parse(fh.read(), path)
-    # The package a relative import of level 1 starts from.
-    package = []
-    if name is not None:
-        package = name.split(".")
-        if not path.endswith("__init__.py"):
-            package = package[:-1]
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if node.level and name is not None:
-                start = package[: len(package) - (node.level - 1)]
-                dotted = start + (node.module.split(".") if node.module else [])
-            elif not node.level and (node.module or "").split(".")[0] == "shortcut":
-                dotted = node.module.split(".")[1:]
-            else:
-                continue
-            if dotted:
-                found.add(".".join(dotted))
-            # ``from package import name``: the name may itself be a module
-            found.update(".".join([*dotted, alias.name]) for alias in node.names)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("shortcut."):
-                    found.add(alias.name.split(".", 1)[1])
-    # A module also runs the __init__ of every package above it.
-    closed = set()
-    for dotted in found:
-        parts = dotted.split(".")
-        closed.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return frozenset(m for m in closed if _module_file(m))
-
-
-def lib(script):
-    """Library files the rule script ``script`` imports, directly or through other library
-    modules (its import closure, computed when the workflow is parsed), declared as inputs so a
-    code change reruns exactly the jobs that run that code."""
-    todo = set(_imports(os.path.join(SCRIPTS, script), None))
-    seen = set()
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo |= _imports(_module_file(name), name)
-    # Plain paths relative to the working directory, not workflow.source_path: Snakemake records
-    # a source-cache input under a per-run cache path, so its checksum never matched (a touched
-    # but unchanged module reran every job) and a moved checkout changed every job's input set.
-    files = {os.path.join(LIBRARY, "__init__.py")}
-    files.update(_module_file(name) for name in seen)
-    return [os.path.relpath(path) for path in sorted(files)]
 
 
 def raw_csv(source):
@@ -252,11 +168,11 @@ def evaluation_files(fs, kind):
         ]
     if kind == "importance":
         return [
-            os.path.join(model_path(EVAL, key), "importance.csv")
+            os.path.join(model_path(EVAL, key), "importance.parquet")
             for key in evaluation_keys(fs)
         ]
     return [
-        os.path.join(model_path(SALIENCY, key), f"{kind}.csv")
+        os.path.join(model_path(SALIENCY, key), f"{kind}.parquet")
         for key in evaluation_keys(fs)
     ]
 
@@ -313,7 +229,7 @@ def predict_inputs(wildcards):
         "answer": f"{RESULTS}/diagnosis/answer.json",
         # with `auto`: each remedy's grid metrics (the audit split ranks the confirmed ones)
         "audit": [
-            f"{RESULTS}/evaluation/{fs}/metrics_summary.csv"
+            f"{RESULTS}/evaluation/{fs}/metrics_summary.parquet"
             for fs in sets
             if chosen == "auto" and fs != "all"
         ],

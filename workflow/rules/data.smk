@@ -13,6 +13,7 @@ if config["demo"]:
             f"{RESULTS}/logs/generate_demo.log",
         benchmark:
             benchmark("generate_demo")
+        localrule: True  # sub-second (the demo's rows); no sbatch on a cluster
         conda:
             CONDA_ENV
         params:
@@ -33,6 +34,10 @@ rule clean:
     benchmark:
         benchmark("clean", "{source}")
     priority: 10
+    # On a cluster the train side heads the group encode-all (clean -> fit_encoder ->
+    # apply_encoder of all features: one sbatch); the test side stays a job of its own.
+    group:
+        lambda w: "encode-all" if w.source == "train" else None
     conda:
         CONDA_ENV
     params:
@@ -57,6 +62,7 @@ rule split_test:
     benchmark:
         benchmark("split_test")
     priority: 10
+    localrule: True  # sub-second bookkeeping: runs beside snakemake, no sbatch
     conda:
         CONDA_ENV
     params:
@@ -79,6 +85,8 @@ rule fit_encoder:
     benchmark:
         benchmark("fit_encoder", "{fs}")
     priority: 10
+    group:
+        "encode-{fs}"  # one cluster job with apply_encoder of the same feature set
     conda:
         CONDA_ENV
     params:
@@ -104,6 +112,8 @@ rule apply_encoder:
     benchmark:
         benchmark("apply_encoder", "{fs}")
     priority: 20
+    group:
+        "encode-{fs}"
     conda:
         CONDA_ENV
     script:
@@ -117,9 +127,12 @@ rule eda:
         train=f"{RESULTS}/clean/train.parquet",
         test=f"{RESULTS}/clean/test.parquet",
     output:
-        classes=f"{RESULTS}/eda/class_distribution.csv",
-        association=f"{RESULTS}/eda/target_association.csv",
-        summary=f"{RESULTS}/eda/summary.csv",
+        classes=f"{RESULTS}/eda/class_distribution.parquet",
+        association=f"{RESULTS}/eda/target_association.parquet",
+        summary=f"{RESULTS}/eda/summary.parquet",
+        classes_csv=f"{RESULTS}/eda/class_distribution.csv",
+        association_csv=f"{RESULTS}/eda/target_association.csv",
+        summary_csv=f"{RESULTS}/eda/summary.csv",
         classes_png=report(
             f"{RESULTS}/eda/class_distribution.png",
             caption="../report/eda_classes.rst",

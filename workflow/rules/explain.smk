@@ -20,14 +20,14 @@ rule evaluate:
             f"{EVAL}/predictions.parquet", split=EVAL_SPLITS, allow_missing=True
         ),
         importance=expand(
-            f"{EVAL}/importance.csv", split=EVAL_SPLITS, allow_missing=True
+            f"{EVAL}/importance.parquet", split=EVAL_SPLITS, allow_missing=True
         ),
         rows=expand(f"{SALIENCY}/rows.parquet", split=EVAL_SPLITS, allow_missing=True),
         by_column=expand(
             f"{SALIENCY}/by_column.csv", split=EVAL_SPLITS, allow_missing=True
         ),
         by_feature=expand(
-            f"{SALIENCY}/by_feature.csv", split=EVAL_SPLITS, allow_missing=True
+            f"{SALIENCY}/by_feature.parquet", split=EVAL_SPLITS, allow_missing=True
         ),
         meta=expand(f"{SALIENCY}/meta.json", split=EVAL_SPLITS, allow_missing=True),
     log:
@@ -35,6 +35,8 @@ rule evaluate:
     benchmark:
         benchmark("evaluate", "{fs}", "{setting}", "seed{seed}")
     priority: 10
+    group:
+        "model-{fs}-{setting}-seed{seed}"  # with train_model of this model
     conda:
         CONDA_ENV
     threads: 1
@@ -57,15 +59,20 @@ rule collect:
         by_feature=lambda w: evaluation_files(w.fs, "by_feature"),
         importance=lambda w: evaluation_files(w.fs, "importance"),
     output:
-        per_seed=f"{RESULTS}/evaluation/{{fs}}/metrics_per_seed.csv",
-        summary=f"{RESULTS}/evaluation/{{fs}}/metrics_summary.csv",
-        saliency=f"{RESULTS}/evaluation/{{fs}}/saliency_by_feature.csv",
-        importance=f"{RESULTS}/evaluation/{{fs}}/importance.csv",
+        per_seed=f"{RESULTS}/evaluation/{{fs}}/metrics_per_seed.parquet",
+        summary=f"{RESULTS}/evaluation/{{fs}}/metrics_summary.parquet",
+        saliency=f"{RESULTS}/evaluation/{{fs}}/saliency_by_feature.parquet",
+        importance=f"{RESULTS}/evaluation/{{fs}}/importance.parquet",
+        per_seed_csv=f"{RESULTS}/evaluation/{{fs}}/metrics_per_seed.csv",
+        summary_csv=f"{RESULTS}/evaluation/{{fs}}/metrics_summary.csv",
+        saliency_csv=f"{RESULTS}/evaluation/{{fs}}/saliency_by_feature.csv",
+        importance_csv=f"{RESULTS}/evaluation/{{fs}}/importance.csv",
     log:
         f"{RESULTS}/logs/collect/{{fs}}.log",
     benchmark:
         benchmark("collect", "{fs}")
     priority: 10
+    localrule: True  # sub-second bookkeeping: runs beside snakemake, no sbatch
     conda:
         CONDA_ENV
     params:
@@ -81,13 +88,15 @@ rule shift:
         train=f"{RESULTS}/clean/train.parquet",
         test=f"{RESULTS}/clean/audit.parquet",
     output:
-        table=f"{RESULTS}/shift/shift.csv",
+        table=f"{RESULTS}/shift/shift.parquet",
+        csv=f"{RESULTS}/shift/shift.csv",
         class_mix=f"{RESULTS}/shift/class_mix.json",
     log:
         f"{RESULTS}/logs/shift.log",
     benchmark:
         benchmark("shift")
     priority: 10
+    localrule: True  # sub-second: runs beside snakemake, no sbatch
     conda:
         CONDA_ENV
     params:
@@ -113,8 +122,10 @@ rule shift_evidence:
     output:
         covariate=f"{RESULTS}/shift/covariate.json",
         support=f"{RESULTS}/shift/support.parquet",
-        conditional=f"{RESULTS}/shift/conditional.csv",
-        steps=f"{RESULTS}/shift/conditional_steps.csv",
+        conditional=f"{RESULTS}/shift/conditional.parquet",
+        steps=f"{RESULTS}/shift/conditional_steps.parquet",
+        conditional_csv=f"{RESULTS}/shift/conditional.csv",
+        steps_csv=f"{RESULTS}/shift/conditional_steps.csv",
     log:
         f"{RESULTS}/logs/shift_evidence.log",
     benchmark:
@@ -144,8 +155,10 @@ rule decompose:
         val=grid_predictions("all", "val"),
         audit=grid_predictions("all", "audit"),
     output:
-        decomposition=f"{RESULTS}/shift/decomposition.csv",
-        label_shift=f"{RESULTS}/shift/label_shift.csv",
+        decomposition=f"{RESULTS}/shift/decomposition.parquet",
+        label_shift=f"{RESULTS}/shift/label_shift.parquet",
+        decomposition_csv=f"{RESULTS}/shift/decomposition.csv",
+        label_shift_csv=f"{RESULTS}/shift/label_shift.csv",
     log:
         f"{RESULTS}/logs/decompose.log",
     benchmark:
@@ -165,21 +178,23 @@ rule decompose:
 checkpoint diagnose:
     input:
         lib("diagnose.py"),
-        importance=f"{RESULTS}/evaluation/all/importance.csv",
-        shift=f"{RESULTS}/shift/shift.csv",
+        importance=f"{RESULTS}/evaluation/all/importance.parquet",
+        shift=f"{RESULTS}/shift/shift.parquet",
         class_mix=f"{RESULTS}/shift/class_mix.json",
         covariate=f"{RESULTS}/shift/covariate.json",
-        conditional=f"{RESULTS}/shift/conditional.csv",
-        decomposition=f"{RESULTS}/shift/decomposition.csv",
-        label_shift=f"{RESULTS}/shift/label_shift.csv",
+        conditional=f"{RESULTS}/shift/conditional.parquet",
+        decomposition=f"{RESULTS}/shift/decomposition.parquet",
+        label_shift=f"{RESULTS}/shift/label_shift.parquet",
     output:
         verdict=f"{RESULTS}/diagnosis/shortcut.json",
-        table=f"{RESULTS}/diagnosis/verdict.csv",
+        table=f"{RESULTS}/diagnosis/verdict.parquet",
+        csv=f"{RESULTS}/diagnosis/verdict.csv",
     log:
         f"{RESULTS}/logs/diagnose.log",
     benchmark:
         benchmark("diagnose")
     priority: 10
+    localrule: True  # sub-second bookkeeping: runs beside snakemake, no sbatch
     conda:
         CONDA_ENV
     params:
@@ -190,6 +205,14 @@ checkpoint diagnose:
         "../scripts/diagnose.py"
 
 
+# The JSON Schema answer.json is checked against when confirm writes it; a param, so a change to
+# the schema reruns confirm (a path from workflow.source_path is per run for a git module).
+with open(
+    workflow.source_path("../schemas/answer.schema.json"), encoding="utf-8"
+) as _fh:
+    ANSWER_SCHEMA = json.load(_fh)
+
+
 rule confirm:
     # The remedy judged on the confirmation part of the test file, which no decision has seen.
     input:
@@ -197,13 +220,15 @@ rule confirm:
         lib("confirm.py"),
         verdict=f"{RESULTS}/diagnosis/shortcut.json",
     output:
-        table=f"{RESULTS}/diagnosis/confirmation.csv",
+        table=f"{RESULTS}/diagnosis/confirmation.parquet",
+        csv=f"{RESULTS}/diagnosis/confirmation.csv",
         answer=f"{RESULTS}/diagnosis/answer.json",
     log:
         f"{RESULTS}/logs/confirm.log",
     benchmark:
         benchmark("confirm")
     priority: 10
+    localrule: True  # sub-second bookkeeping: runs beside snakemake, no sbatch
     conda:
         CONDA_ENV
     params:
@@ -211,6 +236,7 @@ rule confirm:
         confirm=config["confirm"],
         seed=config["shift"]["seed"],
         has_test_file=bool(DATA.get("test")),
+        answer_schema=ANSWER_SCHEMA,
     script:
         "../scripts/confirm.py"
 
@@ -235,6 +261,9 @@ rule predict:
         predict=PREDICT,
         setting=PREDICT_SETTING,
         seeds=config["grid"]["seeds"],
+        # the layout of the model inputs, from which the script reads each one's feature set
+        # (a function: a params string would have its {fs} expanded as a wildcard)
+        model_template=lambda wildcards: os.path.join(MODELS, "model.npz"),
     script:
         "../scripts/predict.py"
 

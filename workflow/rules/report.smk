@@ -40,8 +40,38 @@ rule report:
             "models": config["grid"]["models"],
             "seeds": config["grid"]["seeds"],
             "method": diagnose_params().get("method"),
+            "ig_steps": config["saliency"]["ig_steps"],
+            "max_ig_gap": config["saliency"]["max_ig_gap"],
             "histories": report_histories(),
             "benchmark_root": BENCHMARKS,
         },
     script:
         "../scripts/report.py"
+
+
+rule gate:
+    # fail_on (config): the run ends non-zero, after the report is written, when the answer is
+    # one the config lists; one line says why. gate.txt is written only on a pass, so a failed
+    # gate runs again at the next run. A target of `all` only when fail_on is set.
+    input:
+        lib("gate.py"),
+        answer=f"{RESULTS}/diagnosis/answer.json",
+        html=rules.report.output.html,
+        md=rules.report.output.md,
+        predictions=prediction_targets(),
+    output:
+        f"{RESULTS}/diagnosis/gate.txt",
+    log:
+        f"{RESULTS}/logs/gate.log",
+    benchmark:
+        benchmark("gate")
+    localrule: True  # reads one JSON file: runs beside snakemake, no sbatch
+    conda:
+        CONDA_ENV
+    params:
+        fail_on=config["fail_on"],
+    script:
+        "../scripts/gate.py"
+
+
+GATE = rules.gate.output if config["fail_on"] else []

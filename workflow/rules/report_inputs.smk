@@ -10,14 +10,14 @@ def report_studies():
     """
     studies = {}
     if config["gradient_flow"]["models"]:
-        studies["gradient_flow"] = f"{RESULTS}/studies/gradient_flow.csv"
+        studies["gradient_flow"] = f"{RESULTS}/studies/gradient_flow.parquet"
         studies["gradient_flow_png"] = f"{RESULTS}/studies/gradient_flow.png"
     return {
         **studies,
-        "shared_bias_history": f"{RESULTS}/studies/shared_bias_history.csv",
-        "shared_bias_summary": f"{RESULTS}/studies/shared_bias_summary.csv",
+        "shared_bias_history": f"{RESULTS}/studies/shared_bias_history.parquet",
+        "shared_bias_summary": f"{RESULTS}/studies/shared_bias_summary.parquet",
         "shared_bias_png": f"{RESULTS}/studies/shared_bias.png",
-        "gradcheck": f"{RESULTS}/checks/gradcheck.csv",
+        "gradcheck": f"{RESULTS}/checks/gradcheck.parquet",
     }
 
 
@@ -60,9 +60,9 @@ def report_inputs(wildcards):
         "test_split": f"{RESULTS}/clean/test_split.json",
         "encoder": f"{RESULTS}/features/all/encoder.json",
         "test_cells": f"{RESULTS}/features/all/test_cells.json",
-        "eda_classes": f"{RESULTS}/eda/class_distribution.csv",
-        "eda_association": f"{RESULTS}/eda/target_association.csv",
-        "eda_summary": f"{RESULTS}/eda/summary.csv",
+        "eda_classes": f"{RESULTS}/eda/class_distribution.parquet",
+        "eda_association": f"{RESULTS}/eda/target_association.parquet",
+        "eda_summary": f"{RESULTS}/eda/summary.parquet",
         "eda_classes_png": f"{RESULTS}/eda/class_distribution.png",
         "eda_boxplots_png": f"{RESULTS}/eda/boxplots.png",
         "eda_association_png": f"{RESULTS}/eda/target_association.png",
@@ -72,20 +72,26 @@ def report_inputs(wildcards):
             )
             for setting, seed in report_histories()
         ],
-        "metrics": [f"{RESULTS}/evaluation/all/metrics_summary.csv"],
-        "per_seed": [f"{RESULTS}/evaluation/all/metrics_per_seed.csv"],
-        "saliency": [f"{RESULTS}/evaluation/all/saliency_by_feature.csv"],
-        "importance": [f"{RESULTS}/evaluation/all/importance.csv"],
-        "shift": f"{RESULTS}/shift/shift.csv",
+        # integrated gradients' completeness gap of every grid model (attribution section)
+        "saliency_meta": [
+            os.path.join(model_path(SALIENCY, key), "meta.json")
+            for key in evaluation_keys("all")
+            if key["split"] in ("val", "audit")
+        ],
+        "metrics": [f"{RESULTS}/evaluation/all/metrics_summary.parquet"],
+        "per_seed": [f"{RESULTS}/evaluation/all/metrics_per_seed.parquet"],
+        "saliency": [f"{RESULTS}/evaluation/all/saliency_by_feature.parquet"],
+        "importance": [f"{RESULTS}/evaluation/all/importance.parquet"],
+        "shift": f"{RESULTS}/shift/shift.parquet",
         "class_mix": f"{RESULTS}/shift/class_mix.json",
         "covariate": f"{RESULTS}/shift/covariate.json",
-        "conditional": f"{RESULTS}/shift/conditional.csv",
-        "conditional_steps": f"{RESULTS}/shift/conditional_steps.csv",
-        "decomposition": f"{RESULTS}/shift/decomposition.csv",
-        "label_shift": f"{RESULTS}/shift/label_shift.csv",
+        "conditional": f"{RESULTS}/shift/conditional.parquet",
+        "conditional_steps": f"{RESULTS}/shift/conditional_steps.parquet",
+        "decomposition": f"{RESULTS}/shift/decomposition.parquet",
+        "label_shift": f"{RESULTS}/shift/label_shift.parquet",
         "diagnosis": f"{RESULTS}/diagnosis/shortcut.json",
-        "verdict": f"{RESULTS}/diagnosis/verdict.csv",
-        "confirmation": f"{RESULTS}/diagnosis/confirmation.csv",
+        "verdict": f"{RESULTS}/diagnosis/verdict.parquet",
+        "confirmation": f"{RESULTS}/diagnosis/confirmation.parquet",
         "answer": f"{RESULTS}/diagnosis/answer.json",
         **report_studies(),
         "benchmarks": report_benchmarks(),
@@ -96,7 +102,7 @@ def report_remedy_inputs(wildcards):
     """The remedy: one retrained feature set per suspect of the diagnose checkpoint."""
     feature_sets = remedy_feature_sets()
     per_fs = lambda name: [
-        f"{RESULTS}/evaluation/{fs}/{name}.csv" for fs in feature_sets
+        f"{RESULTS}/evaluation/{fs}/{name}.parquet" for fs in feature_sets
     ]
     return {
         "remedy_metrics": per_fs("metrics_summary"),

@@ -11,8 +11,10 @@ if config["gradient_flow"]["models"]:
                 setting=config["gradient_flow"]["models"],
             ),
         output:
-            table=f"{RESULTS}/studies/gradient_flow.csv",
-            summary=f"{RESULTS}/studies/gradient_flow_summary.csv",
+            table=f"{RESULTS}/studies/gradient_flow.parquet",
+            summary=f"{RESULTS}/studies/gradient_flow_summary.parquet",
+            table_csv=f"{RESULTS}/studies/gradient_flow.csv",
+            summary_csv=f"{RESULTS}/studies/gradient_flow_summary.csv",
             figure=report(
                 f"{RESULTS}/studies/gradient_flow.png",
                 caption="../report/gradient_flow.rst",
@@ -40,8 +42,10 @@ rule shared_bias:
         train=f"{RESULTS}/features/all/train.parquet",
         val=f"{RESULTS}/features/all/val.parquet",
     output:
-        history=f"{RESULTS}/studies/shared_bias_history.csv",
-        summary=f"{RESULTS}/studies/shared_bias_summary.csv",
+        history=f"{RESULTS}/studies/shared_bias_history.parquet",
+        summary=f"{RESULTS}/studies/shared_bias_summary.parquet",
+        history_csv=f"{RESULTS}/studies/shared_bias_history.csv",
+        summary_csv=f"{RESULTS}/studies/shared_bias_summary.csv",
         figure=report(
             f"{RESULTS}/studies/shared_bias.png",
             caption="../report/shared_bias.rst",
@@ -71,7 +75,8 @@ rule gradcheck:
         lib("gradcheck.py"),
         train=f"{RESULTS}/features/all/train.parquet",
     output:
-        table=f"{RESULTS}/checks/gradcheck.csv",
+        table=f"{RESULTS}/checks/gradcheck.parquet",
+        csv=f"{RESULTS}/checks/gradcheck.csv",
     log:
         f"{RESULTS}/logs/gradcheck.log",
     benchmark:

@@ -17,6 +17,9 @@ rule train_model:
     benchmark:
         benchmark("train_model", "{fs}", "{setting}", "seed{seed}")
     priority: 10
+    # one cluster job with the evaluate job of the same model (never two models in one)
+    group:
+        "model-{fs}-{setting}-seed{seed}"
     conda:
         CONDA_ENV
     threads: 1

@@ -23,11 +23,11 @@ def main(snakemake):
             baseline=baseline, ig_steps=s["ig_steps"], chunk_rows=s["chunk_rows"], max_rows=s["max_rows"],
             seed=s["seed"])
         files.write_json(out.metrics[k], {"split": split, **result})
-        files.write_parquet(metrics.predictions_table(rows, y, proba), out.predictions[k])
-        files.write_csv(importance, out.importance[k])
+        files.write_table(metrics.predictions_table(rows, y, proba), out.predictions[k], metrics.PREDICTIONS_COLUMNS)
+        files.write_table(importance, out.importance[k], reliance.IMPORTANCE_COLUMNS)
         files.write_parquet(tables["rows"], out.rows[k])
         files.write_csv(tables["by_column"], out.by_column[k])
-        files.write_csv(tables["by_feature"], out.by_feature[k])
+        files.write_table(tables["by_feature"], out.by_feature[k], saliency.BY_FEATURE_COLUMNS)
         files.write_json(out.meta[k], tables["meta"])
         del X, y, rows, proba, tables  # before the next split is read
 

@@ -2,19 +2,22 @@
 
 from pathlib import Path
 
-from shortcut import data, files, nn, predict
+from shortcut import data, files, nn, predict, summary
 from shortcut.job import run
+from shortcut.spec import DatasetSpec
 
 
 def main(snakemake):
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
-    spec = data.DatasetSpec.from_config(p.dataset)
+    spec = DatasetSpec.from_config(p.dataset)
     answer = files.read_json(inp.answer)
-    audit = [files.read_csv(x) for x in inp.audit]  # the remedies' metric summaries (auto only)
+    # the remedies' metric summaries (auto only)
+    audit = [files.read_table(x, summary.METRICS_SUMMARY_COLUMNS) for x in inp.audit]
     feature_set, reason = predict.choose_feature_set(p.predict["feature_set"], answer, audit, p.setting)
     # inputs: every candidate feature set's encoder (features/<fs>/encoder.json) and grid models
     encoder = files.read_json(next(e for e in inp.encoders if Path(e).parent.name == feature_set))
-    models = [nn.MLP.from_arrays(files.load_npz(m)) for m in inp.models if Path(m).parts[-4] == feature_set]
+    models = [nn.MLP.from_arrays(files.load_npz(m)) for m in inp.models
+              if predict.template_fields(p.model_template, m)["fs"] == feature_set]
     raw = files.read_raw_csv(inp.csv, spec.features, spec.encoding, optional=[spec.target])
     origin = files.csv_origin(inp.csv)
     frame, _ = data.clean_table(raw, spec, origin)

@@ -11,10 +11,39 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from shortcut import files, report  # noqa: E402
+from shortcut import (  # noqa: E402
+    conditional, decompose, diagnose, eda, files, gradient_flow, nn, remedy, report, shared_bias, shift, summary,
+)
 from shortcut.job import run  # noqa: E402
+from shortcut.nn import gradcheck  # noqa: E402
 
-READERS = {".json": files.read_json, ".csv": files.read_csv, ".parquet": files.read_parquet, ".png": files.read_bytes}
+# The declared columns of every table input (parquet, written by another rule): read through
+# files.read_table, which rejects a missing, undeclared or wrongly typed column.
+SCHEMAS = {
+    "eda_classes": eda.CLASS_DISTRIBUTION_COLUMNS,
+    "eda_association": eda.ASSOCIATION_COLUMNS,
+    "eda_summary": eda.NUMERIC_SUMMARY_COLUMNS,
+    "metrics": summary.METRICS_SUMMARY_COLUMNS,
+    "remedy_metrics": summary.METRICS_SUMMARY_COLUMNS,
+    "per_seed": summary.METRICS_PER_SEED_COLUMNS,
+    "remedy_per_seed": summary.METRICS_PER_SEED_COLUMNS,
+    "saliency": summary.GRID_SALIENCY_COLUMNS,
+    "remedy_saliency": summary.GRID_SALIENCY_COLUMNS,
+    "importance": summary.GRID_IMPORTANCE_COLUMNS,
+    "shift": shift.SHIFT_COLUMNS,
+    "conditional": conditional.EVIDENCE_COLUMNS,
+    "conditional_steps": conditional.EVIDENCE_COLUMNS,
+    "decomposition": decompose.DECOMPOSITION_COLUMNS,
+    "label_shift": decompose.LABEL_SHIFT_COLUMNS,
+    "verdict": diagnose.VERDICT_COLUMNS,
+    "confirmation": remedy.CONFIRMATION_COLUMNS,
+    "gradient_flow": gradient_flow.GRADIENT_FLOW_COLUMNS,
+    "shared_bias_history": shared_bias.HISTORY_COLUMNS,
+    "shared_bias_summary": shared_bias.SUMMARY_COLUMNS,
+    "gradcheck": gradcheck.GRADCHECK_COLUMNS,
+    "histories": nn.HISTORY_TABLE,
+}
+READERS = {".json": files.read_json, ".png": files.read_bytes}  # every table has its schema above
 BENCHMARKS = ("benchmarks", "remedy_benchmarks")  # job timings; a job behind both counts once
 
 
@@ -22,16 +51,19 @@ def listed(value) -> list:
     return [value] if isinstance(value, (str, os.PathLike)) else list(value)
 
 
-def read(value):
-    """A file's content by its kind, or the contents of a list of files."""
-    if isinstance(value, (str, os.PathLike)):
-        return READERS[Path(value).suffix](value)
-    return [read(path) for path in value]
+def read(name: str, value):
+    """The content of input ``name``: a table by its schema, another file by its kind; a list of
+    contents for a list of files."""
+    if not isinstance(value, (str, os.PathLike)):
+        return [read(name, path) for path in value]
+    if name in SCHEMAS:
+        return files.read_table(value, SCHEMAS[name])
+    return READERS[Path(value).suffix](value)
 
 
 def read_inputs(paths, settings) -> report.Inputs:
     """``paths``: the rule's input names -> files (the side studies may be missing)."""
-    tables = {name: read(value) for name, value in paths.items() if name not in BENCHMARKS}
+    tables = {name: read(name, value) for name, value in paths.items() if name not in BENCHMARKS}
     jobs = dict.fromkeys(str(path) for name in BENCHMARKS for path in listed(paths.get(name, [])))
     timings = {os.path.relpath(path, settings["benchmark_root"]): files.read_csv(path, sep="\t") for path in jobs}
     return report.make_inputs(tables, settings, report.benchmark_table(timings) if timings else None)

@@ -15,9 +15,12 @@ def main(snakemake):
     history, summary = shared_bias.shared_bias_study(
         X_train, y_train, X_val, y_val, p.n_classes, p.study, p.seeds, p.dtype, threads=snakemake.threads,
     )
-    files.write_csv(history, snakemake.output.history)
-    files.write_csv(summary, snakemake.output.summary)
-    files.save_figure(shared_bias.plot_shared_bias(history), snakemake.output.figure)
+    out = snakemake.output
+    for table, name, schema in ((history, "history", shared_bias.HISTORY_COLUMNS),
+                                (summary, "summary", shared_bias.SUMMARY_COLUMNS)):
+        files.write_table(table, out[name], schema)  # the hand-off to the report
+        files.write_csv(table, out[f"{name}_csv"])  # the copy for people
+    files.save_figure(shared_bias.plot_shared_bias(history), out.figure)
 
 
 run(snakemake, main)  # noqa: F821

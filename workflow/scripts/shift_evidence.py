@@ -20,9 +20,12 @@ def main(snakemake):
     )
     rows = [rows for _, _, rows in splits]
     files.write_json(snakemake.output.covariate, domain.summary(result["shift"]))
-    files.write_parquet(domain.support_frame(result["shift"], *rows), snakemake.output.support)
-    files.write_csv(result["evidence"], snakemake.output.conditional)
-    files.write_csv(result["steps"], snakemake.output.steps)
+    files.write_table(domain.support_frame(result["shift"], *rows), snakemake.output.support, domain.SUPPORT_COLUMNS)
+    out = snakemake.output
+    for name in ("conditional", "steps"):
+        table = result["evidence" if name == "conditional" else "steps"]
+        files.write_table(table, out[name], conditional.EVIDENCE_COLUMNS)
+        files.write_csv(table, out[f"{name}_csv"])
 
 
 run(snakemake, main)  # noqa: F821

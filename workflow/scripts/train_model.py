@@ -1,6 +1,7 @@
 """Train one network of the grid (feature set x model setting x seed)."""
 
 from shortcut import files, metrics, nn
+from shortcut.table import Table
 from shortcut.job import run
 
 
@@ -11,14 +12,14 @@ def main(snakemake):
     X_val, y_val, _ = files.read_encoded(inp.val, p.network["dtype"])
     model = nn.build_model(p.setting, p.network, X_train.shape[1], p.n_classes, seed)
     history = nn.fit(model, X_train, y_train, X_val, y_val, nn.TrainSettings.from_config(p.setting),
-                     seed=seed, blas_threads=snakemake.threads)
+                     seed=seed, blas_threads=snakemake.threads, setting=snakemake.wildcards.setting)
     fit_metrics = metrics.classification_metrics(
         y_train, model.predict_proba(X_train), p.n_classes, metrics.majority_class(encoder))
     resolved = {**p.network, **p.setting, "seed": seed, "n_features": int(X_train.shape[1]), "n_classes": p.n_classes,
                 "columns": encoder["columns"], "feature_set": encoder["feature_set"],
                 "best_epoch": history["best_epoch"], "epochs_run": int(len(history["epoch"]))}
     files.save_npz(out.model, **model.to_arrays())
-    files.write_columns(nn.history_columns(history), out.history)
+    files.write_table(Table(nn.history_columns(history)), out.history, nn.HISTORY_TABLE)
     files.write_json(out.params, resolved)
     files.write_json(out.metrics, {"split": "train", **fit_metrics})
 

@@ -126,6 +126,7 @@ import pandas as pd
 from scipy import optimize
 
 from . import stats
+from .table import Schema
 from .probability import log_softmax, logsumexp, softmax
 
 LOG_FLOOR = np.log(1e-6)
@@ -738,12 +739,17 @@ def _decide(rows: list[dict], data: _Data, step: int) -> None:
         r["outcome"] = outcome(r["broke"], r["harm_upper"], r["margin"], r["full_break_harm"])
 
 
-EVIDENCE_COLUMNS = [
-    "unit", "kind", "members", "step", "base", "n_rows", "n_rows_unit", "harm", "harm_ci_low", "harm_ci_high",
-    "harm_se", "harm_se_fit", "harm_upper", "p_value", "p_holm", "mde", "change", "change_ci_low", "change_ci_high",
-    "value_val", "break_cost", "full_break_harm", "margin", "acc_with", "acc_without", "broke", "outcome", "min_harm",
-    "label_entropy", "unseen_share", "rule", "holds_rule",
-]
+# shift/conditional.parquet and conditional_steps.parquet (the shift_evidence rule), read by
+# diagnose and the report.
+EVIDENCE_COLUMNS = Schema("conditional evidence", {
+    "unit": "string", "kind": "string", "members": "string", "step": "int64", "base": "string",
+    "n_rows": "int64", "n_rows_unit": "int64",
+    **dict.fromkeys(["harm", "harm_ci_low", "harm_ci_high", "harm_se", "harm_se_fit", "harm_upper", "p_value",
+                     "p_holm", "mde", "change", "change_ci_low", "change_ci_high", "value_val", "break_cost",
+                     "full_break_harm", "margin", "acc_with", "acc_without"], "float64"),
+    "broke": "bool", "outcome": "string", "min_harm": "float64", "label_entropy": "float64",
+    "unseen_share": "float64", "rule": "string", "holds_rule": "string",
+})
 
 
 def unseen_rows(X, sources: Sequence[str], categorical: Sequence[str]) -> dict:
@@ -865,8 +871,8 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
         evidence.append(r)
     steps = pd.DataFrame(all_steps).assign(n_rows=n, min_harm=data.min_harm, label_entropy=entropy,
                                            rule=rule, holds_rule=holds)
-    return (pd.DataFrame(evidence).reindex(columns=EVIDENCE_COLUMNS),
-            steps.reindex(columns=EVIDENCE_COLUMNS), mix)
+    return (pd.DataFrame(evidence).reindex(columns=list(EVIDENCE_COLUMNS)),
+            steps.reindex(columns=list(EVIDENCE_COLUMNS)), mix)
 
 
 def audit_evidence(train, val, audit, encoder: dict, n_classes: int, *, domain_settings,

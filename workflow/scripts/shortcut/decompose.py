@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import optimize
 
 from . import stats
+from .table import Schema
 
 PARTS = ("class_mix", "covariate", "conditional", "unsupported")
 PART_NAMES = {
@@ -181,6 +182,28 @@ def label_shift_estimate(proba_val, y_val, proba_test, y_test, n_classes: int, *
             "confusion_min_singular": confusion_min_singular(pred_v, y_val, n_classes)}
 
 
+# shift/decomposition.parquet and label_shift.parquet (the decompose rule), read by diagnose and
+# the report: one row per grid model (setting, seed); the label-shift table has one column per
+# class k of each family (train_share_k, ...).
+DECOMPOSITION_COLUMNS = Schema("decomposition", {
+    "setting": "string", "seed": "int64",
+    **dict.fromkeys(["acc_val", "acc_val_class_mix", "acc_val_reweighted", "acc_test_supported", "acc_test", "total",
+                     "ess_val"], "float64"),
+    "n_val": "int64", "n_test": "int64",
+    **dict.fromkeys(["share_unsupported", "total_ci_low", "total_ci_high", "class_mix", "class_mix_ci_low",
+                     "class_mix_ci_high", "covariate", "covariate_ci_low", "covariate_ci_high", "conditional",
+                     "conditional_ci_low", "conditional_ci_high", "unsupported", "unsupported_ci_low",
+                     "unsupported_ci_high"], "float64"),
+})
+LABEL_SHIFT_COLUMNS = Schema(
+    "label shift",
+    {"setting": "string", "seed": "int64", "acc_test": "float64", "acc_test_prior_corrected": "float64",
+     "confusion_min_singular": "float64"},
+    families=dict.fromkeys(["train_share_", "test_share_", "bbse_share_", "bbse_ci_low_", "bbse_ci_high_",
+                            "weights_"], "float64"),
+)
+
+
 def model_tables(support, predictions_val: list, predictions_test: list, keys: list[dict],
                  n_classes: int, *, n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decomposition and label-shift estimate of every grid model.
@@ -189,7 +212,7 @@ def model_tables(support, predictions_val: list, predictions_test: list, keys: l
     ``shortcut.metrics.predictions_table`` on the validation split and the audit part, in the
     order of ``keys`` (dicts naming each model, e.g. setting and seed).
     """
-    from .data import TARGET
+    from .spec import TARGET
 
     val = support[support["part"] == "val"].set_index("row")
     audit = support[support["part"] == "audit"].set_index("row")

@@ -44,28 +44,8 @@ import numpy as np
 import pandas as pd
 
 from . import stats
-
-
-def direction(before, after, tol: float = 0.0005) -> str:
-    """'rises' / 'falls' / 'stays' for a change from ``before`` to ``after`` ('changes' when
-    either is not a number). Every sentence of the verdict and the report takes its direction
-    word from here, so no sentence can say "falls" beside a value that rose."""
-    before, after = _num(before), _num(after)
-    if not (np.isfinite(before) and np.isfinite(after)):
-        return "changes"
-    if after > before + tol:
-        return "rises"
-    if after < before - tol:
-        return "falls"
-    return "stays"
-
-
-def fmt(x, digits: int = 3) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{v:.{digits}f}" if np.isfinite(v) else "n/a"
+from .table import Schema
+from .text import direction, prose
 
 
 def remedy_name(members: Sequence[str], features: Sequence[str]) -> str:
@@ -78,7 +58,7 @@ def broken_elsewhere(evidence: pd.DataFrame) -> dict:
     """Per unit, the members of the OTHER units whose relation broke (set aside from its
     reliance share, ``shortcut.reliance.reliance_table``)."""
     broke = [(str(r["unit"]), set(str(r["members"]).split(";")))
-             for r in evidence.to_dict("records") if _bool(r.get("broke"))]
+             for r in evidence.to_dict("records") if r["broke"]]
     out = {}
     for r in evidence.to_dict("records"):
         mine = set(str(r["members"]).split(";"))
@@ -92,20 +72,11 @@ def _records(frame: pd.DataFrame | None, key: str) -> dict:
     return {str(r[key]): r for r in frame.to_dict("records")}
 
 
-def _bool(x) -> bool:
-    if isinstance(x, str):
-        return x.strip().lower() in ("true", "1", "yes")
-    try:
-        return bool(x) and not (isinstance(x, float) and np.isnan(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def _num(x) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return float("nan")
+def _value(record: Mapping, key: str) -> float:
+    """A number of a typed table's record or of a JSON summary; NaN where the record has none (a
+    unit that is in the reliance table but not in the evidence, or the reverse; a null)."""
+    v = record.get(key)
+    return float("nan") if v is None else float(v)
 
 
 def _reading(relied: bool, outcome: str, unseen: float, min_unseen: float, immaterial: bool = False) -> str:
@@ -145,34 +116,34 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
     rel = _records(reliance, "unit")
     ev = _records(evidence, "unit")
     units = list(dict.fromkeys(list(ev) + list(rel)))
-    n_rows = int(_num(evidence["n_rows"].iloc[0])) if len(evidence) and "n_rows" in evidence else 0
+    n_rows = int(evidence["n_rows"].iloc[0]) if len(evidence) else 0
     too_few = n_rows < th["min_test_rows"]
     table = {}
     for u in units:
         r, e = rel.get(u, {}), ev.get(u, {})
         members = str(e.get("members") or r.get("members") or u).split(";")
-        relied = _bool(r.get("relied", False))
-        outcome = str(e.get("outcome") or ("broke" if _bool(e.get("broke", False)) else "undetermined"))
+        relied = bool(r.get("relied", False))
+        outcome = e.get("outcome") or "undetermined"
         if outcome not in OUTCOMES:
             outcome = "undetermined"
         if too_few:
             outcome = "undetermined"
         broke = outcome == "broke"
-        unseen = _num(e.get("unseen_share"))
+        unseen = _value(e, "unseen_share")
         new_levels = bool(relied and not broke and np.isfinite(unseen) and unseen >= th["min_unseen_share"])
         table[u] = {
             "unit": u, "kind": e.get("kind") or r.get("kind") or "feature", "members": members,
-            "importance": _num(r.get("importance")), "importance_ci_low": _num(r.get("importance_ci_low")),
-            "importance_ci_high": _num(r.get("importance_ci_high")), "share": _num(r.get("share")),
-            "n_relied": int(_num(r.get("n_relied", 0)) or 0), "n_models": int(_num(r.get("n_models", 0)) or 0),
-            "relied": relied, "harm": _num(e.get("harm")), "harm_ci_low": _num(e.get("harm_ci_low")),
-            "harm_ci_high": _num(e.get("harm_ci_high")), "harm_upper": _num(e.get("harm_upper")),
-            "min_harm": _num(e.get("min_harm")), "margin": _num(e.get("margin")), "p_holm": _num(e.get("p_holm")), "mde": _num(e.get("mde")),
-            "change": _num(e.get("change")), "change_ci_low": _num(e.get("change_ci_low")),
-            "change_ci_high": _num(e.get("change_ci_high")), "value_val": _num(e.get("value_val")),
-            "break_cost": _num(e.get("break_cost")), "full_break_harm": _num(e.get("full_break_harm")),
+            "importance": _value(r, "importance"), "importance_ci_low": _value(r, "importance_ci_low"),
+            "importance_ci_high": _value(r, "importance_ci_high"), "share": _value(r, "share"),
+            "n_relied": int(r.get("n_relied", 0)), "n_models": int(r.get("n_models", 0)),
+            "relied": relied, "harm": _value(e, "harm"), "harm_ci_low": _value(e, "harm_ci_low"),
+            "harm_ci_high": _value(e, "harm_ci_high"), "harm_upper": _value(e, "harm_upper"),
+            "min_harm": _value(e, "min_harm"), "margin": _value(e, "margin"), "p_holm": _value(e, "p_holm"), "mde": _value(e, "mde"),
+            "change": _value(e, "change"), "change_ci_low": _value(e, "change_ci_low"),
+            "change_ci_high": _value(e, "change_ci_high"), "value_val": _value(e, "value_val"),
+            "break_cost": _value(e, "break_cost"), "full_break_harm": _value(e, "full_break_harm"),
             "unseen_share": unseen,
-            "acc_with": _num(e.get("acc_with")), "acc_without": _num(e.get("acc_without")),
+            "acc_with": _value(e, "acc_with"), "acc_without": _value(e, "acc_without"),
             "step": e.get("step"), "broke": broke, "outcome": outcome,
             "suspect": bool(relied and (broke or new_levels)), "new_levels": new_levels,
         }
@@ -216,7 +187,7 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
         "covariate": {k: v for k, v in covariate.items() if not isinstance(v, np.ndarray)},
         "label_shift": ls,
         "decomposition": _decomposition_summary(decomposition),
-        "marginal_shifted": ([str(f) for f in marginal.loc[marginal["shifted"].map(_bool), "feature"]]
+        "marginal_shifted": ([str(f) for f in marginal.loc[marginal["shifted"], "feature"]]
                              if marginal is not None and len(marginal) else []),
         "missing_shift": missing,
         "reliance_undetermined": reliance_shares,
@@ -277,10 +248,10 @@ def missing_shift(marginal: pd.DataFrame | None, class_mix: Mapping, min_change:
     at least ``min_change``, with a 95 % (Wald) interval of the change that excludes 0."""
     if marginal is None or not len(marginal) or "missing_train" not in marginal:
         return []
-    n_tr, n_te = _num(class_mix.get("n_train")), _num(class_mix.get("n_test"))
+    n_tr, n_te = _value(class_mix, "n_train"), _value(class_mix, "n_test")
     out = []
     for r in marginal.to_dict("records"):
-        a, b = _num(r.get("missing_train")), _num(r.get("missing_test"))
+        a, b = r["missing_train"], r["missing_test"]
         if not (np.isfinite(a) and np.isfinite(b)):
             continue
         diff = b - a
@@ -352,7 +323,7 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
         changes.append("covariate shift")
     if missing:
         changes.append("missing-value shift")
-    share_out = _num(covariate.get("share_unsupported"))
+    share_out = _value(covariate, "share_unsupported")
     phrase = _shift_phrase(changes, missing)
     open_share = reliance_shares["share"]
     open_units = reliance_shares["units"]
@@ -363,17 +334,17 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
         for u in kept_units:
             t = table[u]
             relied = (f"The models rely on `{u}` ({t['n_relied']} of {t['n_models']} models; permutation "
-                      f"importance {fmt(t['importance'])} nats, {fmt(100 * t['share'], 0)} % of the total)")
+                      f"importance {prose(t['importance'])} nats, {prose(100 * t['share'], 0)} % of the total)")
             if t["broke"]:
                 sentences.append(
                     f"{relied}, and on the test rows its train relation "
-                    f"costs {fmt(t['harm'])} nats per row (95 % CI {fmt(t['harm_ci_low'])} to "
-                    f"{fmt(t['harm_ci_high'])}, Holm-adjusted p {fmt(t['p_holm'], 4)}): the evidence "
+                    f"costs {prose(t['harm'])} nats per row (95 % CI {prose(t['harm_ci_low'])} to "
+                    f"{prose(t['harm_ci_high'])}, Holm-adjusted p {prose(t['p_holm'], 4)}): the evidence "
                     f"model's test accuracy {direction(t['acc_with'], t['acc_without'])} from "
-                    f"{fmt(t['acc_with'])} to {fmt(t['acc_without'])} without it.")
+                    f"{prose(t['acc_with'])} to {prose(t['acc_without'])} without it.")
             else:
                 sentences.append(
-                    f"{relied}, and {fmt(100 * t['unseen_share'], 0)} % of its test values were never seen "
+                    f"{relied}, and {prose(100 * t['unseen_share'], 0)} % of its test values were never seen "
                     f"in training: the models meet levels they know nothing about, so the remedy without "
                     f"it is retrained and judged on the confirmation rows.")
     elif too_few or open_share >= th["insufficient_reliance"]:
@@ -385,7 +356,7 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
     else:
         kind = "no shortcut"
         if open_share >= th["partial_reliance"]:
-            headline = (f"No shortcut found in the {fmt(100 * (1 - open_share), 0)} % of the models' reliance "
+            headline = (f"No shortcut found in the {prose(100 * (1 - open_share), 0)} % of the models' reliance "
                         f"that could be checked; {phrase}.")
         elif phrase == "no material shift between the files":
             headline = "No shortcut, and no material shift between the files."
@@ -393,58 +364,62 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
             headline = f"No shortcut; {phrase}."
     if mix_moved:
         tr, te = class_mix.get("share_train", []), class_mix.get("share_test", [])
-        moved = [f"class {k}: {fmt(a)} {direction(a, b)} to {fmt(b)}" for k, (a, b) in enumerate(zip(tr, te))
+        moved = [f"class {k}: {prose(a)} {direction(a, b)} to {prose(b)}" for k, (a, b) in enumerate(zip(tr, te))
                  if abs(b - a) >= 0.01]
-        text = (f"The class mix changed (total variation {fmt(class_mix.get('tv'))}, chi-square p "
-                f"{fmt(class_mix.get('chi2_pvalue'), 4)}): " + "; ".join(moved) + ".")
+        text = (f"The class mix changed (total variation {prose(class_mix.get('tv'))}, chi-square p "
+                f"{prose(class_mix.get('chi2_pvalue'), 4)}): " + "; ".join(moved) + ".")
         if "label shift" not in changes:
             text += " The inputs within each class moved too, so the new mix comes with them (see below)."
         elif ls and ls.get("estimable", True):
             # the actionable fact first: what re-weighting the classes gives back
             sentences.insert(0, f"Re-weighting the models' classes to the mix estimated from their own test "
                                 f"predictions (no test labels) moves mean test accuracy from "
-                                f"{fmt(ls['acc_test'])} to {fmt(ls['acc_test_prior_corrected'])}.")
+                                f"{prose(ls['acc_test'])} to {prose(ls['acc_test_prior_corrected'])}.")
         elif ls:
             text += (f" The class mix cannot be estimated from these predictions (the models' confusion "
-                     f"matrix is near-singular: smallest singular value {fmt(ls.get('confusion_min_singular'))}).")
+                     f"matrix is near-singular: smallest singular value {prose(ls.get('confusion_min_singular'))}).")
         sentences.append(text)
     if "covariate shift" in changes:
         feats = covariate.get("feature_auc", {}) or {}
         top = sorted(((a, f) for f, a in feats.items() if np.isfinite(a) and a >= th["min_feature_auc"]),
                      reverse=True)
-        named = ", ".join(f"`{f}` (AUC {fmt(a)})" for a, f in top[:3]) or "no single feature"
+        named = ", ".join(f"`{f}` (AUC {prose(a)})" for a, f in top[:3]) or "no single feature"
         sentences.append(
             f"Within each class the test inputs differ from the training rows (domain AUC "
-            f"{fmt(covariate.get('auc'))}, 95 % CI {fmt(covariate.get('auc_ci_low'))} to "
-            f"{fmt(covariate.get('auc_ci_high'))}); the features that separate the files: {named}.")
+            f"{prose(covariate.get('auc'))}, 95 % CI {prose(covariate.get('auc_ci_low'))} to "
+            f"{prose(covariate.get('auc_ci_high'))}); the features that separate the files: {named}.")
     for m in missing:
         sentences.append(
-            f"`{m['feature']}` is missing in {fmt(100 * m['share_test'], 1)} % of the test rows against "
-            f"{fmt(100 * m['share_train'], 1)} % in training (change 95 % CI {fmt(100 * m['ci_low'], 1)} to "
-            f"{fmt(100 * m['ci_high'], 1)} points); the rows it is missing in are left out of its own "
+            f"`{m['feature']}` is missing in {prose(100 * m['share_test'], 1)} % of the test rows against "
+            f"{prose(100 * m['share_train'], 1)} % in training (change 95 % CI {prose(100 * m['ci_low'], 1)} to "
+            f"{prose(100 * m['ci_high'], 1)} points); the rows it is missing in are left out of its own "
             f"relation's test, so the fill value cannot make it a suspect.")
     if open_units and not too_few:
         t_names = _names(reliance_shares["features"] or open_units)
-        bounds = "; ".join(f"`{u}` {fmt(table[u]['harm_upper'])} against {fmt(table[u]['margin'])}"
+        bounds = "; ".join(f"`{u}` {prose(table[u]['harm_upper'])} against {prose(table[u]['margin'])}"
                            for u in open_units[:4]) + ("; …" if len(open_units) > 4 else "")
         sentences.append(
-            f"{t_names} could not be checked with these {n_rows} audit rows ({fmt(100 * open_share, 0)} % of "
+            f"{t_names} could not be checked with these {n_rows} audit rows ({prose(100 * open_share, 0)} % of "
             f"the models' reliance): the upper bound of the harm reaches the material margin, the larger of "
             f"a floor share of the label's entropy and half of the harm a full break would cause "
             f"({bounds}; nats per row).")
     if np.isfinite(share_out) and share_out > 0:
         sentences.append(
-            f"{fmt(100 * share_out, 1)} % of the test rows lie outside the training support; they "
+            f"{prose(100 * share_out, 1)} % of the test rows lie outside the training support; they "
             f"cannot be judged and are left out of the conditional comparison.")
     return {"kind": kind, "changes": changes, "headline": headline, "sentences": sentences}
 
 
-VERDICT_COLUMNS = [
-    "unit", "kind", "members", "importance", "importance_ci_low", "importance_ci_high", "share",
-    "n_relied", "n_models", "relied", "harm", "harm_ci_low", "harm_ci_high", "p_holm", "mde", "change", "change_ci_low",
-    "change_ci_high", "value_val", "break_cost", "full_break_harm", "harm_upper", "min_harm", "margin", "unseen_share", "broke",
-    "outcome", "suspect", "reading",
-]
+# diagnosis/verdict.parquet (and its CSV copy), read by the report.
+VERDICT_COLUMNS = Schema("verdict", {
+    "unit": "string", "kind": "string", "members": "string",
+    **dict.fromkeys(["importance", "importance_ci_low", "importance_ci_high", "share"], "float64"),
+    "n_relied": "int64", "n_models": "int64", "relied": "bool",
+    **dict.fromkeys(["harm", "harm_ci_low", "harm_ci_high", "p_holm", "mde", "change", "change_ci_low",
+                     "change_ci_high", "value_val", "break_cost", "full_break_harm", "harm_upper", "min_harm",
+                     "margin", "unseen_share"], "float64"),
+    "broke": "bool", "outcome": "string", "suspect": "bool", "reading": "string",
+})
 
 
 def verdict_table(result: dict) -> pd.DataFrame:
@@ -455,7 +430,7 @@ def verdict_table(result: dict) -> pd.DataFrame:
         t = dict(result["evidence"][u])
         t["members"] = ";".join(t["members"])
         rows.append({c: t.get(c) for c in VERDICT_COLUMNS})
-    df = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+    df = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
     if len(df):
         df = df.assign(_s=~df["suspect"].astype(bool), _i=-df["importance"].fillna(-np.inf))
         df = df.sort_values(["_s", "_i"], kind="stable").drop(columns=["_s", "_i"])

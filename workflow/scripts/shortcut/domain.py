@@ -49,6 +49,7 @@ from typing import Sequence
 import numpy as np
 
 from . import logreg, stats
+from .table import Schema
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,12 @@ PER_ROW = ("log_ratio_test", "log_a_source", "log_b_source", "log_a_test", "supp
 def summary(result: dict) -> dict:
     """The shift model's result without its per-row arrays (what ``covariate.json`` holds)."""
     return {k: v for k, v in result.items() if k not in PER_ROW}
+
+
+# shift/support.parquet (shift_evidence), read by decompose: per row of the training partition,
+# the validation split and the audit part, the domain model's log factors and the support.
+SUPPORT_COLUMNS = Schema("support", {"part": "string", "row": "int64", "log_a": "float64", "log_b": "float64",
+                                     "log_ratio": "float64", "supported": "bool"})
 
 
 def support_frame(result: dict, rows_train, rows_val, rows_test):

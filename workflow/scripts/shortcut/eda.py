@@ -5,8 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import codes, stats
-from .data import TARGET, DatasetSpec
+from . import codes
+from .spec import TARGET, DatasetSpec
+from .table import Schema
+
+# eda/class_distribution, target_association and summary (the eda rule; a .parquet each, read by
+# the report, and its .csv copy).
+CLASS_DISTRIBUTION_COLUMNS = Schema("class distribution", {
+    "part": "string", "class": "string", "name": "string", "count": "int64", "share": "float64",
+})
+ASSOCIATION_COLUMNS = Schema("target association", {
+    "part": "string", "feature": "string", "measure": "string", "value": "float64",
+})
+NUMERIC_SUMMARY_COLUMNS = Schema("numeric summary", {
+    "part": "string", "feature": "string", "class": "string", "count": "int64", "missing": "int64",
+    **dict.fromkeys(["mean", "q25", "median", "q75"], "float64"),
+})
 
 
 def class_distribution(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd.DataFrame:
@@ -15,10 +29,10 @@ def class_distribution(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd
         counts = np.bincount(frame[TARGET].to_numpy(), minlength=len(spec.classes))
         for k, count in enumerate(counts):
             rows.append(
-                {"part": part, "class": str(spec.classes[k]), "name": spec.class_names[k],
+                {"part": part, "class": str(spec.classes[k]), "name": str(spec.class_names[k]),
                  "count": int(count), "share": count / counts.sum()}
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(CLASS_DISTRIBUTION_COLUMNS))
 
 
 _MISSING = "<missing>"
@@ -54,25 +68,15 @@ def _cramers_v(x: pd.Series, y: np.ndarray) -> float:
     return codes.cramers_v(table, bias_corrected=False)
 
 
-def _label_midranks(y: np.ndarray) -> np.ndarray:
-    """``stats.midranks`` of class indices from their counts (no sort): a class's rows share the
-    mean of their positions, (rows below + rows up to and including it + 1) / 2, the same numbers."""
-    if y.size == 0 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-        return stats.midranks(np.asarray(y, dtype=np.float64))
-    counts = np.bincount(y)
-    ends = np.cumsum(counts)
-    mids = (ends - counts + ends + 1) / 2.0
-    return mids[y]
-
-
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rho: Pearson's correlation of the average ranks (as scipy's spearmanr)."""
+    """Spearman's rho of the observed values with the class index (0 for fewer than 3 values or
+    a constant feature)."""
+    from scipy.stats import spearmanr
+
     keep = ~np.isnan(x)
     if keep.sum() < 3 or np.ptp(x[keep]) == 0:
         return 0.0
-    rx = stats.midranks(x[keep])
-    ry = _label_midranks(np.asarray(y)[keep])
-    return float(np.corrcoef(rx, ry)[0, 1])
+    return float(spearmanr(x[keep], np.asarray(y)[keep]).statistic)
 
 
 def target_association(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd.DataFrame:
@@ -85,7 +89,7 @@ def target_association(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd
                          "value": _spearman(frame[col].to_numpy(dtype=np.float64, na_value=np.nan), y)})
         for col in spec.categorical:
             rows.append({"part": part, "feature": col, "measure": "cramers_v", "value": _cramers_v(frame[col], y)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(ASSOCIATION_COLUMNS))
 
 
 def numeric_summary(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd.DataFrame:
@@ -101,7 +105,7 @@ def numeric_summary(frames: dict[str, pd.DataFrame], spec: DatasetSpec) -> pd.Da
                              "count": int(present.size), "missing": int(values.size - present.size),
                              "mean": float(present.mean()) if present.size else np.nan,
                              "q25": q[0], "median": q[1], "q75": q[2]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(NUMERIC_SUMMARY_COLUMNS))
 
 
 def plot_class_distribution(dist: pd.DataFrame, spec: DatasetSpec):

@@ -6,7 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["gradient_flow_summary", "gradient_flow_table", "plot_gradient_flow"]
+from .table import Schema
+
+__all__ = ["GRADIENT_FLOW_COLUMNS", "GRADIENT_FLOW_SUMMARY_COLUMNS", "gradient_flow_summary", "gradient_flow_table",
+           "plot_gradient_flow"]
+
+# studies/gradient_flow.parquet and gradient_flow_summary.parquet (the gradient_flow rule, read by
+# the report), each with its .csv copy.
+GRADIENT_FLOW_COLUMNS = Schema("gradient flow", {
+    "model": "string", "activation": "string", "epoch": "int64", "layer": "int64", "param": "string",
+    "mean_abs_grad": "float64",
+})
+GRADIENT_FLOW_SUMMARY_COLUMNS = Schema("gradient flow summary", {
+    "model": "string", "activation": "string",
+    **dict.fromkeys(["first_layer_grad", "last_layer_grad", "first_over_last"], "float64"),
+})
 
 
 def gradient_flow_table(histories: dict[str, pd.DataFrame], activations: dict[str, str]) -> pd.DataFrame:
@@ -33,7 +47,7 @@ def gradient_flow_summary(flow: pd.DataFrame) -> pd.DataFrame:
         g_last = float(first.loc[first["layer"] == first["layer"].max(), "mean_abs_grad"].iloc[0])
         rows.append({"model": model, "activation": sub["activation"].iloc[0], "first_layer_grad": g_first,
                      "last_layer_grad": g_last, "first_over_last": g_first / g_last if g_last else np.nan})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(GRADIENT_FLOW_SUMMARY_COLUMNS))
 
 
 def plot_gradient_flow(flow: pd.DataFrame):

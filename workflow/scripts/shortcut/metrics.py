@@ -118,6 +118,18 @@ def majority_class(encoder: dict) -> int:
     return int(np.argmax(encoder["split"]["class_counts_train"]))
 
 
+def _predictions_schema():
+    from .spec import TARGET
+    from .table import Schema
+
+    return Schema("predictions", {"row": "int64", TARGET: "int64", "predicted": "int64"}, families={"p": "float64"})
+
+
+# metrics/<fs>/<setting>/seed<s>/<split>/predictions.parquet (evaluate), read by decompose and
+# confirm: per row its number, label, predicted class and the probability p<k> of every class.
+PREDICTIONS_COLUMNS = _predictions_schema()
+
+
 def predictions_table(rows: np.ndarray, y: np.ndarray, proba: np.ndarray):
     """Per row: source row number, label, predicted class and the probability of every class
     (a ``shortcut.table.Table``)."""

@@ -12,18 +12,37 @@ file has one, is ignored for the prediction and scored separately.
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .data import TARGET
+from .spec import TARGET
+
+
+def template_fields(template: str, written: str) -> dict[str, str]:
+    """The wildcard values a file name was written with from a Snakemake path ``template``
+    (``{name}`` fields, each within one path component), e.g. the feature set of a grid model
+    from ``MODELS``: ``template_fields("m/{fs}/seed{seed}/model.npz", "m/all/seed0/model.npz")``
+    is ``{"fs": "all", "seed": "0"}``. A name that does not follow the template is a ValueError."""
+    pattern, seen = [], set()
+    for i, part in enumerate(re.split(r"\{(\w+)\}", template)):
+        if i % 2 == 0:
+            pattern.append(re.escape(part))
+        else:
+            pattern.append(f"(?P={part})" if part in seen else f"(?P<{part}>[^/]+)")
+            seen.add(part)
+    match = re.fullmatch("".join(pattern), written)
+    if match is None:
+        raise ValueError(f"{written!r} does not follow the template {template!r}")
+    return match.groupdict()
 
 
 def audit_accuracy(audit: Sequence[pd.DataFrame], setting: str) -> dict[str, float]:
     """Feature set -> test (audit) accuracy of model setting ``setting``, mean over seeds, from the
-    grid's metric summaries (``evaluation/<fs>/metrics_summary.csv``: columns fs, setting, split,
-    accuracy_mean)."""
+    grid's metric summaries (``evaluation/<fs>/metrics_summary.parquet``, read with
+    ``shortcut.summary.METRICS_SUMMARY_COLUMNS``: columns fs, setting, split, accuracy_mean, ...)."""
     frames = [f for f in audit if len(f)]
     if not frames:
         return {}

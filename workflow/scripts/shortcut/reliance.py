@@ -35,8 +35,14 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from . import stats
-from .table import Table
+from .table import Schema, Table
 
+# metrics/<fs>/<setting>/seed<s>/<split>/importance.parquet (the evaluate rule, one per model and
+# split), stacked by the collect rule: see ``permutation_importance``.
+IMPORTANCE_COLUMNS = Schema("permutation importance", {
+    "unit": "string", "kind": "string", "members": "string", "repeat": "int64",
+    "importance": "float64", "base_log_loss": "float64", "n_rows": "int64",
+})
 
 
 def units_of(sources: Sequence[str], groups: Sequence[Sequence[str]]) -> list[tuple[str, str, tuple]]:
@@ -90,7 +96,7 @@ def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence
                          "importance": _log_loss_rows(model, work, y) - base, "base_log_loss": base,
                          "n_rows": len(y)})
             work[:, cols] = X[:, cols]
-    return Table.from_records(rows, ["unit", "kind", "members", "repeat", "importance", "base_log_loss", "n_rows"])
+    return Table.from_records(rows, list(IMPORTANCE_COLUMNS))
 
 
 def relied_rule(min_share_factor: float) -> str:

@@ -29,7 +29,10 @@ import numpy as np
 import pandas as pd
 
 from . import stats
-from .diagnose import direction, fmt
+from .answer import with_plain_text
+from .table import Schema
+
+from .text import direction, prose
 
 POOLED = "all settings"
 HELPED, NO_HELP, INCONCLUSIVE = "helped", "did not help", "inconclusive"
@@ -38,9 +41,11 @@ OUTCOMES = (HELPED, NO_HELP, INCONCLUSIVE)
 # The confirmation table (diagnosis/confirmation.csv), in this order: which remedy and setting,
 # the rows and models behind it, the accuracies and their paired difference with its interval, the
 # interval's level and what it was corrected for, the outcome, and the rule in words.
-CONFIRMATION_COLUMNS = ["feature_set", "setting", "n_rows", "n_models", "acc_all", "acc_remedy", "diff",
-                        "ci_low", "ci_high", "ci_level", "n_remedies", "min_gain", "outcome", "confirmed",
-                        "rule"]
+CONFIRMATION_COLUMNS = Schema("confirmation", {
+    "feature_set": "string", "setting": "string", "n_rows": "int64", "n_models": "int64",
+    **dict.fromkeys(["acc_all", "acc_remedy", "diff", "ci_low", "ci_high", "ci_level"], "float64"),
+    "n_remedies": "int64", "min_gain": "float64", "outcome": "string", "confirmed": "bool", "rule": "string",
+})
 
 RULE = ("confirmed (helped) if the two-sided (1 - alpha/R) interval of the confirmation-accuracy gain "
         "(remedy minus all features, averaged over seeds and settings; rows and seeds bootstrapped; "
@@ -87,7 +92,7 @@ def classify(ci_low, ci_high, min_gain: float) -> str:
 
 
 def _correct(frame: pd.DataFrame, order: np.ndarray) -> np.ndarray:
-    from .data import TARGET
+    from .spec import TARGET
 
     f = frame.set_index("row").loc[order]
     return (f["predicted"] == f[TARGET]).to_numpy(dtype=np.float64)
@@ -138,7 +143,7 @@ def confirmation_table(all_preds, remedies: dict, keys, *, n_boot: int, alpha: f
     rows = [{"feature_set": fs, **r, "rule": rule} for fs, preds in remedies.items()
             for r in compare(all_preds, preds, keys, n_boot=n_boot, alpha=alpha, seed=seed, min_gain=min_gain,
                              n_remedies=n_remedies)]
-    return pd.DataFrame(rows, columns=CONFIRMATION_COLUMNS)
+    return pd.DataFrame(rows, columns=list(CONFIRMATION_COLUMNS))
 
 
 def outcome_of(row) -> str:
@@ -156,24 +161,30 @@ def remedy_sentence(names: str, r, outcome: str) -> str:
     n_rows = int(r["n_rows"])
     if outcome == HELPED:
         return (f"Confirmed: without {names} the confirmation accuracy {direction(r['acc_all'], r['acc_remedy'])} "
-                f"from {fmt(r['acc_all'])} to {fmt(r['acc_remedy'])}, a change of {r['diff']:+.3f} ({ci}) on "
+                f"from {prose(r['acc_all'])} to {prose(r['acc_remedy'])}, a change of {r['diff']:+.3f} ({ci}) on "
                 f"{n_rows} rows no decision saw.")
     min_gain = float(r["min_gain"]) if "min_gain" in r and np.isfinite(r["min_gain"]) else None
     if outcome == NO_HELP:
         below = (f"; the interval lies below the minimum useful gain of {min_gain:g}" if min_gain is not None
                  else "")
         return (f"Suspect not confirmed: removing {names} did not help (confirmation accuracy "
-                f"{direction(r['acc_all'], r['acc_remedy'])} from {fmt(r['acc_all'])} to {fmt(r['acc_remedy'])}, "
+                f"{direction(r['acc_all'], r['acc_remedy'])} from {prose(r['acc_all'])} to {prose(r['acc_remedy'])}, "
                 f"a change of {r['diff']:+.3f} ({ci}) on {n_rows} rows no decision saw{below}).")
     gain = f"a gain of at least {min_gain:g}" if min_gain is not None else "a gain"
     return (f"Inconclusive: removing {names} changed confirmation accuracy by {r['diff']:+.3f} ({ci}) on "
             f"{n_rows} rows; these rows cannot tell {gain} from none.")
 
 
-def final_answer(verdict: dict, table: pd.DataFrame, has_test_file: bool = True) -> dict:
+def final_answer(verdict: dict, table: pd.DataFrame, has_test_file: bool = True, *,
+                 version: str | None = None) -> dict:
     """The report's top answer: the verdict, with every suspect's remedy judged helped, did not
-    help, or inconclusive (see the module's rule)."""
+    help, or inconclusive (see the module's rule). Its markdown fields (``headline``,
+    ``sentences``, ``text``) come with plain-text twins (``headline_plain`` ...), and ``version``
+    (the release that wrote it, given by the caller: ``shortcut.version`` is imported only where
+    the version is written, see that module) when given. ``workflow/schemas/answer.schema.json``
+    describes every field."""
     answer = dict(verdict["answer"])
+    answer.setdefault("confirmed", [])
     sentences = list(answer.get("sentences", []))
     pooled = table[table["setting"] == POOLED].set_index("feature_set") if len(table) else table
     outcomes = {fs: outcome_of(pooled.loc[fs]) for fs in verdict.get("remedies", []) if fs in pooled.index}
@@ -212,4 +223,6 @@ def final_answer(verdict: dict, table: pd.DataFrame, has_test_file: bool = True)
     rules = table["rule"].dropna() if len(table) and "rule" in table else []
     answer["rule"] = str(rules.iloc[0]) if len(rules) else RULE
     answer["text"] = " ".join([answer["headline"], *sentences])
-    return answer
+    if version is not None:
+        answer["version"] = version
+    return with_plain_text(answer)

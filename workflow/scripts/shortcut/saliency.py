@@ -56,13 +56,21 @@ import numpy as np
 
 from . import stats
 from .probability import softmax
-from .table import Table
+from .table import Schema, Table
 
 DEFAULT_CHUNK_ROWS = 65_536
 PASS_ROWS = 4096
 """At most this many rows per forward and backward pass (see the module docstring)."""
 DEFAULT_IG_STEPS = 32
 METHODS = ("loss_gradient", "input_x_gradient", "integrated_gradients")
+
+# saliency/<fs>/<setting>/seed<s>/<split>/by_feature.parquet (the evaluate rule, one per model and
+# split), stacked by the collect rule: the ``by_feature`` table of ``saliency_tables``.
+BY_FEATURE_COLUMNS = Schema("saliency by feature", {
+    "method": "string", "feature": "string", "n_columns": "int64",
+    **dict.fromkeys(["mean_abs", "abs_mean", "share", "share_low", "share_high"], "float64"),
+    "rank": "int64", "n": "int64",
+})
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -345,12 +353,30 @@ def summarize_by_feature(values, columns: Sequence[str], sources: Sequence[str],
 # ------------------------------------------------------------------------------- all together
 
 
+# Rows whose explained probability moves less than this from the baseline to the row are left
+# out of the relative completeness gap: there is nearly nothing to attribute, and dividing by
+# a difference that small measures rounding, not the quadrature.
+MIN_ATTRIBUTED_CHANGE = 1e-3
+
+
+def relative_gap(gap: np.ndarray, delta: np.ndarray) -> tuple[float, int]:
+    """Integrated gradients' completeness gap relative to what it attributes,
+    |sum_j IG_j - (f(x) - f(b))| / |f(x) - f(b)|, averaged over the rows whose |f(x) - f(b)| is at
+    least ``MIN_ATTRIBUTED_CHANGE``; with the number of those rows (NaN and 0 when there are none).
+    The trapezoid rule's error falls with the square of ``saliency.ig_steps``."""
+    gap, delta = np.asarray(gap, dtype=np.float64), np.abs(np.asarray(delta, dtype=np.float64))
+    use = np.isfinite(gap) & np.isfinite(delta) & (delta >= MIN_ATTRIBUTED_CHANGE)
+    if not use.any():
+        return float("nan"), 0
+    return float(np.mean(gap[use] / delta[use])), int(use.sum())
+
+
 def _all_methods(model, X, y, b, alphas, weights, chunk_rows: int, target: str) -> dict:
     """Loss gradient, input x gradient and integrated gradients of every row of X, chunk by chunk:
     one forward and one backward at x serve the loss gradient and the target's gradient."""
     n, dcols = X.shape
     out = {"grad": np.empty((n, dcols)), "ixg": np.empty((n, dcols)), "ig": np.empty((n, dcols)),
-           "gap": np.empty(n), "pred": np.empty(n, dtype=np.int64), "tgt": np.empty(n, dtype=np.int64),
+           "gap": np.empty(n), "delta": np.empty(n), "pred": np.empty(n, dtype=np.int64), "tgt": np.empty(n, dtype=np.int64),
            "p_t": np.empty(n)}
     for sl in _chunks(n, chunk_rows):
         x = np.asarray(X[sl], dtype=np.float64)
@@ -378,6 +404,7 @@ def _all_methods(model, X, y, b, alphas, weights, chunk_rows: int, target: str) 
         A = diff * acc
         out["ig"][sl] = A
         out["gap"][sl] = np.abs(A.sum(axis=1) - (f_x - f_b))
+        out["delta"][sl] = f_x - f_b
         out["pred"][sl], out["tgt"][sl], out["p_t"][sl] = pr, t, f_x
     return out
 
@@ -479,6 +506,8 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
         v["ixg"], v["ig"] = part["ixg"], part["ig"]  # the sample's rows only (NaN elsewhere: _rows_table)
         v["gap"] = np.full(n, np.nan)
         v["gap"][sample] = part["gap"]
+        v["delta"] = np.full(n, np.nan)
+        v["delta"][sample] = part["delta"]
         del part
     gap = v["gap"]
 
@@ -502,6 +531,7 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
         by_feature.append(bf)
         del use
     gap_s = gap[sample]
+    relative, n_relative = relative_gap(gap_s, v["delta"][sample])
     meta = {
         "n_rows": int(n),
         "n_columns": int(dcols),
@@ -521,6 +551,8 @@ def saliency_tables(model, X, y, columns: Sequence[str], sources: Sequence[str],
         "ig_gap_mean": float(gap_s.mean()) if n else float("nan"),
         "ig_gap_max": float(gap_s.max()) if n else float("nan"),
         "ig_gap_p95": float(np.quantile(gap_s, 0.95)) if n else float("nan"),
+        "ig_gap_relative": relative,
+        "ig_gap_relative_rows": n_relative,
         "accuracy": float(np.mean(v["pred"] == y)) if n else float("nan"),
     }
     if sampled:

@@ -5,8 +5,22 @@ from __future__ import annotations
 import pandas as pd
 
 from . import nn
+from .table import Schema
 
-__all__ = ["plot_shared_bias", "shared_bias_study"]
+__all__ = ["HISTORY_COLUMNS", "SUMMARY_COLUMNS", "plot_shared_bias", "shared_bias_study"]
+
+# studies/shared_bias_history.parquet and shared_bias_summary.parquet (the shared_bias rule, read
+# by the report), each with its .csv copy. ``epochs_to_target`` is missing (NaN) for a variant
+# that never reached the target loss.
+HISTORY_COLUMNS = Schema("shared-bias history", {
+    "variant": "string", "seed": "int64", "epoch": "int64",
+    **dict.fromkeys(["train_loss", "val_loss", "val_acc"], "float64"),
+})
+SUMMARY_COLUMNS = Schema("shared-bias summary", {
+    "variant": "string", "seed": "int64",
+    **dict.fromkeys(["final_train_loss", "final_val_loss", "final_val_acc", "target_loss", "epochs_to_target"],
+                    "float64"),
+})
 
 
 def shared_bias_study(X_train, y_train, X_val, y_val, n_classes: int, study: dict, seeds, dtype: str,
@@ -35,8 +49,8 @@ def shared_bias_study(X_train, y_train, X_val, y_val, n_classes: int, study: dic
                             "final_val_loss": float(h["val_loss"].iloc[-1]), "final_val_acc": float(h["val_acc"].iloc[-1]),
                             "target_loss": float(target),
                             "epochs_to_target": int(reached.iloc[0]) if len(reached) else None})
-    history = pd.concat(histories, ignore_index=True)[["variant", "seed", "epoch", "train_loss", "val_loss", "val_acc"]]
-    return history, pd.DataFrame(summary)
+    history = pd.concat(histories, ignore_index=True)[list(HISTORY_COLUMNS)]
+    return history, pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS))
 
 
 def plot_shared_bias(history: pd.DataFrame):

@@ -49,6 +49,7 @@ import pandas as pd
 from scipy import stats
 
 from . import stats as sstats
+from .table import Schema
 from .codes import DEFAULT_N_BINS, as_float, code_categorical, code_numeric
 
 PSI_EPS = 1e-4
@@ -134,12 +135,14 @@ def class_mix(y_train, y_test, n_classes: int, thresholds: Mapping) -> dict:
 # The table
 # ---------------------------------------------------------------------------------------
 
-SHIFT_COLUMNS = [
-    "feature", "kind", "n_codes",
-    "psi", "psi_rule", "ks", "ks_pvalue", "ks_rule", "tv", "tv_rule",
-    "missing_train", "missing_test", "missing_change", "missing_pvalue", "missing_changed",
-    "missing_rule", "shifted", "shifted_rule", "flags",
-]
+# shift/shift.parquet (the shift rule), read by diagnose and the report.
+SHIFT_COLUMNS = Schema("marginal shift", {
+    "feature": "string", "kind": "string", "n_codes": "int64",
+    "psi": "float64", "psi_rule": "string", "ks": "float64", "ks_pvalue": "float64", "ks_rule": "string",
+    "tv": "float64", "tv_rule": "string",
+    "missing_train": "float64", "missing_test": "float64", "missing_change": "float64", "missing_pvalue": "float64",
+    "missing_changed": "bool", "missing_rule": "string", "shifted": "bool", "shifted_rule": "string", "flags": "string",
+})
 
 
 def feature_shift(train: pd.Series, test: pd.Series, kind: str, thresholds: Mapping, *,
@@ -219,4 +222,4 @@ def shift_table(train_df: pd.DataFrame, test_df: pd.DataFrame, numeric: Sequence
              for c in categorical]
     for r, col in zip(rows, list(numeric) + list(categorical)):
         r["feature"] = col
-    return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
+    return pd.DataFrame(rows, columns=list(SHIFT_COLUMNS))

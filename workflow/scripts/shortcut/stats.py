@@ -207,29 +207,16 @@ def t_quantile(df: int, alpha: float = ALPHA) -> float:
 # ROC AUC
 
 
-def midranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing the mean of their positions (scipy's rankdata "average")."""
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    n = x.size
-    ranks = np.empty(n)
-    # ties share the mean of their positions (1-based)
-    boundaries = np.flatnonzero(np.diff(xs)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [n]])
-    mids = (starts + ends + 1) / 2.0
-    ranks[order] = np.repeat(mids, ends - starts)
-    return ranks
-
-
 def auc(scores, is_positive) -> float:
     """ROC AUC = P(score of a positive > score of a negative) + 0.5 P(tie) (Mann-Whitney)."""
+    from scipy.stats import rankdata  # 1-based ranks, ties sharing the mean of their positions
+
     s = np.asarray(scores, dtype=np.float64)
     pos = np.asarray(is_positive, dtype=bool)
     n1, n0 = int(pos.sum()), int((~pos).sum())
     if n1 == 0 or n0 == 0:
         return float("nan")
-    r = midranks(s)
+    r = rankdata(s)
     return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
@@ -241,8 +228,10 @@ def auc_delong(scores, is_positive, alpha: float = ALPHA) -> dict:
     m, n = x.size, y.size
     if m < 2 or n < 2:
         return {"auc": auc(s, pos), "se": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-    tz = midranks(np.concatenate([x, y]))
-    tx, ty = midranks(x), midranks(y)
+    from scipy.stats import rankdata
+
+    tz = rankdata(np.concatenate([x, y]))
+    tx, ty = rankdata(x), rankdata(y)
     a = (tz[:m].sum() - m * (m + 1) / 2) / (m * n)
     v10 = (tz[:m] - tx) / n
     v01 = 1.0 - (tz[m:] - ty) / m

@@ -7,8 +7,26 @@ from __future__ import annotations
 import pandas as pd
 
 from . import metrics
+from .reliance import IMPORTANCE_COLUMNS
+from .saliency import BY_FEATURE_COLUMNS
+from .table import Schema
 
 METRIC_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "majority_baseline")
+
+# The tables of evaluation/<fs>/ (the collect rule; a .parquet each, read by the report, diagnose
+# and predict, and its .csv copy). KEY_COLUMNS name the model and split of a row.
+KEY_COLUMNS = {"fs": "string", "setting": "string", "seed": "int64", "split": "string"}
+METRICS_PER_SEED_COLUMNS = Schema("metrics per seed", {
+    **KEY_COLUMNS, **dict.fromkeys(METRIC_KEYS, "float64"), "n": "int64",
+})
+METRICS_SUMMARY_COLUMNS = Schema("metrics summary", {
+    "fs": "string", "setting": "string", "split": "string", "n_seeds": "int64",
+    **{f"{m}_{stat}": "float64" for m in METRIC_KEYS for stat in ("mean", "sd")},
+})
+# the per-model tables stacked (``stack_tables``): their columns, then the keys
+GRID_SALIENCY_COLUMNS = Schema("saliency by feature of every model", {**BY_FEATURE_COLUMNS.columns, **KEY_COLUMNS})
+GRID_IMPORTANCE_COLUMNS = Schema("permutation importance of every model",
+                                 {**IMPORTANCE_COLUMNS.columns, **KEY_COLUMNS})
 
 
 def collect_metrics(records: list[dict], keys: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:

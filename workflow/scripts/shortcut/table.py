@@ -14,7 +14,112 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Table", "csv_text"]
+from .errors import TableError
+
+__all__ = ["Schema", "Table", "csv_text"]
+
+# The four column types of a table one rule writes and another reads (missing values: NaN in a
+# float64 column, None in a string column; bool and int64 columns have none).
+TYPES = ("bool", "int64", "float64", "string")
+
+
+class Schema:
+    """The declared columns of a table one rule writes and another reads, in order, each with its
+    type (one of ``TYPES``), and families of per-class columns (``train_share_0``, ...) given by a
+    name prefix. Iterating gives the fixed column names, so a Schema stands where a list of
+    column names did (``pd.DataFrame(rows, columns=list(SCHEMA))``).
+
+    ``shortcut.files.write_table`` writes a table only in its schema's types, and
+    ``shortcut.files.read_table`` rejects a file with a column missing, undeclared or of another
+    type: what one rule writes is what the next one reads."""
+
+    def __init__(self, name: str, columns: Mapping[str, str], families: Mapping[str, str] | None = None):
+        self.name = name
+        self.columns = dict(columns)
+        self.families = dict(families or {})
+        for column, kind in [*self.columns.items(), *self.families.items()]:
+            if kind not in TYPES:
+                raise ValueError(f"table {name}: column {column!r} has type {kind!r}, not one of {TYPES}")
+
+    def __iter__(self):
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def __contains__(self, column) -> bool:
+        return column in self.columns
+
+    def __repr__(self) -> str:
+        return f"Schema({self.name!r}, {len(self.columns)} columns, families {list(self.families)})"
+
+    def type_of(self, column: str) -> str | None:
+        """The declared type of ``column`` (a fixed column, or a member ``<prefix><k>`` of a
+        family, ``k`` a non-negative integer), or None if it is not declared."""
+        if column in self.columns:
+            return self.columns[column]
+        for prefix, kind in self.families.items():
+            if column.startswith(prefix) and column[len(prefix):].isdigit():
+                return kind
+        return None
+
+    def check_names(self, names: Sequence[str], where: str) -> None:
+        """Every fixed column present, nothing undeclared; ``where`` names the file for the error."""
+        missing = [c for c in self.columns if c not in names]
+        if missing:
+            raise TableError(f"{where}: table {self.name} has no column '{missing[0]}'")
+        extra = [c for c in names if self.type_of(c) is None]
+        if extra:
+            raise TableError(f"{where}: table {self.name} has an undeclared column '{extra[0]}'")
+
+
+def typed_column(values, kind: str, column: str, where: str) -> np.ndarray:
+    """``values`` as a NumPy array of the declared type: bool, int64, float64 (missing: NaN) or
+    string (an object array of ``str`` or None). Anything that is not already of that kind (a
+    missing bool or int, a number in a text column, a fractional int) is an error, not a guess."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "U":
+        arr = arr.astype(object)
+
+    def fail(what):
+        raise TableError(f"{where}: column '{column}' is declared {kind} but holds {what}")
+
+    if kind == "float64":
+        if arr.dtype.kind == "O":
+            if any(not (v is None or isinstance(v, (int, float, np.integer, np.floating))) or isinstance(v, bool)
+                   for v in arr.tolist()):
+                fail("non-numeric values")
+            return np.array([np.nan if v is None else v for v in arr.tolist()], dtype=np.float64)
+        if arr.dtype.kind not in "iuf":
+            fail(f"values of type {arr.dtype}")
+        return arr.astype(np.float64)
+    if kind == "int64":
+        if arr.dtype.kind == "O":
+            if any(not isinstance(v, (int, np.integer)) or isinstance(v, bool) for v in arr.tolist()):
+                fail("values that are not integers")
+            return arr.astype(np.int64)
+        if arr.dtype.kind == "f":
+            if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+                fail("missing or fractional values")
+        elif arr.dtype.kind not in "iu":
+            fail(f"values of type {arr.dtype}")
+        return arr.astype(np.int64)
+    if kind == "bool":
+        if arr.dtype.kind == "b":
+            return arr
+        if arr.dtype.kind == "O" and all(isinstance(v, (bool, np.bool_)) for v in arr.tolist()):
+            return arr.astype(bool)
+        fail("values that are not True/False")
+    # string
+    out = np.empty(len(arr), dtype=object)
+    for i, v in enumerate(arr.tolist()):
+        if v is None or (isinstance(v, float) and v != v) or type(v).__name__ == "NAType":
+            out[i] = None
+        elif isinstance(v, str):
+            out[i] = v
+        else:
+            fail(f"a {type(v).__name__} ({v!r})")
+    return out
 
 
 class Table:

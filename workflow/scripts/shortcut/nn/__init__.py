@@ -17,11 +17,12 @@ from .activations import ACTIVATIONS
 from .early_stopping import EarlyStopping
 from .network import MLP, Network, SharedBiasNet, build_model, independent_bias_twin, load
 from .optim import OPTIMIZERS, SGD, Adam, make_optimizer
-from .train import HISTORY_COLUMNS, TrainSettings, blas_threads, fit, history_columns, history_frame, limit_blas_threads
+from .train import HISTORY_COLUMNS, HISTORY_TABLE, TrainSettings, blas_threads, fit, history_columns, history_frame, limit_blas_threads
 
 __all__ = [
     "ACTIVATIONS",
     "HISTORY_COLUMNS",
+    "HISTORY_TABLE",
     "MLP",
     "OPTIMIZERS",
     "SGD",

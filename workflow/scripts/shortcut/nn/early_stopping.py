@@ -55,7 +55,3 @@ class EarlyStopping:
             return
         for dst, src in zip(as_param_list(params), self._best):
             np.copyto(dst, src)
-
-    @property
-    def best_weights(self) -> list[np.ndarray] | None:
-        return self._best

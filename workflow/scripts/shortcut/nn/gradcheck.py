@@ -17,10 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..probability import cross_entropy
+from ..table import Schema
 from .activations import ACTIVATIONS
 from .network import MLP, Network, SharedBiasNet
 
-__all__ = ["DEFAULT_FLOOR", "TOLERANCE", "check_model", "gradcheck_table", "relative_error"]
+__all__ = ["DEFAULT_FLOOR", "GRADCHECK_COLUMNS", "TOLERANCE", "check_model", "gradcheck_table", "relative_error"]
+
+# checks/gradcheck.parquet (the gradcheck rule, read by the report) and its .csv copy.
+GRADCHECK_COLUMNS = Schema("gradient checks", {
+    "model": "string", "activation": "string", "parameter": "string", "max_rel_error": "float64",
+    "n_checked": "int64", "data": "string", "tolerance": "float64", "passed": "bool",
+})
 
 TOLERANCE = 1e-6
 DEFAULT_FLOOR = 1e-3

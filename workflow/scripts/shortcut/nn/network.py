@@ -199,10 +199,6 @@ class Network:
 
     # -- parameter bookkeeping ------------------------------------------------------------------
 
-    @property
-    def n_params(self) -> int:
-        return int(self._params.size)
-
     def packed_params(self) -> np.ndarray:
         """All parameters as one flat vector; ``coefs``/``intercepts`` are views of it (the order is
         ``_segments``)."""

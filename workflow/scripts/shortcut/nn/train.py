@@ -27,7 +27,11 @@ step is ~40 NumPy calls of 1-20 us each):
 * the training loss and accuracy come from the minibatch forward passes (as in scikit-learn);
   the validation set gets one (also compiled) forward pass per epoch, in chunks of
   ``CHUNK_ROWS`` rows (an MLP copies each chunk into one chunk-sized input buffer);
-* OpenBLAS runs single-threaded while training (see ``limit_blas_threads``).
+* BLAS (OpenBLAS or MKL) runs single-threaded while training (see ``limit_blas_threads``).
+
+A non-finite training loss stops ``fit`` with :class:`~shortcut.errors.TrainingDiverged`, one line
+naming the model setting, the epoch and the learning rate; reaching the epoch limit without
+early stopping is logged (logger ``shortcut``, the job's log).
 
 Same inputs and seed give bit-identical weights; the window size does not change them (the
 minibatches, their order and every operation are those of training from one shuffled copy).
@@ -36,7 +40,7 @@ minibatches, their order and every operation are those of training from one shuf
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import logging
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -44,74 +48,51 @@ from typing import Iterator
 
 import numpy as np
 
+from ..errors import TrainingDiverged
 from ..probability import as_labels, one_hot
+from ..table import Schema
 from .early_stopping import EarlyStopping
 from .network import Network
 from .ops import product, run_ops
 from .optim import OPTIMIZERS, make_optimizer
 
-__all__ = ["HISTORY_COLUMNS", "TrainSettings", "blas_threads", "fit", "history_columns", "history_frame", "limit_blas_threads"]
+__all__ = ["HISTORY_COLUMNS", "HISTORY_TABLE", "TrainSettings", "blas_threads", "fit", "history_columns", "history_frame", "limit_blas_threads"]
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+# models/<fs>/<setting>/seed<s>/history.parquet (train_model), read by gradient_flow and the
+# report: the columns above, then the mean |gradient| of every parameter (grad_W<i>, grad_b<i>).
+HISTORY_TABLE = Schema("training history",
+                       {"epoch": "int64", **dict.fromkeys(HISTORY_COLUMNS[1:], "float64")},
+                       families={"grad_W": "float64", "grad_b": "float64"})
 
-# (get, set) symbol pairs of OpenBLAS builds: NumPy/SciPy wheels (64-bit ints, prefixed), plain.
-_OPENBLAS_SYMBOLS = (
-    ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-    ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-    ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-    ("openblas_get_num_threads", "openblas_set_num_threads"),
-)
-_blas_controls: list[tuple] | None = None
-
-
-def _openblas_controls() -> list[tuple]:
-    """(get, set) functions of every OpenBLAS loaded in this process (Linux; else none)."""
-    global _blas_controls
-    if _blas_controls is None:
-        _blas_controls = []
-        try:
-            with open("/proc/self/maps", encoding="utf-8") as fh:  # file-io: the loaded libraries, no data
-                paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower() and "/" in ln})
-        except OSError:
-            paths = []
-        for path in paths:
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for get_name, set_name in _OPENBLAS_SYMBOLS:
-                if hasattr(lib, get_name) and hasattr(lib, set_name):
-                    get, set_ = getattr(lib, get_name), getattr(lib, set_name)
-                    get.restype, get.argtypes = ctypes.c_int, []
-                    set_.restype, set_.argtypes = None, [ctypes.c_int]
-                    _blas_controls.append((get, set_))
-                    break
-    return _blas_controls
+log = logging.getLogger("shortcut")
 
 
 def blas_threads() -> int | None:
-    """Current thread count of the (first) loaded OpenBLAS, or None if it cannot be queried."""
-    controls = _openblas_controls()
-    return int(controls[0][0]()) if controls else None
+    """Current thread count of the (first) loaded BLAS library, or None if there is none that
+    threadpoolctl can query."""
+    from threadpoolctl import threadpool_info
+
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    return int(blas[0]["num_threads"]) if blas else None
 
 
 @contextlib.contextmanager
 def limit_blas_threads(n: int | None) -> Iterator[None]:
-    """Run the block with OpenBLAS limited to ``n`` threads (None: leave as is), then restore.
+    """Run the block with every loaded BLAS library (OpenBLAS, MKL, ...) limited to ``n`` threads
+    (None: leave as is), then restore, through threadpoolctl (about 0.3 ms per call).
 
     The matrix products of small networks are far too small to gain from threads: on a busy
     2-core machine two OpenBLAS threads made an epoch 3-10x slower than one. One thread also makes
     results independent of the machine's core count.
     """
-    controls = _openblas_controls() if n else []
-    before = [get() for get, _ in controls]
-    for _, set_ in controls:
-        set_(int(n))
-    try:
+    if not n:
         yield
-    finally:
-        for (_, set_), count in zip(controls, before):
-            set_(count)
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(n), user_api="blas"):
+        yield
 
 
 def _row_max_ops(z, out) -> list:
@@ -408,7 +389,7 @@ class TrainSettings:
 
 
 def fit(model: Network, X_train, y_train, X_val, y_val, settings: TrainSettings, *, seed: int,
-        blas_threads: int | None) -> dict:
+        blas_threads: int | None, setting: str | None = None) -> dict:
     """Train ``model`` in place as ``settings`` say and return its per-epoch history.
 
     Parameters
@@ -417,8 +398,10 @@ def fit(model: Network, X_train, y_train, X_val, y_val, settings: TrainSettings,
     X_train, y_train, X_val, y_val : features and integer labels; cast to ``model.dtype``.
     settings : optimiser, learning rate, batch size, epochs, patience, momentum.
     seed : seed of ``np.random.default_rng`` used to shuffle the rows every epoch.
-    blas_threads : OpenBLAS threads while training (1 is fastest, see ``limit_blas_threads``;
+    blas_threads : BLAS threads while training (1 is fastest, see ``limit_blas_threads``;
         None leaves the setting alone).
+    setting : name of the model setting (``models.<setting>`` in the config) that the divergence
+        error and the epoch-limit log line name; None for settings from elsewhere.
 
     Returns
     -------
@@ -429,12 +412,18 @@ def fit(model: Network, X_train, y_train, X_val, y_val, settings: TrainSettings,
     scalars ``best_epoch`` (lowest validation loss), ``best_val_loss``, ``stopped_epoch`` (last
     epoch trained), ``early_stopped`` and ``restored_best`` (whether the best weights were put
     back). ``pandas.DataFrame(history)`` gives one row per epoch.
+
+    Raises
+    ------
+    TrainingDiverged : the training loss of an epoch is not finite (the learning rate is too
+        high for the setting); the message is one line naming the setting, epoch and rate.
     """
-    with limit_blas_threads(blas_threads):
-        return _fit(model, X_train, y_train, X_val, y_val, settings, seed)
+    # overflow on the way to a non-finite loss is reported by the one-line error, not warnings
+    with limit_blas_threads(blas_threads), np.errstate(over="ignore", invalid="ignore"):
+        return _fit(model, X_train, y_train, X_val, y_val, settings, seed, setting)
 
 
-def _fit(model, X_train, y_train, X_val, y_val, settings: TrainSettings, seed) -> dict:
+def _fit(model, X_train, y_train, X_val, y_val, settings: TrainSettings, seed, setting) -> dict:
     """The body of ``fit`` (arguments as there)."""
     X, y, Xv, yv = _prepare(model, X_train, y_train, X_val, y_val)
     n = X.shape[0]
@@ -463,16 +452,41 @@ def _fit(model, X_train, y_train, X_val, y_val, settings: TrainSettings, seed) -
         loss_sum, correct = epoch_ops.train_scores()
         val_sum, val_correct = validate()
         val_loss = val_sum / Xv.shape[0]
+        if not math.isfinite(loss_sum):
+            raise TrainingDiverged(_diverged(setting, epoch, loss_sum / n, settings.lr))
         rows.append((epoch, loss_sum / n, correct / n, val_loss, val_correct / Xv.shape[0]))
         grad_rows.append(stats.means(epoch_ops.n_batches))
         if stopper is not None and stopper.step(val_loss, [params], epoch):
             break
-        if not math.isfinite(loss_sum):
-            break
 
     if stopper is not None:
         stopper.restore([params])
-    return _history(rows, grad_rows, stats.names, stopper)
+    history = _history(rows, grad_rows, stats.names, stopper)
+    if not history["early_stopped"]:
+        log.info("%s", _epoch_limit(setting, settings, history))
+    return history
+
+
+def _training(setting: str | None) -> str:
+    return f"training {setting!r}" if setting else "training"
+
+
+def _diverged(setting: str | None, epoch: int, loss: float, lr: float) -> str:
+    """The one-line message of a non-finite training loss."""
+    where = f"models.{setting}.lr" if setting else "the learning rate"
+    return f"{_training(setting)} diverged at epoch {epoch} (loss {loss}) with lr {lr:g}; lower {where}"
+
+
+def _epoch_limit(setting: str | None, settings: TrainSettings, history: dict) -> str:
+    """The log line of a training run that used every epoch it was allowed."""
+    text = f"{_training(setting)} reached the epoch limit ({settings.epochs})"
+    if not settings.patience:
+        return f"{text}; early stopping is off (patience 0)"
+    text += " without early stopping"
+    if history["best_epoch"] < history["stopped_epoch"]:
+        return f"{text} (best validation loss at epoch {history['best_epoch']}, patience {settings.patience})"
+    more = f" (models.{setting}.epochs)" if setting else ""
+    return f"{text}: the validation loss still fell in the last epoch; more epochs may help{more}"
 
 
 def _prepare(model, X_train, y_train, X_val, y_val):

@@ -8,6 +8,7 @@ from .load import Inputs
 from .names import method_name
 from .render import Document
 from .sections import attribution, cost, data, generalization, remedy, shift, studies, training, verdict
+from ..version import __version__
 
 SECTIONS = [verdict, data, training, generalization, attribution, shift, remedy, studies, cost]
 
@@ -25,6 +26,7 @@ def build_report(inp: Inputs) -> Document:
                 f"{join_words([f'`{m}`' for m in facts.models(inp)])} "
                 f"× seeds {', '.join(str(x) for x in s.get('seeds', []))}{split}; reliance: permutation "
                 f"importance; attribution method "
-                f"{method_name(s.get('method') or inp.diagnosis.get('method') or 'integrated_gradients')}.")
+                f"{method_name(s.get('method') or inp.diagnosis.get('method') or 'integrated_gradients')}; "
+                f"shortcut-audit {__version__}.")
     sections = [module.section(inp) for module in SECTIONS]
     return Document(f"Generalization report: {s.get('dataset')}", subtitle, sections)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .fmt import codes, finite, join_words, value_text
+from .fmt import codes, join_words, value_text
+from ..text import finite
 from .load import Inputs
 
 

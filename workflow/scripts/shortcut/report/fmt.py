@@ -8,23 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-
-def finite(x) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def num(x, digits: int = 3) -> str:
-    """A table number: fixed decimals (no negative zero), thousands separators from 10^4 on."""
-    if not finite(x):
-        return "–"
-    x = float(x)
-    if abs(x) >= 1e4:
-        return f"{x:,.0f}"
-    text = f"{x:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+from ..text import finite, num
 
 
 def sci(x) -> str:
@@ -140,13 +124,8 @@ def pval(p) -> str:
 
 
 def yes(x) -> str:
-    return "yes" if truthy(x) else "no"
-
-
-def truthy(x) -> bool:
-    if isinstance(x, str):
-        return x.strip().lower() in ("true", "yes", "pass", "1")
-    return bool(x) if finite(x) or isinstance(x, (bool, np.bool_)) else False
+    """A flag of a typed table or a JSON summary as a table cell."""
+    return "yes" if x else "no"
 
 
 def codes(names: Sequence[str], empty: str = "none") -> str:

@@ -5,7 +5,7 @@ The rule script reads the files; nothing here opens one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Mapping
 
@@ -47,6 +47,7 @@ class Inputs:
     shared_bias_png: bytes | None = None
     gradcheck: pd.DataFrame | None = None
     benchmarks: pd.DataFrame | None = None  # rule, job, s, max_rss
+    saliency_meta: list = field(default_factory=list)  # meta.json of every grid model (all features, val and audit)
 
 
 def _listed(value) -> list:
@@ -131,4 +132,5 @@ def make_inputs(tables: Mapping[str, object], settings: Mapping,
         shared_bias_png=tables.get("shared_bias_png"),
         gradcheck=tables.get("gradcheck"),
         benchmarks=benchmarks,
+        saliency_meta=_listed(tables.get("saliency_meta")),
     )

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from . import facts
-from .fmt import finite, sig, truthy, two
+from .fmt import sig, two
+from ..text import finite
 from .load import Inputs
 from .names import EVAL_SPLITS, PARTS, SPLIT_NAMES, method_name
 from .render import Figure
@@ -162,7 +163,7 @@ def plot_conditional_shift(inp: Inputs):
     ax = fig.add_subplot()
     ys = np.arange(n)[::-1]
     for y, r in zip(ys, c.to_dict("records")):
-        broke = truthy(r.get("broke"))
+        broke = bool(r.get("broke"))
         color = BROKE_COLOR if broke else HOLDS_COLOR
         h, lo, hi = float(r["harm"]), float(r["harm_ci_low"]), float(r["harm_ci_high"])
         err = [[h - lo], [hi - h]] if finite(lo) and finite(hi) else None
@@ -179,7 +180,7 @@ def plot_conditional_shift(inp: Inputs):
         lo, hi = min(float(ends.min()), -lin), max(float(ends.max()), m if finite(m) else lin)
         ax.set_xlim(lo * 1.8 if lo < -lin else lo - lin, hi * 1.8 if hi > lin else hi + lin)
     ax.set_yticks(ys, [str(u) for u in c["unit"]])
-    for label, broke in zip(ax.get_yticklabels(), c["broke"].map(truthy)):
+    for label, broke in zip(ax.get_yticklabels(), c["broke"].astype(bool)):
         if broke:
             label.set_color(BROKE_COLOR)
             label.set_fontweight("bold")

@@ -6,10 +6,30 @@ from __future__ import annotations
 import numpy as np
 
 from .. import facts, plots
-from ..fmt import finite, num, plural, pm, two
+from ..fmt import plural, pm, two
+from ...text import finite, num
 from ..load import Inputs
 from ..names import SPLIT_NAMES, method_name
 from ..render import Figure, Heading, Para, Section, Table
+
+
+def completeness_gap(inp: Inputs) -> str:
+    """Integrated gradients' completeness gap (``shortcut.saliency.relative_gap``) of the grid
+    models, in words; above ``saliency.max_ig_gap`` with the warning and the remedy (more steps)."""
+    gaps = [m.get("ig_gap_relative") for m in inp.saliency_meta]
+    gaps = [g for g in gaps if finite(g)]
+    if not gaps:
+        return ""
+    mean, worst = float(np.mean(gaps)), float(np.max(gaps))
+    limit, steps = inp.settings.get("max_ig_gap"), inp.settings.get("ig_steps")
+    text = ("Integrated gradients' completeness gap, |Σ attributions − (f(x) − f(baseline))| / |f(x) − f(baseline)| "
+            f"averaged over the attributed rows, is {num(100 * mean, 1)} % on average over the "
+            f"{plural(len(gaps), 'model and split', 'models and splits')} (largest {num(100 * worst, 1)} %), "
+            f"with {steps} steps.")
+    if finite(limit) and worst > limit:
+        text += (f" That is above {num(100 * limit, 0)} % (`saliency.max_ig_gap`): the integrated-gradients "
+                 f"shares are approximate; more `saliency.ig_steps` (now {steps}) would close the gap.")
+    return text
 
 
 def section(inp: Inputs) -> Section:
@@ -62,6 +82,9 @@ def section(inp: Inputs) -> Section:
         f"{two(1 / len(features)) if features else 'n/a'}. Shown beside the permutation importance; no rule "
         "uses it."))
     blocks.append(Table(header, rows, [False] + [True] * (len(header) - 1)))
+    gap = completeness_gap(inp)
+    if gap:
+        blocks.append(Para(gap))
     caption = (f"Share of {method_name(method)} attribution per feature on validation and test (audit) "
                "(mean over seeds, ± sd)")
     if features:

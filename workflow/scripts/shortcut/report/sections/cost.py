@@ -3,7 +3,8 @@ report that differs between runs)."""
 
 from __future__ import annotations
 
-from ..fmt import count, num, plural
+from ..fmt import count, plural
+from ...text import num
 from ..load import Inputs
 from ..render import Para, Section, Table
 

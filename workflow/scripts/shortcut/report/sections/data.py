@@ -3,7 +3,8 @@ balance, and the EDA figures (made by the eda rule)."""
 
 from __future__ import annotations
 
-from ..fmt import codes, count, finite, join_words, num, pct, plain, plural, two
+from ..fmt import codes, count, join_words, pct, plain, plural, two
+from ...text import finite, num
 from ..load import Inputs
 from ..render import Bullets, Figure, Heading, Para, Section, Table
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import facts, plots
-from ..fmt import join_words, num, plural, pm, two
+from ..fmt import join_words, plural, pm, two
+from ...text import num
 from ..load import Inputs
 from ..names import EVAL_SPLITS
 from ..render import Figure, Para, Section, Table

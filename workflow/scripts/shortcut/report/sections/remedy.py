@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import facts, plots
-from ...diagnose import direction
 from ...remedy import HELPED, NO_HELP, level_text, outcome_of
-from ..fmt import ci, count, finite, join_words, num, pm, signed, two
+from ..fmt import ci, count, join_words, pm, signed, two
+from ...text import direction, finite, num
 from ..load import Inputs
 from ..names import EVAL_SPLITS
 from ..render import Figure, Heading, Para, Section, Table

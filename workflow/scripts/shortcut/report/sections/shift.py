@@ -10,8 +10,8 @@ import pandas as pd
 
 from .. import facts
 from . import shift_relation
-from ...diagnose import direction
-from ..fmt import ci, ci_text, codes, count, finite, num, pct, plural, pval, signed, truthy, value_text, yes
+from ..fmt import ci, ci_text, codes, count, pct, plural, pval, signed, value_text, yes
+from ...text import direction, finite, num
 from ..load import Inputs
 from ..render import Heading, Para, Section, Table
 
@@ -65,7 +65,7 @@ def _class_mix(inp: Inputs) -> list:
     if bb:
         header.append("estimated from predictions (BBSE) [95 % CI]")
     blocks.append(Table(header, rows, [False] + [True] * (len(header) - 1)))
-    changed = truthy(m.get("changed"))
+    changed = bool(m.get("changed"))
     text = (f"Class shares of the {count(m.get('n_train'))} train-file rows and the {count(m.get('n_test'))} "
             f"test (audit) rows. Total variation distance (half the summed absolute share differences): "
             f"{num(m.get('tv'))}; chi-square test of equal mixes: p {pval(m.get('chi2_pvalue'))}. "
@@ -107,7 +107,7 @@ def _class_mix(inp: Inputs) -> list:
 def _covariate(inp: Inputs) -> list:
     c = inp.covariate
     blocks: list = [Heading("Inputs (covariate shift) and training support")]
-    shifted = truthy(c.get("shifted"))
+    shifted = bool(c.get("shifted"))
     blocks.append(Para(
         f"A domain classifier (cross-fitted logistic regression) learns to tell the {count(c.get('n_source'))} "
         f"rows of the train file from the {count(c.get('n_test'))} test (audit) rows. With the label in the "
@@ -180,7 +180,7 @@ def _marginal(inp: Inputs) -> list:
         if row[-1] == "yes":
             strong |= {(i, 0), (i, len(row) - 1)}
         rows.append(row)
-    shifted = [str(r["feature"]) for r in table.to_dict("records") if truthy(r.get("shifted"))]
+    shifted = [str(r["feature"]) for r in table.to_dict("records") if bool(r.get("shifted"))]
     blocks.append(Para(
         "Per feature, the train file against the test (audit) rows: PSI (population stability index over bins "
         "of the observed values), KS (Kolmogorov–Smirnov distance, numeric features) with its p-value, and TV "
@@ -206,7 +206,7 @@ def _marginal(inp: Inputs) -> list:
         if row[-1] == "yes":
             strong.add((i, 5))
         rows.append(row)
-    changed = [str(r["feature"]) for r in table.to_dict("records") if truthy(r.get("missing_changed"))]
+    changed = [str(r["feature"]) for r in table.to_dict("records") if bool(r.get("missing_changed"))]
     blocks.append(Para(
         "Share of missing cells per feature in the train file and in the test (audit) rows, the change in "
         f"percentage points (pp), and the two-proportion test's p-value. Missingness changed for "

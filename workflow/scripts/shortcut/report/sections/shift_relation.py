@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import facts, plots
-from ..fmt import ci, ci_text, codes, count, finite, join_words, num, plural, pval, sig, signed, truthy, value_text, yes
+from ..fmt import ci, ci_text, codes, count, join_words, plural, pval, sig, signed, value_text, yes
+from ...text import finite, num
 from ..load import Inputs
 from ..names import PARTS
 from ..render import Figure, Heading, Para, Table
@@ -44,14 +45,14 @@ def conditional(inp: Inputs) -> list:
                num(r.get("margin")), pval(r.get("p_holm")),
                ci(r.get("change"), r.get("change_ci_low"), r.get("change_ci_high")),
                f"{num(r.get('acc_with'))} / {num(r.get('acc_without'))}", value_text(r.get("outcome"))]
-        if truthy(r.get("broke")):
+        if bool(r.get("broke")):
             strong |= {(i, 0), (i, 2), (i, 8)}
         rows.append(row)
     blocks.append(Table(["unit", "rows", "harm (nats/row) [95 % CI]", "upper", "margin", "Holm p",
                          "change [95 % CI]", "accuracy with / without", "relation"], rows,
                         [False, True, True, True, True, True, True, True, False], strong=strong))
-    broke = [r for r in c.to_dict("records") if truthy(r.get("broke"))]
-    holds = [r for r in c.to_dict("records") if not truthy(r.get("broke")) and finite(r.get("harm"))]
+    broke = [r for r in c.to_dict("records") if bool(r.get("broke"))]
+    holds = [r for r in c.to_dict("records") if not bool(r.get("broke")) and finite(r.get("harm"))]
     if broke:
         caption = "The relation broke for " + join_words(
             [f"`{r['unit']}` (harm {num(r['harm'])}, {ci_text(r.get('harm_ci_low'), r.get('harm_ci_high'))})"
@@ -79,7 +80,7 @@ def conditional(inp: Inputs) -> list:
             base = [b for b in str(sub["base"].iloc[0]).split(";") if b] if "base" in sub else []
             left_out = [f for f in features if f not in base]
             model = "all features" if not left_out else f"all but {codes(left_out)}"
-            hit = sub[sub["broke"].map(truthy)]
+            hit = sub[sub["broke"].astype(bool)]
             tested = codes([str(u) for u in sub["unit"]])
             broke_text = join_words([f"`{r['unit']}` ({num(r['harm'])})" for r in hit.to_dict("records")]) or "none"
             rows.append([count(step), model, tested, broke_text])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..fmt import count, join_words, num, plural, pm, sci, truthy, two
+from ..fmt import count, join_words, plural, pm, sci, two
+from ...text import num
 from ..load import Inputs
 from ..render import Figure, Heading, Para, Section, Table
 
@@ -57,7 +58,7 @@ def section(inp: Inputs) -> Section:
     if gc is None or gc.empty:
         blocks.append(Para("The gradient check was not run in this workflow (no `checks/gradcheck.csv`).", "note"))
         return Section("studies", "Studies and checks", blocks)
-    gc = gc.assign(passed=gc["passed"].map(truthy),
+    gc = gc.assign(passed=gc["passed"].astype(bool),
                    max_rel_error=pd.to_numeric(gc["max_rel_error"], errors="coerce"))
     keys = [k for k in ("model", "parameter") if k in gc]
     acts = list(dict.fromkeys(gc["activation"].astype(str))) if "activation" in gc else [""]

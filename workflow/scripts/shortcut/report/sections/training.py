@@ -4,7 +4,8 @@ study (when it ran)."""
 from __future__ import annotations
 
 from .. import facts, plots
-from ..fmt import count, finite, join_words, num, plural, sci, sig, two
+from ..fmt import count, join_words, plural, sci, sig, two
+from ...text import finite, num
 from ..load import Inputs
 from ..render import Figure, Heading, Para, Section, Table
 

@@ -7,7 +7,8 @@ from typing import Mapping
 
 
 from .. import facts
-from ..fmt import ci, ci_text, codes, count, finite, num, pct, plain, plural, pval, truthy, two, value_text, yes
+from ..fmt import ci, ci_text, codes, count, pct, plain, plural, pval, two, value_text, yes
+from ...text import finite, num
 from ..load import Inputs
 from ..names import EVAL_SPLITS
 from ..render import Bullets, Heading, Para, Section, Table
@@ -27,7 +28,7 @@ def _rule_outcome(inp: Inputs, key: str) -> str:
     """What a rule of the verdict decided, in words and numbers from the inputs."""
     records = facts.verdict_records(inp)
     if key in UNIT_RULES:
-        hit = [str(r["unit"]) for r in records if truthy(r.get(key))]
+        hit = [str(r["unit"]) for r in records if bool(r.get(key))]
         return (f"{codes(hit)} ({len(hit)} of {plural(len(records), 'unit')})" if hit
                 else f"none of {plural(len(records), 'unit')}")
     if key == "holds":
@@ -44,14 +45,14 @@ def _rule_outcome(inp: Inputs, key: str) -> str:
                 if moved else "no missing-value shift")
     if key == "class_mix":
         m = inp.class_mix
-        word = "**changed**" if truthy(m.get("changed")) else "not changed"
+        word = "**changed**" if bool(m.get("changed")) else "not changed"
         return f"{word} (total variation {num(m.get('tv'))}, chi-square p {pval(m.get('chi2_pvalue'))})"
     if key == "label_shift":
         label = "label shift" in (inp.diagnosis.get("answer") or {}).get("changes", [])
         return "**label shift**" if label else "no label shift"
     if key == "covariate":
         c = inp.covariate
-        word = "**covariate shift**" if truthy(c.get("shifted")) else "no covariate shift"
+        word = "**covariate shift**" if bool(c.get("shifted")) else "no covariate shift"
         return f"{word} (AUC {num(c.get('auc'))}, {ci_text(c.get('auc_ci_low'), c.get('auc_ci_high'))})"
     if key == "support":
         c = inp.covariate
