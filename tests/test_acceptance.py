@@ -126,7 +126,7 @@ def test_real_data_without_the_shortcut_label_shift_then_covariate_shift(tmp_pat
     verdict, answer, evidence = _outputs(results)
     assert verdict["suspects"] == [] and not evidence["broke"].any()
     assert answer["kind"] == "no shortcut" and answer["changes"] == ["label shift"]
-    assert answer["headline"] == "No shortcut; the class mix changed."
+    assert answer["headline"] == "The class mix changed; no shortcut."
 
     test[test["room_type"] == "Private room"].to_csv(wf / "in/test.csv", index=False)
     proc = run_snakemake(wf, "--cores", "2", "--configfile", "config/airbnb.yaml", *args[1:])
@@ -136,7 +136,7 @@ def test_real_data_without_the_shortcut_label_shift_then_covariate_shift(tmp_pat
     assert verdict["suspects"] == [] and not evidence["broke"].any()
     # one room type changes the class mix too, but the inputs explain it: covariate shift only
     assert answer["kind"] == "no shortcut" and answer["changes"] == ["covariate shift"]
-    assert answer["headline"] == "No shortcut; the model meets inputs unlike its training rows."
+    assert answer["headline"] == "The model meets inputs unlike its training rows; no shortcut."
     text = " ".join(answer["sentences"])
     assert "`room_type`" in text and "The inputs within each class moved too" in text
 

@@ -37,9 +37,10 @@ def outcome_answers() -> dict[str, dict]:
                                    ("suspect inconclusive", unsure)]:
         out[kind] = remedy.final_answer(suspect, table(all_preds, {"drop-score": rem}), version=__version__)
         assert out[kind]["kind"] == kind
-    for kind, headline in [("insufficient evidence", "Insufficient evidence; the model meets inputs unlike "
-                                                     "its training rows."),
-                           ("no shortcut", "No shortcut; the model meets inputs unlike its training rows.")]:
+    for kind, headline in [("insufficient evidence", "The model meets inputs unlike its training rows; 60 % of "
+                                                     "the models' reliance could not be checked with these 240 "
+                                                     "audit rows."),
+                           ("no shortcut", "The model meets inputs unlike its training rows; no shortcut.")]:
         out[kind] = remedy.final_answer(verdict(kind, headline), table(helped[0], {}), has_test_file=False,
                                         version=__version__)
     return out
@@ -115,7 +116,7 @@ def test_the_gate_says_why_in_one_line():
     line = answer.gate_reason(a, answer.gate_failures(a, ["insufficient evidence", "shortcut"]), "r/answer.json")
     assert line == "fail_on: shortcut — Shortcut: score (confirmed). (r/answer.json)"
     passed = answer.gate_passed(ANSWERS["no shortcut"], ["shortcut"])
-    assert passed.startswith("pass: fail_on [shortcut] not met; the answer is no shortcut: No shortcut")
+    assert passed.startswith("pass: fail_on [shortcut] not met; the answer is no shortcut: The model meets")
     with pytest.raises(DataError, match="fail_on: unknown value 'shortcuts'"):
         answer.gate_failures(a, ["shortcuts"])
 

@@ -73,7 +73,7 @@ def test_label_shift_only_is_named_with_the_prior_corrected_accuracy():
     label_shift = pd.DataFrame({"acc_test": [0.60, 0.62], "acc_test_prior_corrected": [0.70, 0.72]})
     v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=COVARIATE_NONE,
                           class_mix=mix, features=FEATURES, label_shift=label_shift, thresholds=TH)
-    assert v["suspects"] == [] and v["answer"]["headline"] == "No shortcut; the class mix changed."
+    assert v["suspects"] == [] and v["answer"]["headline"] == "The class mix changed; no shortcut."
     text = " ".join(v["answer"]["sentences"])
     assert "0.610 to 0.710" in text and "class 0: 0.500 rises to 0.800" in text
 
@@ -82,7 +82,7 @@ def test_covariate_shift_only_names_the_features_and_the_unsupported_share():
     cov = dict(COVARIATE_NONE, auc=0.8, auc_ci_low=0.78, auc_ci_high=0.82, shifted=True, share_unsupported=0.04,
                feature_auc={"room": 0.79, "borough": 0.52, "score": 0.6, "nights": 0.5})
     v = verdict(relied=["room"], covariate=cov)
-    assert v["answer"]["headline"] == "No shortcut; the model meets inputs unlike its training rows."
+    assert v["answer"]["headline"] == "The model meets inputs unlike its training rows; no shortcut."
     text = " ".join(v["answer"]["sentences"])
     assert "`room` (AUC 0.790)" in text and "`score`" in text and "`borough`" not in text
     assert "4.0 % of the test rows lie outside the training support" in text
@@ -98,13 +98,15 @@ def test_three_outcomes_and_the_headline_by_the_undetermined_share_of_reliance()
     both = reliance(["room", "borough"], importance=imp)
     v = verdict(rel=reliance(["room"]), ev=ev)
     assert v["answer"]["kind"] == "insufficient evidence"
-    assert v["answer"]["headline"] == "Insufficient evidence; no material shift between the files."
+    assert v["answer"]["headline"] == ("No material shift between the files; 99 % of the models' reliance "
+                                       "could not be checked with these 2000 audit rows.")
     assert v["evidence"]["room"]["outcome"] == "undetermined" and v["suspects"] == []
     text = " ".join(v["answer"]["sentences"])
     assert "`room` could not be checked with these 2000 audit rows" in text and "`room` 0.030 against 0.020" in text
-    # half of it checked: "No shortcut found in the 50 % … that could be checked"
+    # half of it checked: the measured shift first, then "no shortcut in the 50 % … that could be checked"
     v = verdict(rel=both, ev=ev)
-    assert v["answer"]["headline"].startswith("No shortcut found in the 50 % of the models' reliance that could be checked")
+    assert v["answer"]["headline"] == ("No material shift between the files; no shortcut in the 50 % of the "
+                                       "models' reliance that could be checked.")
     # a small undetermined share: a plain "No shortcut", and the sentence with its share
     small = reliance(["room", "borough"], importance={"room": 0.01, "borough": 0.3})
     v = verdict(rel=small, ev=ev)
@@ -133,7 +135,7 @@ def test_a_missing_value_shift_is_named_with_both_shares_and_never_makes_a_suspe
     mix = dict(MIX_NONE, n_train=5000, n_test=600)
     v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=COVARIATE_NONE,
                           class_mix=mix, features=FEATURES, marginal=marginal, thresholds=TH)
-    assert v["suspects"] == [] and v["answer"]["headline"] == "No shortcut; missing values changed in `room`."
+    assert v["suspects"] == [] and v["answer"]["headline"] == "Missing values changed in `room`; no shortcut."
     assert "`room` is missing in 60.0 % of the test rows against 0.0 % in training" in v["summary"]
     assert [m["feature"] for m in v["missing_shift"]] == ["room"]  # 1 -> 2 % is below the margin
 
@@ -144,7 +146,7 @@ def test_label_shift_with_a_near_singular_confusion_matrix_is_not_estimated():
     ls = pd.DataFrame({"acc_test": [0.6], "acc_test_prior_corrected": [0.7], "confusion_min_singular": [0.01]})
     v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=COVARIATE_NONE,
                           class_mix=mix, features=FEATURES, label_shift=ls, thresholds=TH)
-    assert v["answer"]["headline"] == "No shortcut; the class mix changed."
+    assert v["answer"]["headline"] == "The class mix changed; no shortcut."
     assert "cannot be estimated from these predictions" in v["summary"] and "0.700" not in v["summary"]
 
 
@@ -224,11 +226,11 @@ def test_label_shift_with_a_near_perfect_model_is_worded_as_label_shift():
     v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=cov, class_mix=mix,
                           features=FEATURES, label_shift=ls, thresholds=TH)
     assert v["answer"]["changes"] == ["label shift"]
-    assert v["answer"]["headline"] == "No shortcut; the class mix changed."
+    assert v["answer"]["headline"] == "The class mix changed; no shortcut."
     assert "moves mean test accuracy from 0.975 to 0.988" in v["answer"]["sentences"][0]
     # the same mix change with inputs that moved within the classes: a selection on the inputs
     moved = dict(cov, shifted=True, auc=0.7, auc_ci_low=0.65, auc_ci_high=0.75)
     v = diagnose.diagnose(reliance=reliance(["room"]), evidence=evidence(), covariate=moved, class_mix=mix,
                           features=FEATURES, label_shift=ls, thresholds=TH)
     assert v["answer"]["changes"] == ["covariate shift"]
-    assert v["answer"]["headline"] == "No shortcut; the model meets inputs unlike its training rows."
+    assert v["answer"]["headline"] == "The model meets inputs unlike its training rows; no shortcut."

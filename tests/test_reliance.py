@@ -124,3 +124,43 @@ def test_a_large_split_is_measured_on_a_stratified_sample():
     from shortcut import stats
     keep = stats.stratified_sample(y, 300, 3)
     assert len(keep) == 300 and abs(y[keep].sum() - 300 * y.mean()) < 1
+
+
+def test_the_rows_standard_error_is_what_each_repeat_measured():
+    """importance_se_rows is the standard error over the rows of that repeat's per-row loss rises,
+    and the importance their mean (the same number as before: log loss permuted minus base)."""
+    from shortcut.metrics import log_loss_rows
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, 3)).astype(np.float32)
+    y = (X[:, 0] + 0.3 * rng.normal(size=600) > 0).astype(np.int64)
+    model = fitted(X, y, 0)
+    imp = reliance.permutation_importance(model, X, y, ["a", "b", "c"], [], repeats=2, seed=1, max_rows=MAX_ROWS).to_frame()
+    base = log_loss_rows(y, model.predict_proba(X))
+    rng_a = np.random.default_rng([1, 0])
+    work = X.copy()
+    work[:, 0] = X[rng_a.permutation(600), 0]
+    d = log_loss_rows(y, model.predict_proba(work)) - base
+    first = imp[(imp["unit"] == "a") & (imp["repeat"] == 0)].iloc[0]
+    assert first["importance"] == pytest.approx(d.mean(), rel=1e-9)
+    assert first["importance_se_rows"] == pytest.approx(d.std(ddof=1) / np.sqrt(600), rel=1e-9)
+
+
+def test_a_noise_feature_pinned_down_by_repeats_is_not_relied_on_once_the_rows_count():
+    """Repeats permute the same validation rows: a noise feature whose value on this sample is a
+    small positive number has tight repeats. With the rows' standard error in the interval it is
+    not relied on; the repeats alone would call it relied on."""
+    rows = []
+    for seed in range(3):
+        for unit, v, se_rows in [("signal", 0.30, 0.01), ("noise", 0.12, 0.07)]:
+            for repeat, jitter in enumerate([-0.0005, 0.0, 0.0005]):
+                rows.append({"unit": unit, "kind": "feature", "members": unit, "repeat": repeat,
+                             "importance": v + jitter, "importance_se_rows": se_rows, "base_log_loss": 1.0,
+                             "setting": "relu", "seed": seed})
+    frame = pd.DataFrame(rows)
+    with_rows = reliance.reliance_table(frame, min_share_factor=MIN_SHARE).set_index("unit")
+    repeats_only = reliance.reliance_table(frame.drop(columns="importance_se_rows"),
+                                           min_share_factor=MIN_SHARE).set_index("unit")
+    assert with_rows.loc["signal", "relied"] and repeats_only.loc["signal", "relied"]
+    assert repeats_only.loc["noise", "relied"] and not with_rows.loc["noise", "relied"]
+    assert "validation rows" in with_rows["rule"].iloc[0]

@@ -15,22 +15,25 @@ from one part of the input space can make a relation break; under those the answ
 change, first, in words a user acts on:
 
 * the class mix changed (observed on the test labels) while the inputs within each class held
-  (no covariate shift by the domain model, which holds the label): "No shortcut; the class mix
-  changed.", followed by the accuracy the models would have after re-weighting their classes to
+  (no covariate shift by the domain model, which holds the label): "The class mix changed; no
+  shortcut.", followed by the accuracy the models would have after re-weighting their classes to
   the new mix (BBSE from their own predictions, no test labels; not quoted when the confusion
   matrix is near-singular). When the inputs within the classes moved too, the new mix comes
   with a selection on the inputs, and the mix is reported beside it;
-* the inputs moved (``shortcut.domain``): "…the model meets inputs unlike its training rows",
+* the inputs moved (``shortcut.domain``): "The model meets inputs unlike its training rows; …",
   naming the features that separate the files and the share of rows outside the support;
 * a feature's share of missing cells moved by at least ``min_missing_change`` (95 % interval
-  excluding 0): "…missing values changed in `x`", with both shares;
-* several of these at once, or "no material shift between the files".
+  excluding 0): "Missing values changed in `x`; …", with both shares;
+* several of these at once, or "No material shift between the files; …" (with everything
+  checked: "No shortcut, and no material shift between the files.").
 
-What could not be checked qualifies the headline rather than replacing it: when undetermined
-relied-on units carry ``partial_reliance`` or more of the models' reliance the headline reads
-"No shortcut found in the N % of the models' reliance that could be checked; …", and from
-``insufficient_reliance`` (or with fewer than ``min_test_rows`` supported rows) "Insufficient
-evidence; <the shift measured>.". Undetermined units always get one sentence with their share.
+What was measured leads the headline; what could not be checked qualifies it rather than
+replacing it: when undetermined relied-on units carry ``partial_reliance`` or more of the
+models' reliance the headline reads "<the shift measured>; no shortcut in the N % of the models'
+reliance that could be checked.", and from ``insufficient_reliance`` (kind "insufficient
+evidence") "<the shift measured>; N % of the models' reliance could not be checked with these M
+audit rows." (or, below ``min_test_rows`` supported rows, that no relation could be checked).
+Undetermined units always get one sentence with their share.
 
 Every sentence is built from the numbers it shows; direction words come from ``direction``, so a
 sentence cannot say "falls" beside a value that rose.
@@ -205,10 +208,11 @@ def diagnose(*, reliance: pd.DataFrame, evidence: pd.DataFrame, covariate: Mappi
             "support": covariate.get("support_rule", ""),
             "missing": (f"missing-value shift if a feature's share of missing cells moved by at least "
                         f"{th['min_missing_change']:g} and its 95 % interval excludes 0"),
-            "undetermined": ("headline 'Insufficient evidence' when relied-on units whose relation is "
+            "undetermined": ("insufficient evidence (the headline: the shift measured, then the share of "
+                             "the reliance that could not be checked) when relied-on units whose relation is "
                              f"undetermined carry at least {100 * th['insufficient_reliance']:g} % of the "
                              f"models' reliance or fewer than {th['min_test_rows']} audit rows lie in the "
-                             "training support; 'No shortcut found in the N % … that could be checked' "
+                             "training support; '…; no shortcut in the N % … that could be checked' "
                              f"from {100 * th['partial_reliance']:g} %"),
         },
     }
@@ -295,6 +299,9 @@ def _names(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+NO_SHIFT = "no material shift between the files"
+
+
 def _shift_phrase(changes: list[str], missing: list[dict]) -> str:
     """What was measured between the files, in the words of the headline."""
     parts = []
@@ -305,7 +312,7 @@ def _shift_phrase(changes: list[str], missing: list[dict]) -> str:
     if "missing-value shift" in changes:
         parts.append("missing values changed in " + _names([m["feature"] for m in missing]))
     if not parts:
-        return "no material shift between the files"
+        return NO_SHIFT
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
@@ -325,6 +332,7 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
         changes.append("missing-value shift")
     share_out = _value(covariate, "share_unsupported")
     phrase = _shift_phrase(changes, missing)
+    lead = phrase[0].upper() + phrase[1:]  # the measured shift heads every headline without a suspect
     open_share = reliance_shares["share"]
     open_units = reliance_shares["units"]
     if kept_units:
@@ -348,20 +356,25 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
                     f"in training: the models meet levels they know nothing about, so the remedy without "
                     f"it is retrained and judged on the confirmation rows.")
     elif too_few or open_share >= th["insufficient_reliance"]:
+        # what was measured leads; what could not be checked is the qualifier, with its share
         kind = "insufficient evidence"
-        headline = f"Insufficient evidence; {phrase}."
         if too_few:
+            headline = (f"{lead}; with only {n_rows} test rows inside the training support, no relied-on "
+                        "feature's relation could be checked.")
             sentences.append(f"Only {n_rows} test rows lie inside the training support. That is too few to "
                              f"judge any feature's relation (at least {th['min_test_rows']} are needed).")
+        else:
+            headline = (f"{lead}; {prose(100 * open_share, 0)} % of the models' reliance could not be checked "
+                        f"with these {n_rows} audit rows.")
     else:
         kind = "no shortcut"
         if open_share >= th["partial_reliance"]:
-            headline = (f"No shortcut found in the {prose(100 * (1 - open_share), 0)} % of the models' reliance "
-                        f"that could be checked; {phrase}.")
-        elif phrase == "no material shift between the files":
+            headline = (f"{lead}; no shortcut in the {prose(100 * (1 - open_share), 0)} % of the models' "
+                        "reliance that could be checked.")
+        elif phrase == NO_SHIFT:
             headline = "No shortcut, and no material shift between the files."
         else:
-            headline = f"No shortcut; {phrase}."
+            headline = f"{lead}; no shortcut."
     if mix_moved:
         tr, te = class_mix.get("share_train", []), class_mix.get("share_test", [])
         moved = [f"class {k}: {prose(a)} {direction(a, b)} to {prose(b)}" for k, (a, b) in enumerate(zip(tr, te))

@@ -45,16 +45,25 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     )
 
 
-def log_loss(y_true, proba, eps: float = LOG_LOSS_EPS) -> float:
-    """Mean cross-entropy in nats; rows renormalised, probabilities clipped to [eps, 1]."""
+def _label_probability(y_true, proba, eps: float) -> np.ndarray:
+    """Each row's probability of its label: rows renormalised, clipped to [eps, 1]."""
     P = np.asarray(proba, dtype=np.float64)
     y = np.asarray(y_true, dtype=np.int64)
-    if len(y) == 0:
-        return float("nan")
     row_sum = P.sum(axis=1)
     p = P[np.arange(len(y)), y] / np.where(row_sum > 0, row_sum, 1.0)
-    p = np.clip(p, eps, 1.0)
-    return float(-np.mean(np.log(p)))
+    return np.clip(p, eps, 1.0)
+
+
+def log_loss(y_true, proba, eps: float = LOG_LOSS_EPS) -> float:
+    """Mean cross-entropy in nats; rows renormalised, probabilities clipped to [eps, 1]."""
+    if len(y_true) == 0:
+        return float("nan")
+    return float(-np.mean(np.log(_label_probability(y_true, proba, eps))))
+
+
+def log_loss_rows(y_true, proba, eps: float = LOG_LOSS_EPS) -> np.ndarray:
+    """Each row's cross-entropy in nats (the terms whose mean is :func:`log_loss`)."""
+    return -np.log(_label_probability(y_true, proba, eps))
 
 
 def classification_metrics(y_true, proba, n_classes: int, majority_class: int) -> dict:

@@ -23,7 +23,10 @@ narrow one. A group's share is its importance over the same sum (it can exceed a
 Features of other units whose relation to the label broke are set aside from the sum and from F
 (``set_aside``), so a dominant leak cannot hide a second one.
 
-Interval and decision per model: the Student-t interval of its repeats; the grid relies on a
+Interval and decision per model: a Student-t interval whose standard error combines the spread
+of the repeats and the rows' standard error (every repeat permutes the same validation rows, so
+the repeats alone would pin down that one sample's value: a noise feature would look relied on
+whenever its value on this sample happens to be above 0); the grid relies on a
 unit when at least half of its models do (settings can differ tenfold in how much they use a
 feature: that is not uncertainty about whether each uses it).
 """
@@ -41,7 +44,7 @@ from .table import Schema, Table
 # split), stacked by the collect rule: see ``permutation_importance``.
 IMPORTANCE_COLUMNS = Schema("permutation importance", {
     "unit": "string", "kind": "string", "members": "string", "repeat": "int64",
-    "importance": "float64", "base_log_loss": "float64", "n_rows": "int64",
+    "importance": "float64", "importance_se_rows": "float64", "base_log_loss": "float64", "n_rows": "int64",
 })
 
 
@@ -60,10 +63,12 @@ def units_of(sources: Sequence[str], groups: Sequence[Sequence[str]]) -> list[tu
 # permutation importance
 
 
-def _log_loss_rows(model, X, y) -> float:
-    from .metrics import log_loss
+def _losses(model, X, y) -> tuple[float, np.ndarray]:
+    """The model's mean log loss on (X, y) and each row's."""
+    from .metrics import log_loss, log_loss_rows
 
-    return log_loss(y, model.predict_proba(X))
+    proba = model.predict_proba(X)
+    return log_loss(y, proba), log_loss_rows(y, proba)
 
 
 def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence[Sequence[str]], *,
@@ -75,14 +80,16 @@ def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence
     rows; the repeats' spread still gives the interval). Returns a ``shortcut.table.Table``
     (``.to_frame()`` for pandas) with columns ``unit``, ``kind``,
     ``members`` (";"-joined), ``repeat``, ``importance`` (nats per row; may be slightly negative
-    for an unused feature), ``base_log_loss`` and ``n_rows`` (the rows it was measured on).
+    for an unused feature), ``importance_se_rows`` (its standard error over the rows: the
+    validation rows are a sample too), ``base_log_loss`` and ``n_rows`` (the rows it was measured
+    on).
     """
     X = np.asarray(X)
     y = np.asarray(y, dtype=np.int64)
     if len(y) > max_rows:
         keep = stats.stratified_sample(y, max_rows, seed)
         X, y = X[keep], y[keep]
-    base = _log_loss_rows(model, X, y)
+    base, base_rows = _losses(model, X, y)
     src = np.asarray(sources)
     rows = []
     work = X.copy()
@@ -92,15 +99,19 @@ def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence
         for r in range(repeats):
             perm = rng.permutation(len(X))
             work[:, cols] = X[np.ix_(perm, cols)]  # the unit's columns only, not a permuted copy of X
+            loss, loss_rows = _losses(model, work, y)
+            diff = loss_rows - base_rows
+            se_rows = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
             rows.append({"unit": name, "kind": kind, "members": ";".join(members), "repeat": r,
-                         "importance": _log_loss_rows(model, work, y) - base, "base_log_loss": base,
+                         "importance": loss - base, "importance_se_rows": se_rows, "base_log_loss": base,
                          "n_rows": len(y)})
             work[:, cols] = X[:, cols]
     return Table.from_records(rows, list(IMPORTANCE_COLUMNS))
 
 
 def relied_rule(min_share_factor: float) -> str:
-    return (f"relied on by a model if the 95 % interval of its permutation importance (over repeats) "
+    return (f"relied on by a model if the 95 % interval of its permutation importance (over repeats and "
+            f"validation rows) "
             f"is above 0 and its share of the model's summed single-feature importance >= "
             f"{min_share_factor:g} / F (features of other units whose relation broke set aside from the "
             f"sum and from F); relied on by the grid if by at least half of its models")
@@ -118,7 +129,7 @@ def reliance_table(importance, model_keys: Sequence[str] = ("setting", "seed"),
     any share floor; with it set aside, the second is judged against the features that remain.
 
     Columns: ``importance`` (mean over models) with ``importance_ci_low``/``_high`` (the models
-    held fixed: the repeats' standard errors combined), ``share`` (mean over models), ``share_floor``,
+    held fixed: the repeats' and the rows' standard errors combined), ``share`` (mean over models), ``share_floor``,
     ``n_relied`` of ``n_models``, ``relied`` and ``rule``. Models of different settings may rely
     on a feature to very different degrees; that spread is not uncertainty about whether these
     models use it, so each model is judged on its own and the grid by the majority.
@@ -130,6 +141,12 @@ def reliance_table(importance, model_keys: Sequence[str] = ("setting", "seed"),
     frame = importance.assign(_model=importance[keys].astype(str).agg("|".join, axis=1) if keys else "m")
     stats_per = (frame.groupby(["_model", "unit", "kind", "members"], sort=False)["importance"]
                  .agg(["mean", "std", "count"]).reset_index())
+    # the rows' share of the uncertainty: the repeats permute the same validation rows, so their
+    # spread alone says nothing about another sample of rows (a noise feature's importance on one
+    # sample is a fixed nonzero number that enough repeats pin down)
+    by_model = frame.groupby(["_model", "unit", "kind", "members"], sort=False)
+    stats_per["se_rows"] = by_model["importance_se_rows"].mean().to_numpy() if "importance_se_rows" in frame else 0.0
+    stats_per["n_rows"] = by_model["n_rows"].max().to_numpy() if "n_rows" in frame else 1
     rows = []
     for (unit, kind, members), sub in stats_per.groupby(["unit", "kind", "members"], sort=False):
         aside = set((set_aside or {}).get(unit, ())) - set(members.split(";"))
@@ -140,8 +157,12 @@ def reliance_table(importance, model_keys: Sequence[str] = ("setting", "seed"),
             total = kept["mean"].clip(lower=0).sum()
             share = max(r.mean, 0.0) / total if total > 0 else float("nan")
             floor = min_share_factor / max(len(kept), 1)
-            se = r.std / np.sqrt(r.count) if r.count > 1 else float("nan")
-            lo = r.mean - stats.t_quantile(r.count - 1) * se if r.count > 1 else float("nan")
+            # Welch-Satterthwaite: the repeats' part has count - 1 degrees of freedom, the rows' part
+            # as many as rows (n_rows - 1, effectively normal)
+            a, b = (r.std ** 2 / r.count, r.se_rows ** 2) if r.count > 1 else (float("nan"), 0.0)
+            se = float(np.sqrt(a + b))
+            df = (a + b) ** 2 / (a ** 2 / (r.count - 1) + b ** 2 / max(r.n_rows - 1, 1)) if a + b > 0 else r.count - 1
+            lo = r.mean - stats.t_quantile(df) * se if r.count > 1 else float("nan")
             decisions.append(bool(np.isfinite(lo) and lo > 0 and np.isfinite(share) and share >= floor))
             shares.append(share)
             ses.append(se)
