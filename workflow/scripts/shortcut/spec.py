@@ -86,3 +86,18 @@ class DatasetSpec:
         except LookupError:
             raise DataError(f"config: data.encoding '{self.encoding}' is not a text encoding Python knows "
                             "(for example utf-8, latin-1, cp1252)") from None
+
+
+def load(roles_path, settings: dict) -> DatasetSpec:
+    """The spec of a job: the roles from the roles job's file (``results/<dataset>/config.yaml``)
+    and the job's own settings from its params (``dataset_params`` in the workflow: clean, and
+    impute, log1p, class_names where the job reads them), checked together."""
+    from . import roles
+
+    resolved = roles.read(roles_path)
+    spec = DatasetSpec.from_config({key: resolved[key] for key in ("target", "classes", "features")} | settings)
+    try:
+        spec.check()
+    except DataError as exc:
+        raise DataError(f"{exc} (the roles are in {roles_path})") from None
+    return spec

@@ -1,0 +1,74 @@
+"""The roles job's logic (shortcut.roles): classes and features inferred from the training CSV's
+text, identifiers and constant columns left out, labels YAML read as booleans matched or refused."""
+
+import pytest
+
+from shortcut import roles
+from shortcut.errors import DataError
+
+
+def given(**keys):
+    return {"target": "y", "classes": None, "features": None, **keys}
+
+
+def test_classes_are_the_training_labels_sorted_as_numbers_when_they_all_are():
+    assert roles.infer_classes(["10", "2", "2", "1.0"]) == [1, 2, 10]
+    assert roles.infer_classes(["yes", "no", "no"]) == ["no", "yes"]
+    assert roles.infer_classes(["b", "10", "a"]) == ["10", "a", "b"]
+
+
+@pytest.mark.parametrize("labels", [["no", "yes"], ["No", "YES"], ["false", "true"], ["off", "on"], ["n", "y"]])
+def test_yaml_booleans_take_the_csvs_spelling(labels):
+    assert roles.match_booleans([False, True], labels * 3) == labels
+    assert roles.match_booleans([True, False], labels) == labels[::-1]
+
+
+def test_yaml_booleans_that_are_not_the_csvs_labels_stop_with_the_quoted_fix():
+    with pytest.raises(DataError, match=r'quote the labels, e.g. classes: \["maybe", "no", "yes"\]'):
+        roles.match_booleans([False, True], ["no", "yes", "maybe"])
+    assert roles.match_booleans([0, 1], ["0", "1"]) == [0, 1]
+
+
+def test_features_default_to_every_other_column_by_parsing_identifier_and_constant_left_out(caplog):
+    n = 6
+    columns = {
+        "id": [f"r{i}" for i in range(n)],  # text unique per row
+        "serial": [str(100 + i) for i in range(n)],  # numeric, all distinct: an ordinary feature
+        "city": ["a", "b", "a", None, "b", "a"],
+        "x": ["1.5", "2", None, "3e2", " 4 ", "5"],
+        "same": ["k"] * n,
+        "y": ["no", "yes", "no", "yes", "no", "yes"],
+    }
+    resolved = roles.resolve(columns, given(), max_coerced_fraction=0.0)
+    assert resolved["classes"] == ["no", "yes"]
+    assert resolved["features"] == {"categorical": ["city"], "numeric": ["serial", "x"]}
+    assert resolved["left_out"] == [{"column": "id", "reason": roles.IDENTIFIER},
+                                    {"column": "same", "reason": roles.CONSTANT}]
+    assert "column 'id' left out" in caplog.text and "column 'same' left out" in caplog.text
+
+
+def test_numeric_tolerates_the_clean_jobs_share_of_text():
+    columns = {"x": [str(i % 50) for i in range(99)] + ["oops"], "y": ["a", "b"] * 50}
+    assert roles.resolve(columns, given(), 0.01)["features"]["numeric"] == ["x"]
+    assert roles.resolve(columns, given(), 0.0)["features"]["categorical"] == ["x"]
+
+
+def test_given_keys_are_kept():
+    columns = {"a": ["1", "2"], "b": ["u", "v"], "y": ["0", "1"]}
+    resolved = roles.resolve(columns, given(classes=[1, 0], features={"categorical": [], "numeric": ["a"]}), 0.01)
+    assert resolved["classes"] == [1, 0] and resolved["features"] == {"categorical": [], "numeric": ["a"]}
+    assert resolved["source"]["features"] == "config"
+
+
+def test_a_missing_target_or_a_single_label_is_a_one_line_error():
+    with pytest.raises(DataError, match="target 'y' is not a column"):
+        roles.resolve({"a": ["1"]}, given(), 0.01)
+    with pytest.raises(DataError, match="1 distinct label"):
+        roles.resolve({"a": ["1", "2"], "y": ["k", "k"]}, given(), 0.01)
+
+
+def test_roles_round_trip_through_the_yaml_file(tmp_path):
+    resolved = roles.resolve({"a": ["1", "2", "3"], "y": ["no", "yes", "no"]}, given(), 0.01)
+    roles.write(tmp_path / "config.yaml", resolved, "in/train.csv")
+    assert roles.read(tmp_path / "config.yaml") == resolved  # "no"/"yes" stay text in the YAML
+    assert roles.n_classes(tmp_path / "config.yaml") == 2 and roles.features(tmp_path / "config.yaml") == ["a"]

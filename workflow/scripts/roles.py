@@ -1,0 +1,18 @@
+"""The roles of the training CSV's columns, resolved once: results/<dataset>/config.yaml."""
+
+from shortcut import files, roles
+from shortcut.job import run
+
+
+def main(snakemake):
+    p = snakemake.params
+    path = snakemake.input.csv
+    header = files.read_csv_header(path, p.encoding)
+    table = files.read_raw_csv(path, [], p.encoding, optional=header)  # every column, as text
+    columns = {name: [None if x is None else x.strip() or None for x in table.column(name).to_pylist()]
+               for name in table.column_names}
+    resolved = roles.resolve(columns, p.roles, p.max_coerced_fraction)
+    roles.write(snakemake.output.roles, resolved, str(path))
+
+
+run(snakemake, main)  # noqa: F821

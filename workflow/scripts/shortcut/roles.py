@@ -1,0 +1,155 @@
+"""The roles of a dataset's columns (target, classes, numeric and categorical features), resolved
+once from the training CSV by the ``roles`` job and written to ``results/<dataset>/config.yaml``.
+
+A key the config gives is kept (classes written as YAML booleans are matched to the CSV's text);
+a key it leaves out is inferred: the classes are the training file's labels in sorted order, the
+features every other column, numeric when it parses as numbers the way the clean job parses
+them, else categorical. A text column unique per row (an identifier) and a constant column are
+left out, with a warning. Every job that needs the roles reads that file (:func:`read`)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from .errors import DataError
+
+log = logging.getLogger("shortcut")
+
+# What YAML 1.1 reads as a boolean, by value: `classes: [no, yes]` arrives as [False, True].
+YAML_BOOLEANS = {False: ("no", "false", "off", "n"), True: ("yes", "true", "on", "y")}
+NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")  # the clean job's pattern
+
+IDENTIFIER = "text unique per row (an identifier)"
+CONSTANT = "constant (one value or none)"
+
+
+def _number(text: str):
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def infer_classes(labels: list[str]) -> list:
+    """The distinct labels, sorted: as numbers when every one parses as a number, else as text."""
+    distinct = sorted(set(labels))
+    if distinct and all(NUMBER.match(x) for x in distinct):
+        return sorted({_number(x) for x in distinct})
+    return distinct
+
+
+def match_booleans(classes: list, labels: list[str]) -> list:
+    """``classes`` with YAML booleans replaced by the CSV's own spelling of them (``no``/``yes``,
+    ``false``/``true``, ``off``/``on``, ``n``/``y`` in any case), when the training labels are
+    exactly such spellings; else a one-line error that shows the quoted form."""
+    if not any(isinstance(c, bool) for c in classes):
+        return list(classes)
+    distinct = sorted(set(labels))
+    spelled = {}
+    for text in distinct:
+        for value, words in YAML_BOOLEANS.items():
+            if text.lower() in words:
+                spelled.setdefault(value, []).append(text)
+    resolved = []
+    for c in classes:
+        found = spelled.get(c, []) if isinstance(c, bool) else None
+        if found is None:
+            resolved.append(c)
+        elif len(found) == 1 and all(any(t in v for v in spelled.values()) for t in distinct):
+            resolved.append(found[0])
+        else:
+            quoted = ", ".join(f'"{t}"' for t in distinct[:6])
+            raise DataError(
+                f"config: classes {list(classes)} were read by YAML as booleans and the training labels "
+                f"are {distinct[:6]}; quote the labels, e.g. classes: [{quoted}]"
+            )
+    return resolved
+
+
+def _kind(values: list[str], max_coerced_fraction: float) -> str:
+    """numeric when at most ``max_coerced_fraction`` of the present cells is not a number (what
+    the clean job tolerates), else categorical."""
+    bad = sum(1 for v in values if not NUMBER.match(v))
+    return "numeric" if bad <= max_coerced_fraction * len(values) else "categorical"
+
+
+def resolve(columns: dict[str, list], given: dict, max_coerced_fraction: float) -> dict:
+    """The roles of a table of text cells (column -> cells, None for empty), ``given`` the
+    config's keys (target, classes, features: None when left out). Returns the roles file's
+    content: target, classes, features (categorical, numeric), left_out (column, reason) and
+    source (which keys came from the config, which were inferred)."""
+    target = given["target"]
+    if target not in columns:
+        raise DataError(f"config: target '{target}' is not a column of the training CSV "
+                        f"(columns: {', '.join(list(columns)[:12])})")
+    labels = [x for x in columns[target] if x is not None]
+    if given.get("classes"):
+        classes, how = match_booleans(list(given["classes"]), labels), "config"
+    else:
+        classes, how = infer_classes(labels), "inferred from the training labels"
+        if len(classes) < 2:
+            raise DataError(f"target '{target}': the training CSV has {len(classes)} distinct label(s); "
+                            "a classifier needs at least two")
+    source = {"target": "config", "classes": how}
+    left_out = []
+    features = given.get("features") or {}
+    if features.get("categorical") or features.get("numeric"):
+        categorical = list(features.get("categorical") or [])
+        numeric = list(features.get("numeric") or [])
+        source["features"] = "config"
+    else:
+        categorical, numeric = [], []
+        n_rows = len(columns[target])
+        for name, cells in columns.items():
+            if name == target:
+                continue
+            present = [x for x in cells if x is not None]
+            kind = _kind(present, max_coerced_fraction) if present else None
+            distinct = len(set(present))
+            if distinct <= 1:
+                left_out.append({"column": name, "reason": CONSTANT})
+            elif kind == "categorical" and distinct == n_rows and n_rows > 1:
+                left_out.append({"column": name, "reason": IDENTIFIER})
+            else:
+                (numeric if kind == "numeric" else categorical).append(name)
+        source["features"] = "inferred: numeric if the column parses as numbers, else categorical"
+        for item in left_out:
+            log.warning("roles: column '%s' left out of the features: %s", item["column"], item["reason"])
+        if not categorical and not numeric:
+            raise DataError("roles: no feature column left in the training CSV besides the target")
+    return {
+        "target": target,
+        "classes": classes,
+        "features": {"categorical": categorical, "numeric": numeric},
+        "left_out": left_out,
+        "source": source,
+    }
+
+
+def write(path, roles: dict, origin: str) -> None:
+    """The roles as YAML, with a header naming where they came from."""
+    import yaml
+
+    from .files import write_text
+
+    header = (f"# The roles of the columns of {origin}, resolved by the roles job (keys the config\n"
+              "# gives are kept; the others inferred). Every job that needs them reads this file.\n")
+    write_text(path, header + yaml.safe_dump(roles, sort_keys=False, allow_unicode=True))
+
+
+def read(path) -> dict:
+    import yaml
+
+    with open(Path(path), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def n_classes(path) -> int:
+    """The number of classes in a roles file."""
+    return len(read(path)["classes"])
+
+
+def features(path) -> list[str]:
+    """The feature columns of a roles file, categorical then numeric (the order of the remedies)."""
+    found = read(path)["features"]
+    return list(found["categorical"]) + list(found["numeric"])
