@@ -62,7 +62,7 @@ COVERED = {
     ("README.md", RUN): "test_readme_own_data_snippet_runs_to_the_report",
     MODULE: "test_readme_module_block_runs_from_a_tagged_repository",
     ("README.md", "predict:"): "test_readme_own_data_snippet_runs_to_the_report",
-    ("README.md", f"{RUN} predictions     # or any results/<dataset>/predictions/<name>.parquet"):
+    ("README.md", "snakemake --cores all predictions --configfile my.yaml     # or any results/<dataset>/predictions/<name>.parquet"):
         "test_readme_own_data_snippet_runs_to_the_report",
     ("config/README.md", "# my.yaml"): "test_config_readme_own_data_block_dry_runs",
     ("config/README.md", RUN): "test_config_readme_own_data_block_dry_runs",
@@ -167,7 +167,7 @@ def test_readme_own_data_snippet_runs_to_the_report(tmp_path):
     assert "'data' is set, so the demo is off" in proc.stdout + proc.stderr
 
     (wf / "my.yaml").write_text(snippet + "\n" + block("README.md", "predict:").body)
-    run_snakemake(wf, *command(("README.md", f"{RUN} predictions     # or any results/<dataset>/predictions/<name>.parquet")))
+    run_snakemake(wf, *command(("README.md", "snakemake --cores all predictions --configfile my.yaml     # or any results/<dataset>/predictions/<name>.parquet")))
     assert (results / "predictions/march.parquet").is_file()
 
 
@@ -180,7 +180,7 @@ def test_config_readme_own_data_block_dry_runs(tmp_path):
     write_swiss_labor(wf)
     (wf / "my.yaml").write_text(block("config/README.md", "# my.yaml").body)
     proc = run_snakemake(wf, *command(("config/README.md", RUN)), "--dry-run")
-    rules = {rule for rule, _ in job_blocks(proc.stdout + proc.stderr)}
+    rules = {rule for (rule, _), _ in job_blocks(proc.stdout + proc.stderr)}
     assert {"roles", "clean", "fit_encoder", "train_model", "diagnose", "report"} <= rules
     assert "generate_demo" not in rules
     run_snakemake(wf, "--cores", "1", "results/mydata/config.yaml", "--configfile", "my.yaml")
@@ -210,7 +210,7 @@ def test_readme_module_block_runs_from_a_tagged_repository(tmp_path, monkeypatch
     (project / "config/config.yaml").write_text(yaml.safe_dump(SMALL, sort_keys=False))
     (project / "Snakefile").write_text(body.replace("<owner>", "owner"))
     proc = run_snakemake(project, "-n")
-    rules = {rule for rule, _ in job_blocks(proc.stdout + proc.stderr)}
+    rules = {rule for (rule, _), _ in job_blocks(proc.stdout + proc.stderr)}
     assert {"audit_roles", "audit_train_model", "audit_diagnose", "audit_report"} <= rules
     run_snakemake(project, "--cores", "1", "results/mod/config.yaml")
     assert yaml.safe_load((project / "results/mod/config.yaml").read_text())["target"] == "price_class"
