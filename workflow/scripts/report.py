@@ -12,8 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from shortcut import (  # noqa: E402
-    conditional, decompose, diagnose, eda, files, gradient_flow, nn, remedy, report, roles, shared_bias, shift,
-    summary,
+    conditional, decompose, diagnose, eda, files, gradient_flow, nn, remedy, report, shared_bias, shift, summary,
 )
 from shortcut.job import run  # noqa: E402
 from shortcut.nn import gradcheck  # noqa: E402
@@ -67,7 +66,7 @@ def read_inputs(paths, settings) -> report.Inputs:
     file (the roles job's) gives the target, the classes and the roles shown in the data section."""
     paths = dict(paths)
     if "roles" in paths:
-        resolved = roles.read(paths.pop("roles"))
+        resolved = files.read_yaml(paths.pop("roles"))
         settings = {**settings, "target": resolved["target"], "classes": resolved["classes"], "roles": resolved}
     tables = {name: read(name, value) for name, value in paths.items() if name not in BENCHMARKS}
     jobs = dict.fromkeys(str(path) for name in BENCHMARKS for path in listed(paths.get(name, [])))

@@ -12,7 +12,7 @@ def main(snakemake):
     columns = {name: [None if x is None else x.strip() or None for x in table.column(name).to_pylist()]
                for name in table.column_names}
     resolved = roles.resolve(columns, p.roles, p.max_coerced_fraction)
-    roles.write(snakemake.output.roles, resolved, str(path))
+    files.write_yaml(snakemake.output.roles, resolved, header=roles.header(str(path)))
 
 
 run(snakemake, main)  # noqa: F821

@@ -10,7 +10,7 @@ from shortcut.job import run  # noqa: E402
 
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
-    n_classes = roles.n_classes(snakemake.input.roles)  # the roles job's classes
+    n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     X_train, y_train, _ = files.read_encoded(inp.train, p.dtype)
     X_val, y_val, _ = files.read_encoded(inp.val, p.dtype)
     history, summary = shared_bias.shared_bias_study(

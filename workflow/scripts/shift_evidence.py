@@ -7,7 +7,7 @@ from shortcut.job import run
 
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
-    n_classes = roles.n_classes(snakemake.input.roles)  # the roles job's classes
+    n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     splits = [files.read_encoded(path) for path in (inp.train, inp.val, inp.audit)]
     encoder = files.read_json(inp.encoder)
     cells = files.read_json(inp.train_cells)["columns"]

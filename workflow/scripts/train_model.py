@@ -8,7 +8,7 @@ from shortcut.job import run
 def main(snakemake):
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     seed, encoder = int(snakemake.wildcards.seed), files.read_json(inp.encoder)
-    n_classes = roles.n_classes(snakemake.input.roles)  # the roles job's classes
+    n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     X_train, y_train, _ = files.read_encoded(inp.train, p.network["dtype"])
     X_val, y_val, _ = files.read_encoded(inp.val, p.network["dtype"])
     model = nn.build_model(p.setting, p.network, X_train.shape[1], n_classes, seed)

@@ -5,13 +5,13 @@ A key the config gives is kept (classes written as YAML booleans are matched to 
 a key it leaves out is inferred: the classes are the training file's labels in sorted order, the
 features every other column, numeric when it parses as numbers the way the clean job parses
 them, else categorical. A text column unique per row (an identifier) and a constant column are
-left out, with a warning. Every job that needs the roles reads that file (:func:`read`)."""
+left out, with a warning. Every job that needs the roles reads that file
+(``files.read_yaml``)."""
 
 from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 
 from .errors import DataError
 
@@ -126,30 +126,18 @@ def resolve(columns: dict[str, list], given: dict, max_coerced_fraction: float) 
     }
 
 
-def write(path, roles: dict, origin: str) -> None:
-    """The roles as YAML, with a header naming where they came from."""
-    import yaml
-
-    from .files import write_text
-
-    header = (f"# The roles of the columns of {origin}, resolved by the roles job (keys the config\n"
-              "# gives are kept; the others inferred). Every job that needs them reads this file.\n")
-    write_text(path, header + yaml.safe_dump(roles, sort_keys=False, allow_unicode=True))
+def header(origin: str) -> str:
+    """The comment the roles file starts with: where its roles came from."""
+    return (f"# The roles of the columns of {origin}, resolved by the roles job (keys the config\n"
+            "# gives are kept; the others inferred). Every job that needs them reads this file.\n")
 
 
-def read(path) -> dict:
-    import yaml
-
-    with open(Path(path), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+def n_classes(resolved: dict) -> int:
+    """The number of classes of the roles (the roles file's content)."""
+    return len(resolved["classes"])
 
 
-def n_classes(path) -> int:
-    """The number of classes in a roles file."""
-    return len(read(path)["classes"])
-
-
-def features(path) -> list[str]:
-    """The feature columns of a roles file, categorical then numeric (the order of the remedies)."""
-    found = read(path)["features"]
+def features(resolved: dict) -> list[str]:
+    """The feature columns of the roles, categorical then numeric (the order of the remedies)."""
+    found = resolved["features"]
     return list(found["categorical"]) + list(found["numeric"])

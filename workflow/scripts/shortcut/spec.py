@@ -88,16 +88,14 @@ class DatasetSpec:
                             "(for example utf-8, latin-1, cp1252)") from None
 
 
-def load(roles_path, settings: dict) -> DatasetSpec:
-    """The spec of a job: the roles from the roles job's file (``results/<dataset>/config.yaml``)
-    and the job's own settings from its params (``dataset_params`` in the workflow: clean, and
-    impute, log1p, class_names where the job reads them), checked together."""
-    from . import roles
-
-    resolved = roles.read(roles_path)
+def from_roles(resolved: dict, settings: dict) -> DatasetSpec:
+    """The spec of a job: the roles the roles job resolved (the content of
+    ``results/<dataset>/config.yaml``) and the job's own settings from its params
+    (``dataset_params`` in the workflow: clean, and impute, log1p, class_names where the job
+    reads them), checked together."""
     spec = DatasetSpec.from_config({key: resolved[key] for key in ("target", "classes", "features")} | settings)
     try:
         spec.check()
     except DataError as exc:
-        raise DataError(f"{exc} (the roles are in {roles_path})") from None
+        raise DataError(f"{exc} (the roles are in results/<dataset>/config.yaml)") from None
     return spec
