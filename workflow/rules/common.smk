@@ -41,7 +41,9 @@ def dataset_setting(key):
     if key == "impute":
         columns = given["columns"] or (DEMO or {}).get("impute_columns") or []
         return {**given, "columns": columns}
-    if given not in (None, [], {}) and not (key == "features" and not any(given.values())):
+    if given not in (None, [], {}) and not (
+        key == "features" and not any(given.values())
+    ):
         return given
     return None if DEMO is None else DEMO.get(key)
 

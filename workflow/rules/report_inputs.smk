@@ -36,7 +36,11 @@ def report_benchmarks():
     the data jobs, the grid on all features, the shift evidence, the diagnosis and its
     confirmation, and the side studies this config runs."""
     found = [benchmark("generate_demo")] if DEMO else []
-    found += [benchmark("roles"), benchmark("clean", "train"), benchmark("clean", "test")]
+    found += [
+        benchmark("roles"),
+        benchmark("clean", "train"),
+        benchmark("clean", "test"),
+    ]
     found += [benchmark("split_test"), benchmark("eda"), *grid_benchmarks("all")]
     found += [benchmark(rule) for rule in ("shift", "shift_evidence", "decompose")]
     found += [benchmark("diagnose"), benchmark("confirm")]
