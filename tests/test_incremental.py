@@ -254,6 +254,11 @@ CONFIG_SCENARIOS = {
         {"log1p": ["minimum_nights"]},
         lambda s: s.after_features() | {job(EDA)},
     ),
+    "a roles key (the class order): the roles job and every job that reads the roles": (
+        {"classes": [3, 2, 1, 0]},
+        lambda s: ({job("roles"), job("clean", source="train"), job("clean", source="test"), job("split_test"),
+                    job("shift"), job(EDA)} | s.after_features()),
+    ),
     "class names (labels only): the EDA plots and the report": (
         {"class_names": ["Cheap", "Mid", "High", "Top"]},
         lambda s: {job(EDA)} | s.report(),
