@@ -12,7 +12,7 @@ def given(**keys):
 
 
 def test_classes_are_the_training_labels_sorted_as_numbers_when_they_all_are():
-    assert roles.infer_classes(["10", "2", "2", "1.0"]) == [1, 2, 10]
+    assert roles.infer_classes(["10", "2", "2", "1.0", "-3"]) == ["-3", "1.0", "2", "10"]
     assert roles.infer_classes(["yes", "no", "no"]) == ["no", "yes"]
     assert roles.infer_classes(["b", "10", "a"]) == ["10", "a", "b"]
 

@@ -25,16 +25,12 @@ IDENTIFIER = "text unique per row (an identifier)"
 CONSTANT = "constant (one value or none)"
 
 
-def _number(text: str):
-    value = float(text)
-    return int(value) if value.is_integer() else value
-
-
-def infer_classes(labels: list[str]) -> list:
-    """The distinct labels, sorted: as numbers when every one parses as a number, else as text."""
+def infer_classes(labels: list[str]) -> list[str]:
+    """The distinct labels, sorted: by value when every one parses as a number, else as text.
+    They stay the CSV's text (``"01"`` matches only ``01``), as the clean job compares them."""
     distinct = sorted(set(labels))
     if distinct and all(NUMBER.match(x) for x in distinct):
-        return sorted({_number(x) for x in distinct})
+        return sorted(distinct, key=lambda x: (float(x), x))
     return distinct
 
 
