@@ -1,6 +1,7 @@
-"""Dataset roles from the config.
+"""A job's view of the dataset: the column roles the roles job resolved
+(``results/<dataset>/config.yaml``, see ``roles``) with the job's own settings, checked together.
 
-Kept free of heavy imports: the Snakefile imports it at parse time to check the config.
+Kept free of heavy imports: the Snakefile imports ``DEMO_ENCODING`` from it at parse time.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ class DatasetSpec:
 
     @classmethod
     def from_config(cls, config: dict) -> "DatasetSpec":
-        """From the validated config (every default filled from the schema), or from the part of
-        it a job gets (``dataset_params`` in the workflow): a job that does not impute or
-        transform gets no ``impute``/``log1p``, and the demo data has no ``data`` section."""
+        """From a config-shaped dict: target, classes and features (in a job, from the roles
+        file: :func:`from_roles`) and the settings a job gets (``dataset_params`` in the
+        workflow): a job that does not impute or transform gets no ``impute``/``log1p``, and the
+        demo data has no ``data`` section."""
         feats = config["features"]
         impute = {}
         if config.get("impute") is not None:
