@@ -109,6 +109,14 @@ def test_wrong_type_names_the_key(workflow_copy):
     assert "val_fraction" in output and "'big' is not of type 'number'" in output
 
 
+def test_class_names_yaml_reads_as_booleans_stop_with_the_quoted_fix(workflow_copy):
+    (workflow_copy / "names.yaml").write_text("dataset: own\ndata: {train: x.csv}\ntarget: y\nclass_names: [No, Yes]\n")
+    proc = run_snakemake(workflow_copy, "-n", "--configfile", "names.yaml", check=False)
+    assert proc.returncode != 0
+    assert ('config: class_names [False, True] were read by YAML as booleans; quote them, e.g. '
+            'class_names: ["No", "Yes"]') in proc.stdout + proc.stderr
+
+
 def test_demo_never_writes_outside_results(workflow_copy):
     """A merged config that names 'data' turns the demo off (its block in config/config.yaml is
     inherited but not used): the generator never writes the user's CSVs, and without a target

@@ -9,6 +9,19 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+for _where in (config, config.get("demo") or {}):
+    if any(isinstance(name, bool) for name in _where.get("class_names") or []):
+        # unquoted no/yes (on/off, true/false, y/n) are booleans to YAML: one line with the fix
+        _spelled = [
+            ("Yes" if n else "No") if isinstance(n, bool) else n
+            for n in _where["class_names"]
+        ]
+        _quoted = ", ".join(f'"{n}"' for n in _spelled)
+        raise WorkflowError(
+            f"config: class_names {_where['class_names']} were read by YAML as booleans; "
+            f"quote them, e.g. class_names: [{_quoted}]"
+        )
+
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
 # The library (scripts/shortcut) on this process's and the jobs' path, and lib(script): the
