@@ -39,7 +39,7 @@ def test_features_default_to_every_other_column_by_parsing_identifier_and_consta
         "same": ["k"] * n,
         "y": ["no", "yes", "no", "yes", "no", "yes"],
     }
-    resolved = roles.resolve(columns, given(), max_coerced_fraction=0.0)
+    resolved = roles.resolve_cells(columns, given(), max_coerced_fraction=0.0)
     assert resolved["classes"] == ["no", "yes"]
     assert resolved["features"] == {"categorical": ["city"], "numeric": ["serial", "x"]}
     assert resolved["left_out"] == [{"column": "id", "reason": roles.IDENTIFIER},
@@ -49,26 +49,41 @@ def test_features_default_to_every_other_column_by_parsing_identifier_and_consta
 
 def test_numeric_tolerates_the_clean_jobs_share_of_text():
     columns = {"x": [str(i % 50) for i in range(99)] + ["oops"], "y": ["a", "b"] * 50}
-    assert roles.resolve(columns, given(), 0.01)["features"]["numeric"] == ["x"]
-    assert roles.resolve(columns, given(), 0.0)["features"]["categorical"] == ["x"]
+    assert roles.resolve_cells(columns, given(), 0.01)["features"]["numeric"] == ["x"]
+    assert roles.resolve_cells(columns, given(), 0.0)["features"]["categorical"] == ["x"]
 
 
 def test_given_keys_are_kept():
     columns = {"a": ["1", "2"], "b": ["u", "v"], "y": ["0", "1"]}
-    resolved = roles.resolve(columns, given(classes=[1, 0], features={"categorical": [], "numeric": ["a"]}), 0.01)
+    resolved = roles.resolve_cells(columns, given(classes=[1, 0], features={"categorical": [], "numeric": ["a"]}), 0.01)
     assert resolved["classes"] == [1, 0] and resolved["features"] == {"categorical": [], "numeric": ["a"]}
     assert resolved["source"]["features"] == "config"
 
 
 def test_a_missing_target_or_a_single_label_is_a_one_line_error():
     with pytest.raises(DataError, match="target 'y' is not a column"):
-        roles.resolve({"a": ["1"]}, given(), 0.01)
+        roles.resolve_cells({"a": ["1"]}, given(), 0.01)
     with pytest.raises(DataError, match="1 distinct label"):
-        roles.resolve({"a": ["1", "2"], "y": ["k", "k"]}, given(), 0.01)
+        roles.resolve_cells({"a": ["1", "2"], "y": ["k", "k"]}, given(), 0.01)
+
+
+def test_the_arrow_summaries_equal_the_plain_ones_and_the_clean_jobs_number_pattern():
+    import pyarrow as pa
+
+    from shortcut import data
+
+    columns = {"id": ["a1", "a2", " a3 ", "a4"], "x": ["1", " 2.5", None, "oops"], "e": [None, "", "  ", None],
+               "y": ["no", "yes ", "no", ""]}
+    table = pa.table({name: pa.array(cells, pa.string()) for name, cells in columns.items()})
+    summaries, labels = roles.summarize_table(table, "y")
+    trimmed = {name: [None if x is None or not x.strip() else x.strip() for x in cells] for name, cells in columns.items()}
+    assert summaries == {name: roles.summarize(cells) for name, cells in trimmed.items()}
+    assert sorted(labels) == ["no", "yes"]
+    assert roles.NUMBER.pattern == data._NUMBER  # the same parsing as the clean job
 
 
 def test_roles_round_trip_through_the_yaml_file(tmp_path):
-    resolved = roles.resolve({"a": ["1", "2", "3"], "y": ["no", "yes", "no"]}, given(), 0.01)
+    resolved = roles.resolve_cells({"a": ["1", "2", "3"], "y": ["no", "yes", "no"]}, given(), 0.01)
     files.write_yaml(tmp_path / "config.yaml", resolved, header=roles.header("in/train.csv"))
     back = files.read_yaml(tmp_path / "config.yaml")
     assert back == resolved  # "no"/"yes" stay text in the YAML

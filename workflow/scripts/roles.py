@@ -9,9 +9,8 @@ def main(snakemake):
     path = snakemake.input.csv
     header = files.read_csv_header(path, p.encoding)
     table = files.read_raw_csv(path, [], p.encoding, optional=header)  # every column, as text
-    columns = {name: [None if x is None else x.strip() or None for x in table.column(name).to_pylist()]
-               for name in table.column_names}
-    resolved = roles.resolve(columns, p.roles, p.max_coerced_fraction)
+    summaries, labels = roles.summarize_table(table, p.roles["target"])
+    resolved = roles.resolve(summaries, labels, p.roles, p.max_coerced_fraction)
     files.write_yaml(snakemake.output.roles, resolved, header=roles.header(str(path)))
 
 

@@ -62,23 +62,54 @@ def match_booleans(classes: list, labels: list[str]) -> list:
     return resolved
 
 
-def _kind(values: list[str], max_coerced_fraction: float) -> str:
+def summarize(cells: list) -> dict:
+    """What resolving needs of one column of text cells (None for empty): rows, present cells,
+    present cells that are not numbers (the clean job's pattern), distinct present values."""
+    present = [x for x in cells if x is not None]
+    return {"rows": len(cells), "present": len(present),
+            "not_numeric": sum(1 for x in present if not NUMBER.match(x)), "distinct": len(set(present))}
+
+
+def summarize_table(table, target: str) -> tuple[dict, list[str]]:
+    """:func:`summarize` of every column of a pyarrow table of strings (as ``files.read_raw_csv``
+    reads a CSV), computed by pyarrow without a Python object per cell; and the target's distinct
+    labels (trimmed; empty text is missing, as in the clean job)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    summaries, labels = {}, []
+    for name in table.column_names:
+        text = pc.utf8_trim_whitespace(table.column(name).combine_chunks())
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text).drop_null()
+        numeric = pc.sum(pc.match_substring_regex(text, NUMBER.pattern)).as_py() or 0
+        summaries[name] = {"rows": table.num_rows, "present": len(text), "not_numeric": len(text) - numeric,
+                           "distinct": pc.count_distinct(text).as_py()}
+        if name == target:
+            labels = pc.unique(text).to_pylist()
+    return summaries, labels
+
+
+def _kind(summary: dict, max_coerced_fraction: float) -> str:
     """numeric when at most ``max_coerced_fraction`` of the present cells is not a number (what
     the clean job tolerates), else categorical."""
-    bad = sum(1 for v in values if not NUMBER.match(v))
-    return "numeric" if bad <= max_coerced_fraction * len(values) else "categorical"
+    return "numeric" if summary["not_numeric"] <= max_coerced_fraction * summary["present"] else "categorical"
 
 
-def resolve(columns: dict[str, list], given: dict, max_coerced_fraction: float) -> dict:
-    """The roles of a table of text cells (column -> cells, None for empty), ``given`` the
-    config's keys (target, classes, features: None when left out). Returns the roles file's
-    content: target, classes, features (categorical, numeric), left_out (column, reason) and
-    source (which keys came from the config, which were inferred)."""
+def resolve_cells(columns: dict[str, list], given: dict, max_coerced_fraction: float) -> dict:
+    """:func:`resolve` of a table given as column -> text cells (None for empty)."""
+    labels = [x for x in columns.get(given["target"], []) if x is not None]
+    return resolve({name: summarize(cells) for name, cells in columns.items()}, labels, given, max_coerced_fraction)
+
+
+def resolve(summaries: dict[str, dict], labels: list[str], given: dict, max_coerced_fraction: float) -> dict:
+    """The roles of a table from its columns' summaries (:func:`summarize`) and the target's
+    labels, ``given`` the config's keys (target, classes, features: None when left out). Returns
+    the roles file's content: target, classes, features (categorical, numeric), left_out
+    (column, reason) and source (which keys came from the config, which were inferred)."""
     target = given["target"]
-    if target not in columns:
+    if target not in summaries:
         raise DataError(f"config: target '{target}' is not a column of the training CSV "
-                        f"(columns: {', '.join(list(columns)[:12])})")
-    labels = [x for x in columns[target] if x is not None]
+                        f"(columns: {', '.join(list(summaries)[:12])})")
     if given.get("classes"):
         classes, how = match_booleans(list(given["classes"]), labels), "config"
     else:
@@ -95,16 +126,13 @@ def resolve(columns: dict[str, list], given: dict, max_coerced_fraction: float) 
         source["features"] = "config"
     else:
         categorical, numeric = [], []
-        n_rows = len(columns[target])
-        for name, cells in columns.items():
+        for name, summary in summaries.items():
             if name == target:
                 continue
-            present = [x for x in cells if x is not None]
-            kind = _kind(present, max_coerced_fraction) if present else None
-            distinct = len(set(present))
-            if distinct <= 1:
+            kind = _kind(summary, max_coerced_fraction)
+            if summary["distinct"] <= 1:
                 left_out.append({"column": name, "reason": CONSTANT})
-            elif kind == "categorical" and distinct == n_rows and n_rows > 1:
+            elif kind == "categorical" and summary["distinct"] == summary["rows"]:
                 left_out.append({"column": name, "reason": IDENTIFIER})
             else:
                 (numeric if kind == "numeric" else categorical).append(name)
