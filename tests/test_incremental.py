@@ -178,9 +178,12 @@ def test_nothing_changed_nothing_to_do(scratch):
 
 # name: (change, the jobs that must rerun: exactly these)
 FILE_SCENARIOS = {
-    "train CSV changed: everything downstream of it, test side cleaning excluded": (
+    # The roles job resolves the column roles from the train CSV, and every job that reads them
+    # (the test side's cleaning too) follows it: the roles may have changed with the file.
+    "train CSV changed: the roles and everything downstream of them": (
         lambda s: edited(s.wf / TRAIN_CSV, relabel_row),
-        lambda s: {job("clean", source="train"), job("shift"), job(EDA)} | s.after_features(),
+        lambda s: ({job("roles"), job("clean", source="train"), job("clean", source="test"), job("split_test"),
+                    job("shift"), job(EDA)} | s.after_features()),
     ),
     "train CSV touched, same content: nothing (checksum matches)": (
         lambda s: edited(s.wf / TRAIN_CSV),
@@ -250,6 +253,11 @@ CONFIG_SCENARIOS = {
     "log1p: encoding and everything after it, and the EDA plots; cleaning and shift stay": (
         {"log1p": ["minimum_nights"]},
         lambda s: s.after_features() | {job(EDA)},
+    ),
+    "a roles key (the class order): the roles job and every job that reads the roles": (
+        {"classes": [3, 2, 1, 0]},
+        lambda s: ({job("roles"), job("clean", source="train"), job("clean", source="test"), job("split_test"),
+                    job("shift"), job(EDA)} | s.after_features()),
     ),
     "class names (labels only): the EDA plots and the report": (
         {"class_names": ["Cheap", "Mid", "High", "Top"]},

@@ -902,14 +902,14 @@ def test_report_rule_and_snakemake_report(tmp_path):
 
 
 def dry_run_jobs(wf: Path, *args: str) -> dict[str, list[dict]]:
-    """Rule -> the jobs a dry run of the report lists, each with its input files and benchmark file."""
+    """Rule -> the jobs a dry run of the report lists, each with its input files and benchmark
+    file (jobs inside a group job, which a dry run indents, included)."""
+    from workflow_scratch import job_blocks
+
     proc = run_snakemake(wf, "report", "--dry-run", "--cores", "1", *args)
     found: dict[str, list[dict]] = {}
-    for block in re.split(r"\n(?=(?:rule|checkpoint) \w+:\n)", proc.stdout):
-        head = re.match(r"(?:rule|checkpoint) (\w+):\n", block)
-        if head:
-            fields = dict(re.findall(r"^    (\w+): (.*)$", block, flags=re.M))
-            found.setdefault(head.group(1), []).append(fields)
+    for (rule, _), fields in job_blocks(proc.stdout):
+        found.setdefault(rule, []).append(fields)
     return found
 
 
@@ -928,3 +928,25 @@ def test_report_reads_the_benchmark_of_every_job_behind_it(tmp_path, overrides):
     assert declared and read == declared
     assert ("gradient_flow" in jobs) == bool(overrides.get("gradient_flow", {"models": True})["models"])
     assert any("/studies/gradient_flow.parquet" in p for p in report_job["input"].split(", ")) == ("gradient_flow" in jobs)
+
+
+def test_the_data_section_shows_the_resolved_roles_and_the_columns_left_out(tmp_path):
+    """The roles file (the roles job's) reaches the report through the rule's `roles` input:
+    target and classes from it, and a table of the roles with the columns left out and why."""
+    from shortcut import files as shortcut_files
+    from shortcut.report.sections import data as data_section
+
+    paths, settings = write_inputs(tmp_path / "in")
+    resolved = {"target": "label", "classes": [0, 1, 2],
+                "features": {"categorical": ["city"], "numeric": ["alpha", "beta"]},
+                "left_out": [{"column": "id", "reason": "text unique per row (an identifier)"}],
+                "source": {"target": "config", "classes": "inferred from the training labels", "features": "config"}}
+    shortcut_files.write_yaml(tmp_path / "config.yaml", resolved)
+    inputs = read_inputs({**paths, "roles": str(tmp_path / "config.yaml")}, settings)
+    assert inputs.settings["roles"] == resolved and inputs.settings["classes"] == [0, 1, 2]
+    blocks = data_section.roles_blocks(inputs.settings)
+    table = blocks[1]
+    assert [row[0] for row in table.rows] == ["target", "classes", "numeric features", "categorical features"]
+    assert table.rows[1][2] == "inferred from the training labels"
+    assert "`id`, text unique per row (an identifier)" in blocks[2].text
+    assert data_section.roles_blocks({}) == []

@@ -57,7 +57,7 @@ RESULT_IGNORE: tuple[str, ...] = (
 # So for the DAG a run executes, today's count is its number of jobs less `all`.
 SBATCH_BEFORE = 23
 # The rules with `localrule: True`: they run beside snakemake, never through sbatch.
-LOCAL_RULES = ("generate_demo", "split_test", "shift", "collect", "diagnose", "confirm")
+LOCAL_RULES = ("generate_demo", "roles", "split_test", "shift", "collect", "diagnose", "confirm")
 STEPS_RE = re.compile(r"(\d+) of (\d+) steps \(100%\) done")
 # What a scratch copy of the pipeline needs (relative to the repository root).
 COPY = ("Snakefile", "workflow", "config", "environment.yml")

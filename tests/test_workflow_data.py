@@ -64,8 +64,11 @@ def _own_csvs(workflow_copy: Path, train_text: str, test_text: str) -> list[str]
     (workflow_copy / "in").mkdir(exist_ok=True)
     (workflow_copy / "in/train.csv").write_text(train_text)
     (workflow_copy / "in/test.csv").write_text(test_text)
+    from workflow_scratch import demo_dataset_settings  # the demo's CSVs as own data: its roles too
+
     return write_override(
-        workflow_copy, {"demo": None, "dataset": "own", "data": {"train": "in/train.csv", "test": "in/test.csv"}}
+        workflow_copy, {"demo": None, "dataset": "own", "data": {"train": "in/train.csv", "test": "in/test.csv"},
+                        **demo_dataset_settings()}
     )
 
 
@@ -106,10 +109,26 @@ def test_wrong_type_names_the_key(workflow_copy):
     assert "val_fraction" in output and "'big' is not of type 'number'" in output
 
 
+def test_class_names_yaml_reads_as_booleans_stop_with_the_quoted_fix(workflow_copy):
+    (workflow_copy / "names.yaml").write_text("dataset: own\ndata: {train: x.csv}\ntarget: y\nclass_names: [No, Yes]\n")
+    proc = run_snakemake(workflow_copy, "-n", "--configfile", "names.yaml", check=False)
+    assert proc.returncode != 0
+    assert ('config: class_names [False, True] were read by YAML as booleans; quote them, e.g. '
+            'class_names: ["No", "Yes"]') in proc.stdout + proc.stderr
+
+
 def test_demo_never_writes_outside_results(workflow_copy):
-    """A merged --configfile must not turn the demo generator onto the user's own CSVs."""
+    """A merged config that names 'data' turns the demo off (its block in config/config.yaml is
+    inherited but not used): the generator never writes the user's CSVs, and without a target
+    the run stops before any job, asking for one."""
     proc = run_snakemake(workflow_copy, "-n", "--config", "data={'train': 'x.csv'}", check=False)
-    assert proc.returncode != 0 and "set 'demo: null'" in proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "config: set 'target'" in output
+    (workflow_copy / "x.csv").write_text("a,y\n1,no\n2,yes\n")
+    proc = run_snakemake(workflow_copy, "-n", "--config", "data={'train': 'x.csv'}", "target=y")
+    output = proc.stdout + proc.stderr
+    assert "'data' is set, so the demo is off" in output and "generate_demo" not in output
+    assert "rule roles:" in output
     out = run_snakemake(workflow_copy, "-n", "--forceall", "--configfile", "config/airbnb.yaml", check=False)
     assert "generate_demo" not in out.stdout
 

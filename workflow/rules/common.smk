@@ -4,9 +4,23 @@ import os
 from importlib.machinery import SourceFileLoader
 from importlib.util import module_from_spec, spec_from_loader
 
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
+for _where in (config, config.get("demo") or {}):
+    if any(isinstance(name, bool) for name in _where.get("class_names") or []):
+        # unquoted no/yes (on/off, true/false, y/n) are booleans to YAML: one line with the fix
+        _spelled = [
+            ("Yes" if n else "No") if isinstance(n, bool) else n
+            for n in _where["class_names"]
+        ]
+        _quoted = ", ".join(f'"{n}"' for n in _spelled)
+        raise WorkflowError(
+            f"config: class_names {_where['class_names']} were read by YAML as booleans; "
+            f"quote them, e.g. class_names: [{_quoted}]"
+        )
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
@@ -18,30 +32,49 @@ _library = module_from_spec(spec_from_loader(_loader.name, _loader))
 _loader.exec_module(_library)
 LIBRARY = _library.setup(workflow.current_basedir, workflow.sourcecache)
 lib = LIBRARY.lib
-from shortcut.errors import DataError  # noqa: E402
-from shortcut.spec import DatasetSpec  # noqa: E402
-
-SPEC = DatasetSpec.from_config(config)
-try:
-    SPEC.check()
-except DataError as exc:
-    raise WorkflowError(str(exc)) from None
+from shortcut.spec import DEMO_ENCODING  # noqa: E402
 
 RESULTS = f"results/{config['dataset']}"
-if config.get("demo") and config.get("data"):
-    raise WorkflowError(
-        "config: both 'demo' and 'data' are set; to run on your CSVs set 'demo: null' beside 'data'"
-    )
 if not config.get("demo") and not config.get("data"):
     raise WorkflowError(
-        "config: set 'data.train' (and optionally 'data.test'), or 'demo' for synthetic data"
+        "config: set 'data.train' (and optionally 'data.test') and 'target', or 'demo' for synthetic data"
+    )
+if config.get("demo") and config.get("data"):
+    # a user's config merged over config/config.yaml inherits its demo block: data wins
+    logger.info("config: 'data' is set, so the demo is off (its settings are not used)")
+# The demo's dataset settings (target, classes, class names, features, impute columns, log1p)
+# live in its block of config/config.yaml and apply only when the demo runs: a config with
+# 'data' never inherits another dataset's column or class names.
+DEMO = None if config.get("data") else config["demo"]
+
+
+def dataset_setting(key):
+    """A dataset key as the run uses it: the config's, else (the demo running) the demo block's."""
+    given = config.get(key)
+    if key == "impute":
+        columns = given["columns"] or (DEMO or {}).get("impute_columns") or []
+        return {**given, "columns": columns}
+    if given not in (None, [], {}) and not (
+        key == "features" and not any(given.values())
+    ):
+        return given
+    return None if DEMO is None else DEMO.get(key)
+
+
+if not dataset_setting("target"):
+    raise WorkflowError(
+        "config: set 'target', the name of the label column of the training CSV"
     )
 # The demo CSVs are generated under results/, never at a user-given path: inputs are never outputs.
 DATA = (
     {"train": f"{RESULTS}/raw/train.csv", "test": f"{RESULTS}/raw/test.csv"}
-    if config.get("demo")
+    if DEMO
     else config["data"]
 )
+ENCODING = config["data"]["encoding"] if config.get("data") else DEMO_ENCODING
+# The column roles (target, classes, features, left-out columns), resolved once by the roles
+# job from the training CSV and read by every job that needs them.
+ROLES = f"{RESULTS}/config.yaml"
 MODELS = f"{RESULTS}/models/{{fs}}/{{setting}}/seed{{seed}}"
 EVAL = f"{RESULTS}/metrics/{{fs}}/{{setting}}/seed{{seed}}/{{split}}"
 SALIENCY = f"{RESULTS}/saliency/{{fs}}/{{setting}}/seed{{seed}}/{{split}}"
@@ -87,23 +120,35 @@ def raw_csv(source):
     return DATA["train"] if source == "train" or not test else test
 
 
-def dataset_params(stage):
-    """The config keys a data job reads: only these changing reruns it.
+def roles_params():
+    """The config keys the roles job reads (given ones are kept, the others inferred): changing
+    one of them, or the training CSV, reruns it and every job that reads the roles."""
+    return {
+        "target": dataset_setting("target"),
+        "classes": dataset_setting("classes"),
+        "features": dataset_setting("features"),
+    }
 
-    Stages: "clean" (clean, shift: the CSV's encoding too), "encode" (fit_encoder), "eda"
-    (eda: class names and log1p label and scale its plots), "predict" (reads new CSVs
+
+def dataset_params(stage):
+    """The dataset settings a job reads beside the roles file: only these changing reruns it.
+
+    Stages: "clean" (clean, shift: the CSV's encoding too), "encode" (fit_encoder: impute and
+    log1p), "eda" (class names and log1p label and scale its plots), "predict" (reads new CSVs
     and names the predicted classes)."""
-    keys = ["target", "classes", "features", "clean"]
+    keys = ["clean"]
     if stage == "encode":
         keys += ["impute", "log1p"]
     if stage in ("eda", "predict"):
         keys += ["class_names"]
     if stage == "eda":
         keys += ["log1p"]
-    params = {key: config.get(key) for key in keys}
+    params = {
+        key: config[key] if key == "clean" else dataset_setting(key) for key in keys
+    }
     if stage in ("clean", "predict"):
         # the encoding reads the CSVs; the paths are the jobs' inputs, not params
-        params["data"] = {"encoding": SPEC.encoding}
+        params["data"] = {"encoding": ENCODING}
     return params
 
 

@@ -1,7 +1,7 @@
 # Data stage: raw CSV -> validated parquet -> encoded splits (+ EDA).
 
 
-if config["demo"]:
+if DEMO:
 
     rule generate_demo:
         input:
@@ -17,15 +17,42 @@ if config["demo"]:
         conda:
             CONDA_ENV
         params:
-            demo=config["demo"],
+            demo={key: DEMO[key] for key in ("rows_train", "rows_test", "seed")},
         script:
             "../scripts/generate_demo.py"
+
+
+rule roles:
+    # The column roles, once: the config's target, classes and features where given, the rest
+    # inferred from the training CSV (classes: its labels, sorted; features: every other column,
+    # numeric if it parses as numbers; an identifier or a constant column left out, with a
+    # warning). Every job that needs the roles reads the file; the test CSV is not an input.
+    input:
+        lib("roles.py"),
+        csv=DATA["train"],
+    output:
+        roles=ROLES,
+    log:
+        f"{RESULTS}/logs/roles.log",
+    benchmark:
+        benchmark("roles")
+    priority: 10
+    localrule: True  # one read of the training CSV's text: runs beside snakemake, no sbatch
+    conda:
+        CONDA_ENV
+    params:
+        roles=roles_params(),
+        encoding=ENCODING,
+        max_coerced_fraction=config["clean"]["max_coerced_fraction"],
+    script:
+        "../scripts/roles.py"
 
 
 rule clean:
     input:
         lib("clean.py"),
         csv=lambda w: raw_csv(w.source),
+        roles=ROLES,
     output:
         parquet=f"{RESULTS}/clean/{{source}}.parquet",
         cells=f"{RESULTS}/clean/{{source}}_cells.json",
@@ -76,6 +103,7 @@ rule fit_encoder:
     input:
         lib("fit_encoder.py"),
         clean=f"{RESULTS}/clean/train.parquet",
+        roles=ROLES,
     output:
         encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
         train=f"{RESULTS}/features/{{fs}}/train.parquet",
@@ -126,6 +154,7 @@ rule eda:
         lib("eda.py"),
         train=f"{RESULTS}/clean/train.parquet",
         test=f"{RESULTS}/clean/test.parquet",
+        roles=ROLES,
     output:
         classes=f"{RESULTS}/eda/class_distribution.parquet",
         association=f"{RESULTS}/eda/target_association.parquet",

@@ -14,6 +14,7 @@ rule evaluate:
             allow_missing=True,
         ),
         encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
+        roles=ROLES,
     output:
         metrics=expand(f"{EVAL}/metrics.json", split=EVAL_SPLITS, allow_missing=True),
         predictions=expand(
@@ -45,7 +46,6 @@ rule evaluate:
         runtime=30,
     params:
         splits=list(EVAL_SPLITS),
-        n_classes=len(config["classes"]),
         saliency=config["saliency"],
         reliance=config["reliance"],
     script:
@@ -87,6 +87,7 @@ rule shift:
         lib("shift.py"),
         train=f"{RESULTS}/clean/train.parquet",
         test=f"{RESULTS}/clean/audit.parquet",
+        roles=ROLES,
     output:
         table=f"{RESULTS}/shift/shift.parquet",
         csv=f"{RESULTS}/shift/shift.csv",
@@ -119,6 +120,7 @@ rule shift_evidence:
         # file's missing counts: a cell empty only in test is left out of its feature's harm
         clean_audit=f"{RESULTS}/clean/audit.parquet",
         train_cells=f"{RESULTS}/clean/train_cells.json",
+        roles=ROLES,
     output:
         covariate=f"{RESULTS}/shift/covariate.json",
         support=f"{RESULTS}/shift/support.parquet",
@@ -138,7 +140,6 @@ rule shift_evidence:
         mem_mb=2000,
         runtime=20,
     params:
-        n_classes=len(config["classes"]),
         seed=config["shift"]["seed"],
         domain=config["shift"]["domain"],
         evidence=config["shift"]["evidence"],
@@ -154,6 +155,7 @@ rule decompose:
         support=f"{RESULTS}/shift/support.parquet",
         val=grid_predictions("all", "val"),
         audit=grid_predictions("all", "audit"),
+        roles=ROLES,
     output:
         decomposition=f"{RESULTS}/shift/decomposition.parquet",
         label_shift=f"{RESULTS}/shift/label_shift.parquet",
@@ -168,7 +170,6 @@ rule decompose:
         CONDA_ENV
     params:
         models=grid_keys(),
-        n_classes=len(config["classes"]),
         seed=config["shift"]["seed"],
         n_boot=config["shift"]["evidence"]["n_boot"],
     script:
@@ -185,6 +186,7 @@ checkpoint diagnose:
         conditional=f"{RESULTS}/shift/conditional.parquet",
         decomposition=f"{RESULTS}/shift/decomposition.parquet",
         label_shift=f"{RESULTS}/shift/label_shift.parquet",
+        roles=ROLES,  # the features' order: the remedies' names
     output:
         verdict=f"{RESULTS}/diagnosis/shortcut.json",
         table=f"{RESULTS}/diagnosis/verdict.parquet",
@@ -200,7 +202,6 @@ checkpoint diagnose:
     params:
         diagnose=diagnose_params(),
         reliance=config["reliance"],
-        features=list(SPEC.features),
     script:
         "../scripts/diagnose.py"
 
@@ -246,6 +247,7 @@ rule predict:
     input:
         unpack(predict_inputs),
         lib("predict.py"),
+        roles=ROLES,
     output:
         parquet=f"{RESULTS}/predictions/{{name}}.parquet",
         csv=f"{RESULTS}/predictions/{{name}}.csv",

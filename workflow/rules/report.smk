@@ -34,9 +34,8 @@ rule report:
     params:
         settings={
             "dataset": config["dataset"],
-            "target": config["target"],
-            "classes": config["classes"],
-            "class_names": config.get("class_names"),
+            # target, classes and the roles: from the roles file (an input)
+            "class_names": dataset_setting("class_names"),
             "models": config["grid"]["models"],
             "seeds": config["grid"]["seeds"],
             "method": diagnose_params().get("method"),

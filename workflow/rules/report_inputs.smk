@@ -35,8 +35,12 @@ def report_benchmarks():
     """Benchmark files of the jobs behind the report's inputs, the remedy aside (the cost section):
     the data jobs, the grid on all features, the shift evidence, the diagnosis and its
     confirmation, and the side studies this config runs."""
-    found = [benchmark("generate_demo")] if config["demo"] else []
-    found += [benchmark("clean", "train"), benchmark("clean", "test")]
+    found = [benchmark("generate_demo")] if DEMO else []
+    found += [
+        benchmark("roles"),
+        benchmark("clean", "train"),
+        benchmark("clean", "test"),
+    ]
     found += [benchmark("split_test"), benchmark("eda"), *grid_benchmarks("all")]
     found += [benchmark(rule) for rule in ("shift", "shift_evidence", "decompose")]
     found += [benchmark("diagnose"), benchmark("confirm")]
@@ -55,6 +59,7 @@ def report_inputs(wildcards):
     without running it (`snakemake --report`) still holds the jobs behind these files.
     """
     return {
+        "roles": ROLES,  # target, classes and the column roles of the data section
         "clean_train_cells": f"{RESULTS}/clean/train_cells.json",
         "clean_test_cells": f"{RESULTS}/clean/test_cells.json",
         "test_split": f"{RESULTS}/clean/test_split.json",

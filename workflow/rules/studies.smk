@@ -41,6 +41,7 @@ rule shared_bias:
         lib("shared_bias.py"),
         train=f"{RESULTS}/features/all/train.parquet",
         val=f"{RESULTS}/features/all/val.parquet",
+        roles=ROLES,
     output:
         history=f"{RESULTS}/studies/shared_bias_history.parquet",
         summary=f"{RESULTS}/studies/shared_bias_summary.parquet",
@@ -64,7 +65,6 @@ rule shared_bias:
     params:
         study=config["shared_bias"],
         seeds=config["grid"]["seeds"],
-        n_classes=len(config["classes"]),
         dtype=config["network"]["dtype"],
     script:
         "../scripts/shared_bias.py"

@@ -7,6 +7,7 @@ rule train_model:
         train=f"{RESULTS}/features/{{fs}}/train.parquet",
         val=f"{RESULTS}/features/{{fs}}/val.parquet",
         encoder=f"{RESULTS}/features/{{fs}}/encoder.json",
+        roles=ROLES,
     output:
         model=f"{MODELS}/model.npz",
         history=f"{MODELS}/history.parquet",
@@ -29,7 +30,6 @@ rule train_model:
     params:
         setting=lambda w: config["models"][w.setting],
         network=config["network"],
-        n_classes=len(config["classes"]),
     script:
         "../scripts/train_model.py"
 

@@ -2,11 +2,11 @@
 
 from shortcut import data, files
 from shortcut.job import run
-from shortcut.spec import DatasetSpec
+from shortcut import spec as specs
 
 
 def main(snakemake):
-    spec = DatasetSpec.from_config(snakemake.params.dataset)
+    spec = specs.from_roles(files.read_yaml(snakemake.input.roles), snakemake.params.dataset)
     batches = files.read_raw_csv_batches(snakemake.input.csv, [spec.target, *spec.features], spec.encoding)
     frame, cells = data.clean_source(batches, spec, files.csv_origin(snakemake.input.csv),
                                      snakemake.wildcards.source, snakemake.params.holdout)

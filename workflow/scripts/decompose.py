@@ -4,12 +4,13 @@ mix estimated from the model's own test predictions."""
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shortcut import decompose, domain, files, metrics
+from shortcut import decompose, domain, files, metrics, roles
 from shortcut.job import run
 
 
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
+    n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     # the support frame's validation and audit rows (the train rows are not used here), the
     # part as categorical codes
     support = files.read_parquet_table(inp.support, strings_as_dictionary=True, schema=domain.SUPPORT_COLUMNS)
@@ -19,7 +20,7 @@ def main(snakemake):
     decomposition, label_shift = decompose.model_tables(
         support, [files.read_table(x, metrics.PREDICTIONS_COLUMNS) for x in inp.val],
         [files.read_table(x, metrics.PREDICTIONS_COLUMNS) for x in inp.audit],
-        p.models, p.n_classes, n_boot=p.n_boot, seed=p.seed,
+        p.models, n_classes, n_boot=p.n_boot, seed=p.seed,
     )
     out = snakemake.output
     files.write_table(decomposition, out.decomposition, decompose.DECOMPOSITION_COLUMNS)

@@ -1,6 +1,6 @@
 """Checkpoint: combine reliance and shift evidence into the shortcut verdict and its remedies."""
 
-from shortcut import conditional, decompose, diagnose, files, reliance, shift, summary
+from shortcut import conditional, decompose, diagnose, files, reliance, roles, shift, summary
 from shortcut.job import run
 
 
@@ -19,7 +19,7 @@ def main(snakemake):
         reliance=reliance.reliance_table(importance, min_share_factor=p.reliance["min_share_factor"],
                                          set_aside=diagnose.broken_elsewhere(evidence)),
         evidence=evidence, covariate=files.read_json(inp.covariate),
-        class_mix=files.read_json(inp.class_mix), features=p.features,
+        class_mix=files.read_json(inp.class_mix), features=roles.features(files.read_yaml(inp.roles)),
         label_shift=per_model(inp.label_shift, decompose.LABEL_SHIFT_COLUMNS),
         decomposition=per_model(inp.decomposition, decompose.DECOMPOSITION_COLUMNS),
         marginal=files.read_table(inp.shift, shift.SHIFT_COLUMNS), thresholds={k: v for k, v in p.diagnose.items() if k not in ("models", "method")},

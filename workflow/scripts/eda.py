@@ -6,11 +6,11 @@ matplotlib.use("Agg")
 
 from shortcut import data, eda, files  # noqa: E402
 from shortcut.job import run  # noqa: E402
-from shortcut.spec import DatasetSpec  # noqa: E402
+from shortcut import spec as specs  # noqa: E402
 
 
 def main(snakemake):
-    spec = DatasetSpec.from_config(snakemake.params.dataset)
+    spec = specs.from_roles(files.read_yaml(snakemake.input.roles), snakemake.params.dataset)
     frames = {part: data.feature_frame(files.read_parquet_table(path, strings_as_dictionary=True), spec)
               for part, path in (("train", snakemake.input.train), ("test", snakemake.input.test))}
     dist = eda.class_distribution(frames, spec)

@@ -1,20 +1,21 @@
 """Metrics, predictions, permutation importance and gradient saliency of one model on every split
 (validation, audit and confirmation rows)."""
 
-from shortcut import files, metrics, nn, reliance, saliency
+from shortcut import files, metrics, nn, reliance, roles, saliency
 from shortcut.job import run
 
 
 def main(snakemake):
     inp, out, p = snakemake.input, snakemake.output, snakemake.params
     seed, encoder = int(snakemake.wildcards.seed), files.read_json(inp.encoder)
+    n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     model = nn.load(files.load_npz(inp.model))
     s = p.saliency
     baseline = encoder["column_means"] if s["baseline"] == "train_mean" else None
     for k, split in enumerate(p.splits):
         X, y, rows = files.read_encoded(inp.splits[k], model.dtype)
         proba = model.predict_proba(X)
-        result = metrics.classification_metrics(y, proba, p.n_classes, metrics.majority_class(encoder))
+        result = metrics.classification_metrics(y, proba, n_classes, metrics.majority_class(encoder))
         importance = reliance.permutation_importance(model, X, y, encoder["sources"], encoder["groups"],
                                                      repeats=p.reliance["repeats"], seed=seed,
                                                      max_rows=p.reliance["max_rows"])

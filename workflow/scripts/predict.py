@@ -4,12 +4,12 @@ from pathlib import Path
 
 from shortcut import data, files, nn, predict, summary
 from shortcut.job import run
-from shortcut.spec import DatasetSpec
+from shortcut import spec as specs
 
 
 def main(snakemake):
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
-    spec = DatasetSpec.from_config(p.dataset)
+    spec = specs.from_roles(files.read_yaml(snakemake.input.roles), p.dataset)
     answer = files.read_json(inp.answer)
     # the remedies' metric summaries (auto only)
     audit = [files.read_table(x, summary.METRICS_SUMMARY_COLUMNS) for x in inp.audit]

@@ -62,7 +62,12 @@ def read(name: str, value):
 
 
 def read_inputs(paths, settings) -> report.Inputs:
-    """``paths``: the rule's input names -> files (the side studies may be missing)."""
+    """``paths``: the rule's input names -> files (the side studies may be missing). The roles
+    file (the roles job's) gives the target, the classes and the roles shown in the data section."""
+    paths = dict(paths)
+    if "roles" in paths:
+        resolved = files.read_yaml(paths.pop("roles"))
+        settings = {**settings, "target": resolved["target"], "classes": resolved["classes"], "roles": resolved}
     tables = {name: read(name, value) for name, value in paths.items() if name not in BENCHMARKS}
     jobs = dict.fromkeys(str(path) for name in BENCHMARKS for path in listed(paths.get(name, [])))
     timings = {os.path.relpath(path, settings["benchmark_root"]): files.read_csv(path, sep="\t") for path in jobs}

@@ -4,16 +4,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from shortcut import files, shared_bias  # noqa: E402
+from shortcut import files, roles, shared_bias  # noqa: E402
 from shortcut.job import run  # noqa: E402
 
 
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
+    n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     X_train, y_train, _ = files.read_encoded(inp.train, p.dtype)
     X_val, y_val, _ = files.read_encoded(inp.val, p.dtype)
     history, summary = shared_bias.shared_bias_study(
-        X_train, y_train, X_val, y_val, p.n_classes, p.study, p.seeds, p.dtype, threads=snakemake.threads,
+        X_train, y_train, X_val, y_val, n_classes, p.study, p.seeds, p.dtype, threads=snakemake.threads,
     )
     out = snakemake.output
     for table, name, schema in ((history, "history", shared_bias.HISTORY_COLUMNS),

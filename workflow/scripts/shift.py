@@ -2,11 +2,12 @@
 
 from shortcut import data, files, shift
 from shortcut.job import run
-from shortcut.spec import TARGET, DatasetSpec
+from shortcut import spec as specs
+from shortcut.spec import TARGET
 
 
 def main(snakemake):
-    spec = DatasetSpec.from_config(snakemake.params.dataset)
+    spec = specs.from_roles(files.read_yaml(snakemake.input.roles), snakemake.params.dataset)
     p = snakemake.params.shift
     # text as dictionary codes (categorical columns), not one Python string per cell
     train, test = (data.feature_frame(files.read_parquet_table(path, strings_as_dictionary=True), spec)

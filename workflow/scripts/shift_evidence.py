@@ -1,19 +1,20 @@
 """Covariate shift and training support of the audit rows, and the conditional-shift evidence of
 every feature (did its relation to the label break?)."""
 
-from shortcut import conditional, domain, files
+from shortcut import conditional, domain, files, roles
 from shortcut.job import run
 
 
 def main(snakemake):
     p, inp = snakemake.params, snakemake.input
+    n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     splits = [files.read_encoded(path) for path in (inp.train, inp.val, inp.audit)]
     encoder = files.read_json(inp.encoder)
     cells = files.read_json(inp.train_cells)["columns"]
     never_missing = [f for f in dict.fromkeys(encoder["sources"])
                      if cells[f]["missing"] + cells[f]["coerced_to_missing"] == 0]
     result = conditional.audit_evidence(
-        *splits, encoder, p.n_classes,
+        *splits, encoder, n_classes,
         domain_settings=domain.DomainSettings.from_config(p.domain, p.seed),
         evidence_settings=conditional.EvidenceSettings.from_config(p.evidence, p.seed),
         missing_audit=files.read_missing(inp.clean_audit, never_missing, splits[2][2]),

@@ -124,6 +124,21 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(fh)
 
 
+def write_yaml(path: str | os.PathLike, obj: Any, header: str = "") -> None:
+    """``obj`` as YAML (key order kept, text that YAML would read as another type quoted), after
+    the comment lines ``header``."""
+    import yaml
+
+    write_text(path, header + yaml.safe_dump(obj, sort_keys=False, allow_unicode=True))
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

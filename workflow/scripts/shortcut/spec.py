@@ -1,6 +1,7 @@
-"""Dataset roles from the config.
+"""A job's view of the dataset: the column roles the roles job resolved
+(``results/<dataset>/config.yaml``, see ``roles``) with the job's own settings, checked together.
 
-Kept free of heavy imports: the Snakefile imports it at parse time to check the config.
+Kept free of heavy imports: the Snakefile imports ``DEMO_ENCODING`` from it at parse time.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ class DatasetSpec:
 
     @classmethod
     def from_config(cls, config: dict) -> "DatasetSpec":
-        """From the validated config (every default filled from the schema), or from the part of
-        it a job gets (``dataset_params`` in the workflow): a job that does not impute or
-        transform gets no ``impute``/``log1p``, and the demo data has no ``data`` section."""
+        """From a config-shaped dict: target, classes and features (in a job, from the roles
+        file: :func:`from_roles`) and the settings a job gets (``dataset_params`` in the
+        workflow): a job that does not impute or transform gets no ``impute``/``log1p``, and the
+        demo data has no ``data`` section."""
         feats = config["features"]
         impute = {}
         if config.get("impute") is not None:
@@ -86,3 +88,16 @@ class DatasetSpec:
         except LookupError:
             raise DataError(f"config: data.encoding '{self.encoding}' is not a text encoding Python knows "
                             "(for example utf-8, latin-1, cp1252)") from None
+
+
+def from_roles(resolved: dict, settings: dict) -> DatasetSpec:
+    """The spec of a job: the roles the roles job resolved (the content of
+    ``results/<dataset>/config.yaml``) and the job's own settings from its params
+    (``dataset_params`` in the workflow: clean, and impute, log1p, class_names where the job
+    reads them), checked together."""
+    spec = DatasetSpec.from_config({key: resolved[key] for key in ("target", "classes", "features")} | settings)
+    try:
+        spec.check()
+    except DataError as exc:
+        raise DataError(f"{exc} (the roles are in results/<dataset>/config.yaml)") from None
+    return spec

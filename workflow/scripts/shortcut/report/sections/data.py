@@ -49,6 +49,7 @@ def section(inp: Inputs) -> Section:
             text += (" There is no separate test file: both parts are held-out rows of the training file, so "
                      "they show a shortcut only if it is already inconsistent within that file.")
         blocks.append(Para(text))
+    blocks.extend(roles_blocks(inp.settings))
 
     blocks.append(Heading("Missing values and what was done"))
     val_imputed = enc.get("val_report", {}).get("imputed", {})
@@ -168,3 +169,28 @@ def _eda_figures(inp: Inputs) -> list:
                 caption += "."
         out.append(Figure("eda_target_association", caption, source=inp.eda_figures["eda_target_association"]))
     return out
+
+
+def roles_blocks(settings: dict) -> list:
+    """The column roles the roles job resolved (results/<dataset>/config.yaml): a table of the
+    roles and where each came from, and the columns left out and why."""
+    resolved = settings.get("roles")
+    if not resolved:
+        return []
+    source = resolved.get("source", {})
+    names = settings.get("class_names")
+    classes = ", ".join(f"`{c}`" for c in resolved.get("classes", []))
+    if names:
+        classes += " (shown as " + ", ".join(str(n) for n in names) + ")"
+    features = resolved.get("features", {})
+    rows = [["target", f"`{resolved.get('target')}`", str(source.get("target", ""))],
+            ["classes", classes, str(source.get("classes", ""))]]
+    for kind in ("numeric", "categorical"):
+        cols = features.get(kind) or []
+        rows.append([f"{kind} features", ", ".join(f"`{c}`" for c in cols) or "none", str(source.get("features", ""))])
+    blocks: list = [Heading("Column roles"), Table(["role", "columns", "from"], rows, [False, False, False])]
+    left = resolved.get("left_out") or []
+    if left:
+        blocks.append(Para("Left out of the features: " + "; ".join(
+            f"`{item['column']}`, {item['reason']}" for item in left) + "."))
+    return blocks
