@@ -61,3 +61,24 @@ def train_settings(**values):
     config = {**MINIMAL, "models": {"t": {"activation": "relu", "lr": 1e-3}}, "grid": {"models": ["t"], "seeds": [0]}}
     # values go over the completed setting unvalidated, so a test can pass a bad one on purpose
     return nn.TrainSettings.from_config({**validated(config)["models"]["t"], **values})
+
+
+def small_demo(dataset: str, **overrides) -> dict:
+    """A complete config of a tiny demo run (2,000 training rows, one 5-epoch ReLU model, one
+    seed) in which the planted shortcut is still confirmed: for tests that run the whole workflow,
+    also as a module (whose config is only what it is given, so every role is spelled out).
+    ``overrides`` replace top-level keys."""
+    return {
+        "dataset": dataset,
+        "demo": {"rows_train": 2000, "rows_test": 600, "seed": 7},
+        "target": "price_class",
+        "classes": [0, 1, 2, 3],
+        "class_names": ["Budget", "Mid-range", "Premium", "Luxury"],
+        "features": {"categorical": ["neighbourhood_group", "room_type"],
+                     "numeric": ["minimum_nights", "amenity_score", "number_of_reviews", "availability_365"]},
+        "models": {"relu": {"activation": "relu", "lr": 0.003, "epochs": 5, "patience": 0}},
+        "grid": {"models": ["relu"], "seeds": [0]},
+        "shared_bias": {"epochs": 2},
+        "saliency": {"ig_steps": 4},
+        **overrides,
+    }

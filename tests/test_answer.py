@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from configs import small_demo
 from conftest import ROOT, copy_workflow, run_snakemake, write_override
 from shortcut import answer, remedy
 from shortcut.errors import DataError
@@ -132,20 +133,7 @@ def test_the_config_schema_offers_exactly_the_gates_values():
 # --- a real run: fail_on ends it non-zero after the report ------------------------------------
 
 # A tiny demo run (as tests/test_module.py's): the planted shortcut is confirmed.
-SMALL = {
-    "dataset": "gate",
-    "demo": {"rows_train": 2000, "rows_test": 600, "seed": 7},
-    "target": "price_class",
-    "classes": [0, 1, 2, 3],
-    "class_names": ["Budget", "Mid-range", "Premium", "Luxury"],
-    "features": {"categorical": ["neighbourhood_group", "room_type"],
-                 "numeric": ["minimum_nights", "amenity_score", "number_of_reviews", "availability_365"]},
-    "models": {"relu": {"activation": "relu", "lr": 0.003, "epochs": 5, "patience": 0}},
-    "grid": {"models": ["relu"], "seeds": [0]},
-    "gradient_flow": {"models": []},
-    "shared_bias": {"epochs": 2},
-    "saliency": {"ig_steps": 4},
-}
+SMALL = small_demo("gate", gradient_flow={"models": []})
 
 
 @pytest.mark.workflow

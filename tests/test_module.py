@@ -15,25 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from configs import small_demo
 from conftest import ROOT, copy_workflow, run_snakemake
 from workflow_scratch import _no_slurm_controller_probe  # noqa: F401 (autouse fixture)
 from workflow_scratch import job_blocks, parse_jobs, products
 
 pytestmark = pytest.mark.workflow
 
-SMALL = {
-    "dataset": "mod",
-    "demo": {"rows_train": 2000, "rows_test": 600, "seed": 7},
-    "target": "price_class",
-    "classes": [0, 1, 2, 3],
-    "class_names": ["Budget", "Mid-range", "Premium", "Luxury"],
-    "features": {"categorical": ["neighbourhood_group", "room_type"],
-                 "numeric": ["minimum_nights", "amenity_score", "number_of_reviews", "availability_365"]},
-    "models": {"relu": {"activation": "relu", "lr": 0.003, "epochs": 5, "patience": 0}},
-    "grid": {"models": ["relu"], "seeds": [0]},
-    "shared_bias": {"epochs": 2},
-    "saliency": {"ig_steps": 4},
-}
+SMALL = small_demo("mod")
 
 
 def test_another_project_uses_the_workflow_as_a_module(tmp_path):
