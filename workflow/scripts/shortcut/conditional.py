@@ -123,7 +123,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from . import stats
 from .table import Schema
@@ -460,6 +459,8 @@ def fit_temperature(logp: np.ndarray, y: np.ndarray) -> float:
         z = logp / np.exp(log_t)
         return float(np.mean(logsumexp(z) - z[rows, y]))
 
+    from scipy import optimize  # here, not at import: the tables' readers import this module for its schema
+
     res = optimize.minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-4})
     return float(np.exp(res.x))
 
@@ -485,6 +486,8 @@ def fit_offsets(logp: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
         nll = float(np.mean(lse - z[np.arange(len(yy)), yy]))
         p = np.exp(z - lse[:, None])
         return nll, p.mean(axis=0) - freq
+
+    from scipy import optimize
 
     res = optimize.minimize(objective, np.zeros(idx.size), jac=True, method="L-BFGS-B",
                             bounds=[(-30.0, 30.0)] * idx.size)

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from . import stats
 from .table import Schema
@@ -126,6 +125,8 @@ def _bbse(joint: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     ``predicted[i]`` test rows predicted i (neither empty)."""
     C = joint / joint.sum()
     mu = predicted / predicted.sum()
+    from scipy import optimize  # here, not at import: the tables' readers import this module for its schema
+
     w, _ = optimize.nnls(C, mu)
     w[joint.sum(axis=0) == 0] = np.nan
     return w

@@ -46,7 +46,6 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import stats as sstats
 from .table import Schema
@@ -112,6 +111,8 @@ def class_mix(y_train, y_test, n_classes: int, thresholds: Mapping) -> dict:
     table = np.vstack([ct, cs])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] >= 2 and ct.sum() and cs.sum():
+        from scipy import stats  # here, not at import: the tables' readers import this module for its schema
+
         chi2, pval, _, _ = stats.chi2_contingency(table, correction=False)
     else:
         chi2, pval = 0.0, 1.0
@@ -155,6 +156,8 @@ def feature_shift(train: pd.Series, test: pd.Series, kind: str, thresholds: Mapp
         a, b = as_float(train), as_float(test)
         a, b = a[~np.isnan(a)], b[~np.isnan(b)]
         if a.size and b.size:
+            from scipy import stats
+
             res = stats.ks_2samp(a, b)
             ks, ks_p = float(res.statistic), float(res.pvalue)
         else:
