@@ -19,9 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import DataError
-from .spec import TARGET, DatasetSpec
+from .spec import NUMBER_PATTERN, TARGET, DatasetSpec
 
-_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,7 +94,7 @@ class _Cleaner:
     def _numeric(self, name: str, arr: pa.Array) -> None:
         stripped = pc.utf8_trim_whitespace(arr)
         present = pc.is_valid(stripped).to_numpy(zero_copy_only=False)
-        valid = pc.fill_null(pc.match_substring_regex(stripped, _NUMBER), False)
+        valid = pc.fill_null(pc.match_substring_regex(stripped, NUMBER_PATTERN), False)
         bad = present & ~valid.to_numpy(zero_copy_only=False)
         audit = self.audit[name]
         audit["missing"] += int((~present).sum())

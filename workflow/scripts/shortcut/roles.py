@@ -14,12 +14,13 @@ import logging
 import re
 
 from .errors import DataError
+from .spec import NUMBER_PATTERN
 
 log = logging.getLogger("shortcut")
 
 # What YAML 1.1 reads as a boolean, by value: `classes: [no, yes]` arrives as [False, True].
 YAML_BOOLEANS = {False: ("no", "false", "off", "n"), True: ("yes", "true", "on", "y")}
-NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")  # the clean job's pattern
+NUMBER = re.compile(NUMBER_PATTERN)  # the clean job's pattern
 
 IDENTIFIER = "text unique per row (an identifier)"
 CONSTANT = "constant (one value or none)"

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from .errors import DataError
 
+# A cell that parses as a number (the clean job's numeric columns, the roles job's inference).
+NUMBER_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 TARGET = "target"  # name of the class-index column in every cleaned and encoded table
 DEMO_ENCODING = "utf-8"  # the demo generator writes its CSVs in UTF-8
 
