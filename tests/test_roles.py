@@ -70,7 +70,7 @@ def test_a_missing_target_or_a_single_label_is_a_one_line_error():
 def test_the_arrow_summaries_equal_the_plain_ones_and_the_clean_jobs_number_pattern():
     import pyarrow as pa
 
-    from shortcut import data
+    from shortcut import spec
 
     columns = {"id": ["a1", "a2", " a3 ", "a4"], "x": ["1", " 2.5", None, "oops"], "e": [None, "", "  ", None],
                "y": ["no", "yes ", "no", ""]}
@@ -79,7 +79,7 @@ def test_the_arrow_summaries_equal_the_plain_ones_and_the_clean_jobs_number_patt
     trimmed = {name: [None if x is None or not x.strip() else x.strip() for x in cells] for name, cells in columns.items()}
     assert summaries == {name: roles.summarize(cells) for name, cells in trimmed.items()}
     assert sorted(labels) == ["no", "yes"]
-    assert roles.NUMBER.pattern == data._NUMBER  # the same parsing as the clean job
+    assert roles.NUMBER.pattern == spec.NUMBER_PATTERN  # the clean job's pattern (shortcut.data uses it)
 
 
 def test_roles_round_trip_through_the_yaml_file(tmp_path):
