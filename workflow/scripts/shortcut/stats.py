@@ -47,6 +47,26 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
+def weighted_holm(pvalues: Sequence[float], weights: Sequence[float]) -> np.ndarray:
+    """Holm's weighted step-down adjustment (Holm 1979): the family-wise error rate stays at most
+    alpha for any weights fixed before the p-values are seen, and a unit's share of alpha is its
+    weight's share of the family's. The hypotheses are taken in the order of p / w; the adjusted
+    p of the j-th is the running maximum of p_(l) x (sum of the weights from l on) / w_(l). Equal
+    weights give :func:`holm`. A weight of 0 (or a NaN p) leaves a hypothesis out of the family:
+    its adjusted p is 1 (NaN stays NaN)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    out = np.where(np.isfinite(p), 1.0, np.nan)
+    ok = np.flatnonzero(np.isfinite(p) & np.isfinite(w) & (w > 0))
+    if ok.size == 0:
+        return out
+    order = ok[np.argsort(p[ok] / w[ok], kind="stable")]
+    remaining = np.cumsum(w[order][::-1])[::-1]  # the weights from this one to the last
+    adjusted = np.minimum(1.0, p[order] * remaining / w[order])
+    out[order] = np.maximum.accumulate(adjusted)
+    return out
+
+
 def wilson(successes, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval of binomial proportions (vectorised; n = 0 gives NaN)."""
     k = np.asarray(successes, dtype=np.float64)
