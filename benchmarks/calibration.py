@@ -436,6 +436,7 @@ def decide(train: pd.DataFrame, test: pd.DataFrame, categorical: list, numeric: 
     ev = evidence["evidence"]
     result = diagnose.diagnose(
         reliance=reliance.reliance_table(importance, min_share_factor=cfg["reliance"]["min_share_factor"],
+                                         material=diagnose.material_loss(ev),
                                          set_aside=diagnose.broken_elsewhere(ev)),
         evidence=ev, covariate=domain.summary(evidence["shift"]), class_mix=mix, features=features,
         label_shift=label_shift, marginal=marginal,

@@ -70,6 +70,24 @@ def test_share_floor_and_interval_on_known_numbers():
     assert aside.loc["b", "relied"] and aside.loc["b", "share"] > 0.9
 
 
+def test_a_material_loss_makes_a_small_share_relied_on():
+    """Next to a feature that carries six nats, a unit whose permutation costs 0.3 nats has a share
+    of 5 %, below 0.5 / 3; with a material loss of 0.05 nats it is relied on, a noise unit is not."""
+    rows = []
+    for unit, v in [("big", 6.0), ("leak", 0.3), ("noise", 0.0)]:
+        for repeat, jitter in enumerate([-0.01, 0.0, 0.01]):
+            rows.append({"unit": unit, "kind": "feature", "members": unit, "repeat": repeat,
+                         "importance": v + jitter, "base_log_loss": 1.0, "setting": "relu", "seed": 0})
+    frame = pd.DataFrame(rows)
+    share_only = reliance.reliance_table(frame, min_share_factor=MIN_SHARE).set_index("unit")
+    assert not share_only.loc["leak", "relied"]
+    table = reliance.reliance_table(frame, min_share_factor=MIN_SHARE, material=0.05).set_index("unit")
+    assert table.loc["leak", "relied"] and table.loc["big", "relied"] and not table.loc["noise", "relied"]
+    assert "material loss 0.05 nats" in table["rule"].iloc[0]
+    # below the material loss and below the share floor: not relied on
+    assert not reliance.reliance_table(frame, min_share_factor=MIN_SHARE, material=0.5).set_index("unit").loc["leak", "relied"]
+
+
 def test_copies_of_one_feature_hide_each_other_but_not_as_a_group():
     rng = np.random.default_rng(4)
     n = 4000

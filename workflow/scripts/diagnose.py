@@ -17,6 +17,7 @@ def main(snakemake):
     evidence = files.read_table(inp.conditional, conditional.EVIDENCE_COLUMNS)
     result = diagnose.diagnose(
         reliance=reliance.reliance_table(importance, min_share_factor=p.reliance["min_share_factor"],
+                                         material=diagnose.material_loss(evidence),
                                          set_aside=diagnose.broken_elsewhere(evidence)),
         evidence=evidence, covariate=files.read_json(inp.covariate),
         class_mix=files.read_json(inp.class_mix), features=roles.features(files.read_yaml(inp.roles)),

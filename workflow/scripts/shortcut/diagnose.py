@@ -57,6 +57,14 @@ def remedy_name(members: Sequence[str], features: Sequence[str]) -> str:
     return "drop-" + "+".join(sorted(members, key=lambda f: order.get(f, len(order))))
 
 
+def material_loss(evidence: pd.DataFrame) -> float | None:
+    """The evidence's material floor in nats (``min_harm``: ``min_harm_share`` x H(Y)), the loss
+    a model relies on a unit for materially whatever its share (``reliance.reliance_table``);
+    None without evidence."""
+    values = evidence["min_harm"].dropna() if "min_harm" in evidence else []
+    return float(values.iloc[0]) if len(values) else None
+
+
 def broken_elsewhere(evidence: pd.DataFrame) -> dict:
     """Per unit, the members of the OTHER units whose relation broke (set aside from its
     reliance share, ``shortcut.reliance.reliance_table``)."""

@@ -14,8 +14,8 @@ other), so the groups of strongly associated features found on the training part
 (``shortcut.codes.association_groups``, stored in the encoder) are permuted as one unit too.
 
 Decision rule (``relied_rule``): a unit is **relied on** when the lower bound of its importance
-interval is above 0 AND its share of the summed importance of the single features is at least
-``min_share_factor / F`` (F = number of features; with the default factor 0.5, half of what an
+interval is above 0 AND (its importance is at least the material loss the diagnosis passes, or
+its share of the summed importance of the single features is at least ``min_share_factor / F``) (F = number of features; with the default factor 0.5, half of what an
 even split would give each feature: 0.25 for F = 2, 0.083 for F = 6, 0.017 for F = 30). The first
 clause rules out noise; the second ties "material" to the number of features instead of one
 fixed share, which would be unreachable for every feature of a wide model or trivial for a
@@ -110,16 +110,17 @@ def permutation_importance(model, X, y, sources: Sequence[str], groups: Sequence
     return Table.from_records(rows, list(IMPORTANCE_COLUMNS))
 
 
-def relied_rule(min_share_factor: float) -> str:
+def relied_rule(min_share_factor: float, material: float | None = None) -> str:
+    floor = "" if material is None else f" or its importance >= the material loss {material:.4g} nats"
     return (f"relied on by a model if the 95 % interval of its permutation importance (over repeats and "
             f"validation rows) "
             f"is above 0 and its share of the model's summed single-feature importance >= "
             f"{min_share_factor:g} / F (features of other units whose relation broke set aside from the "
-            f"sum and from F); relied on by the grid if by at least half of its models")
+            f"sum and from F){floor}; relied on by the grid if by at least half of its models")
 
 
 def reliance_table(importance, model_keys: Sequence[str] = ("setting", "seed"),
-                   *, min_share_factor: float,
+                   *, min_share_factor: float, material: float | None = None,
                    set_aside: Mapping[str, Iterable[str]] | None = None):
     """Per unit: the decision of every model, and their summary.
 
@@ -134,6 +135,11 @@ def reliance_table(importance, model_keys: Sequence[str] = ("setting", "seed"),
     ``n_relied`` of ``n_models``, ``relied`` and ``rule``. Models of different settings may rely
     on a feature to very different degrees; that spread is not uncertainty about whether these
     models use it, so each model is judged on its own and the grid by the majority.
+    ``material`` (nats, optional): a unit whose mean importance reaches it is material whatever
+    its share. A share is relative: next to a feature that carries six nats, a leak whose loss
+    would cost the model a third of a nat has a share of 2 %, below the floor, and was not
+    relied on, although its break cost the model 0.2 nats on test. The diagnosis passes the
+    evidence's material floor (``min_harm_share`` x H(Y)), the same yardstick as the harm's.
     ``importance`` and the result are pandas DataFrames.
     """
     import pandas as pd
@@ -164,7 +170,8 @@ def reliance_table(importance, model_keys: Sequence[str] = ("setting", "seed"),
             se = float(np.sqrt(a + b))
             df = (a + b) ** 2 / (a ** 2 / (r.count - 1) + b ** 2 / max(r.n_rows - 1, 1)) if a + b > 0 else r.count - 1
             lo = r.mean - stats.t_quantile(df) * se if r.count > 1 else float("nan")
-            decisions.append(bool(np.isfinite(lo) and lo > 0 and np.isfinite(share) and share >= floor))
+            big = material is not None and np.isfinite(material) and r.mean >= material
+            decisions.append(bool(np.isfinite(lo) and lo > 0 and ((np.isfinite(share) and share >= floor) or big)))
             shares.append(share)
             ses.append(se)
         m = len(decisions)
@@ -175,5 +182,6 @@ def reliance_table(importance, model_keys: Sequence[str] = ("setting", "seed"),
                      "importance_ci_low": mean - z * se_mean, "importance_ci_high": mean + z * se_mean,
                      "share": float(np.nanmean(shares)) if m else float("nan"), "share_floor": floor,
                      "set_aside": ";".join(sorted(aside)), "n_relied": int(sum(decisions)), "n_models": m,
-                     "relied": bool(m and 2 * sum(decisions) >= m), "rule": relied_rule(min_share_factor)})
+                     "relied": bool(m and 2 * sum(decisions) >= m),
+                     "rule": relied_rule(min_share_factor, material)})
     return pd.DataFrame(rows)
