@@ -97,9 +97,46 @@ def model_path(template, key):
     )
 
 
+def test_file_labeled():
+    """Whether the test file has labels, from its text at parse time (the DAG differs): False
+    when its header lacks the target column, or when the column is there but every cell of it
+    is empty (read to the end only when the first data row's label is empty). A column empty in
+    some rows only is labelled: the clean job stops with one line naming the first empty row.
+    The demo and a run without a test file (held-out training rows) are always labelled.
+    """
+    path, target = DATA.get("test"), dataset_setting("target")
+    if DEMO or not path or not os.path.isfile(path):
+        return True  # a missing file is the clean job's one-line error
+    import csv
+
+    encoding = (
+        "utf-8-sig"
+        if ENCODING.lower().replace("_", "-") in ("utf-8", "utf8")
+        else ENCODING
+    )
+    with open(path, newline="", encoding=encoding, errors="replace") as fh:
+        rows = csv.reader(fh)
+        header = [name.strip() for name in next(rows, [])]
+        if target not in header:
+            return False
+        k = header.index(target)
+        first = next(rows, None)
+        if first is None or (k < len(first) and first[k].strip()):
+            return True
+        return any(k < len(row) and row[k].strip() for row in rows)
+
+
+TEST_LABELED = test_file_labeled()
+if not TEST_LABELED:
+    logger.info(
+        f"test file {DATA['test']}: no '{dataset_setting('target')}' labels, so it is audited "
+        "without labels (label_free); give the labels to run the labelled audit"
+    )
+
 # val: validation split (train distribution); audit: the part of the test file every decision
-# sees; confirm: the part held back to judge the remedy.
-EVAL_SPLITS = ("val", "audit", "confirm")
+# sees; confirm: the part held back to judge the remedy. Without test labels only validation:
+# every test row is label-free audit material (the label_free rule).
+EVAL_SPLITS = ("val", "audit", "confirm") if TEST_LABELED else ("val",)
 for _name in (
     config["grid"]["models"]
     + config["gradient_flow"]["models"]
@@ -246,9 +283,15 @@ def diagnose_params():
 
 
 def remedy_feature_sets():
-    """Feature sets of the remedy, from the diagnosis checkpoint: one drop-<unit> per suspect unit
-    and, with two or more, one without all of them."""
-    verdict = checkpoints.diagnose.get().output.verdict
+    """Feature sets of the remedy, from the diagnosis checkpoint (without test labels: the
+    label_free checkpoint, whose remedies are named alike, so the labelled run reuses their
+    models): one drop-<unit> per suspect unit and, with two or more, one without all of them.
+    """
+    verdict = (
+        checkpoints.diagnose.get().output.verdict
+        if TEST_LABELED
+        else checkpoints.label_free.get().output.summary
+    )
     with open(verdict) as fh:
         return json.load(fh)["remedies"]
 
