@@ -161,7 +161,11 @@ def test_without_the_leak_a_changed_class_mix_is_the_class_mix_answer(without_le
     assert a["kind"] == "class mix moved" and a["label_free"]["suspects"] == [], a["headline"]
     assert a["headline"].startswith("The class mix moved (") and \
         a["headline"].endswith("); no relied-on input moved beyond it.")
-    assert without_leak["mix"]["summary"]["class_mix"]["estimable"]
+    mix = without_leak["mix"]["summary"]["class_mix"]
+    assert mix["estimable"]
+    # the short version of benchmarks/label_free_mix.py: the drawn rows' mix inside every interval
+    drawn = [900 / 3000, 1200 / 3000, 450 / 3000, 450 / 3000]
+    assert all(lo <= t <= hi for t, lo, hi in zip(drawn, mix["ci_low"], mix["ci_high"])), mix
 
 
 def test_without_the_leak_one_room_type_is_the_inputs_answer(without_leak):
@@ -197,3 +201,28 @@ def test_with_the_labels_the_verdict_confirms_and_the_report_sets_expected_besid
     section = report[report.index("Without labels: expected against measured"):]
     assert "measured on every test row (labels)" in section and "expected by importance weighting" in section
     assert "Without the labels the audit named `amenity_score` as a suspect, unconfirmed" in section
+
+
+def test_a_label_missing_in_some_rows_is_one_line_and_labels_missing_in_every_row_mean_no_labels(tmp_path):
+    """Labelled or not is a property of the test file: a target column empty in some rows is a
+    labelled file with a bad row (the clean job's one-line error names it); empty in every row,
+    the file has no labels and the DAG is the label-free one."""
+    from workflow_scratch import TEST_CSV, make_scratch
+
+    wf, args = make_scratch(tmp_path / "wf")
+    path = wf / TEST_CSV
+    lines = path.read_text().splitlines()
+    k = lines[0].split(",").index(TARGET)
+
+    def blank(line: str) -> str:
+        cells = line.split(",")
+        cells[k] = ""
+        return ",".join(cells)
+
+    path.write_text("\n".join([lines[0], lines[1], blank(lines[2]), *lines[3:]]) + "\n")
+    proc = run_snakemake(wf, "results/own/clean/test.parquet", "--cores", "1", *args, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and f"column '{TARGET}', row 2: label is missing" in out, out[-2000:]
+    path.write_text("\n".join([lines[0], *[blank(line) for line in lines[1:]]]) + "\n")
+    rules = {r for r, _ in parse_jobs(run_snakemake(wf, "--dry-run", *args).stdout)}
+    assert {"label_free", "predict_unlabeled", "report"} <= rules and not rules & {"split_test", "confirm"}, rules
