@@ -4,10 +4,14 @@ predictions alone, each with an interval, and what labels would settle.
 Without labels no relation to the label can be checked, so no shortcut can be confirmed or ruled
 out. What can be seen:
 
-* **The class mix**, from the models' predictions: black-box shift estimation with the *soft*
-  confusion matrix (Lipton, Wang & Smola 2018; the probabilistic variant of Azizzadenesheli et
-  al. 2019). With ``C[i, j] = mean over validation rows of p_i(x) 1{y = j}`` (the grid's mean
-  probability of class i on rows of class j) and ``mu[i] = mean over test rows of p_i(x)``, the
+* **The class mix**, from the models' predictions: black-box shift estimation (BBSE; Lipton,
+  Wang & Smola 2018) with the *soft* confusion matrix, mean predicted probabilities in place of
+  hard predictions (in a prototype on the seed data without its leak, one ReLU model, 20 test
+  files drawn to known mixes: its largest error per file averaged 0.08 against the hard
+  matrix's 0.16; MLLS on probabilities calibrated by bias-corrected temperature scaling gave
+  intervals twice as wide). With ``C[i, j] = mean over validation rows of p_i(x) 1{y = j}``
+  (the grid's mean probability of class i on rows of class j) and ``mu[i] = mean over test
+  rows of p_i(x)``, the
   class weights ``w = q(y) / p(y)`` solve ``C w = mu`` (non-negative least squares) and
   ``q = w p`` is the test mix. Consistent when P(X | Y) holds (a pure change of the class mix).
   Conditioning check: the smallest singular value of ``P(predicted i | true j)`` (the columns of
@@ -15,7 +19,8 @@ out. What can be seen:
   estimated from these predictions" and nothing built on it is quoted. Interval: percentile
   bootstrap, validation and test rows resampled independently (``benchmarks/label_free_mix.py``
   measures its coverage). The mix **moved** when some class's interval excludes its training
-  share and the total variation reaches ``shift.thresholds.label_tv``.
+  share and the lower bound of the total variation's interval reaches
+  ``shift.thresholds.label_tv``.
 * **Input shift per relied-on unit, beyond the class mix.** A domain classifier (cross-fitted L2
   logistic regression, ``shortcut.logreg``) tells training-file rows from test rows; its inputs
   are the encoded columns, the squares of the numeric ones and one-hot bins of each numeric
