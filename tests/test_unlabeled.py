@@ -148,3 +148,21 @@ def test_the_final_answer_matches_the_answer_schema():
     assert "another class for 7 of 100 test rows" in final["text"]
     frame = unlabeled.unit_frame(result)
     assert list(frame.columns) == list(unlabeled.UNIT_COLUMNS) and isinstance(frame, pd.DataFrame)
+
+
+def test_a_test_file_has_labels_unless_its_target_column_is_absent_or_empty_in_every_row(tmp_path):
+    from shortcut import files
+
+    cases = {
+        "no column": ("a,b\n1,2\n3,4\n", False),
+        "every label empty or a null spelling": ("a,y\n1,\n2,NA\n3, \n", False),
+        "labels": ("a,y\n1,0\n2,1\n", True),
+        "a gap after the first row": ("a,y\n1,0\n2,\n", True),
+        "the first row empty, a later one labelled": ("a,y\n1,\n2,1\n", True),
+        "a byte-order mark before the header": ("\ufeffa,y\n1,\n", False),
+    }
+    for name, (text, expected) in cases.items():
+        path = tmp_path / f"{len(name)}.csv"
+        path.write_text(text, encoding="utf-8")
+        assert files.has_labels(path, "y", "utf-8") is expected, name
+    assert files.has_labels(tmp_path / "missing.csv", "y", "utf-8") is True  # the clean job says why

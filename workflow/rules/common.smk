@@ -98,32 +98,16 @@ def model_path(template, key):
 
 
 def test_file_labeled():
-    """Whether the test file has labels, from its text at parse time (the DAG differs): False
-    when its header lacks the target column, or when the column is there but every cell of it
-    is empty (read to the end only when the first data row's label is empty). A column empty in
-    some rows only is labelled: the clean job stops with one line naming the first empty row.
-    The demo and a run without a test file (held-out training rows) are always labelled.
-    """
-    path, target = DATA.get("test"), dataset_setting("target")
-    if DEMO or not path or not os.path.isfile(path):
-        return True  # a missing file is the clean job's one-line error
-    import csv
+    """Whether the test file has labels, read at parse time (the DAG differs without them):
+    ``shortcut.files.has_labels`` (no target column, or every cell of it empty: no labels; a
+    column empty in some rows only is labelled, and the clean job names the first empty row). The
+    demo and a run without a test file (held-out training rows) are always labelled."""
+    path = DATA.get("test")
+    if DEMO or not path:
+        return True
+    from shortcut.files import has_labels
 
-    encoding = (
-        "utf-8-sig"
-        if ENCODING.lower().replace("_", "-") in ("utf-8", "utf8")
-        else ENCODING
-    )
-    with open(path, newline="", encoding=encoding, errors="replace") as fh:
-        rows = csv.reader(fh)
-        header = [name.strip() for name in next(rows, [])]
-        if target not in header:
-            return False
-        k = header.index(target)
-        first = next(rows, None)
-        if first is None or (k < len(first) and first[k].strip()):
-            return True
-        return any(k < len(row) and row[k].strip() for row in rows)
+    return has_labels(path, dataset_setting("target"), ENCODING)
 
 
 TEST_LABELED = test_file_labeled()
@@ -364,3 +348,55 @@ def train_targets():
         seed=FIRST_SEED,
     )
     return sorted(set(models + studies))
+
+
+# The audit without test labels (rules/unlabeled.smk).
+def label_free_params():
+    """The config keys the label-free audit reads (shortcut.unlabeled.LabelFreeSettings)."""
+    return {
+        "shift": {
+            "seed": config["shift"]["seed"],
+            "domain": {
+                k: config["shift"]["domain"][k]
+                for k in ("l2", "folds", "min_auc", "min_train_rows")
+            },
+            "thresholds": {"label_tv": config["shift"]["thresholds"]["label_tv"]},
+            "evidence": {
+                k: config["shift"]["evidence"][k]
+                for k in ("n_boot", "alpha", "min_harm_share", "margin_break_share")
+            },
+        },
+        "diagnose": {"min_feature_auc": config["diagnose"]["min_feature_auc"]},
+        "unlabeled": config["unlabeled"],
+    }
+
+
+def unlabeled_predict_inputs(wildcards):
+    """The encoder and grid models (the predict setting, every seed) of all features and of
+    every label-free suspect's remedy."""
+    sets = ["all", *remedy_feature_sets()]
+    return {
+        "encoders": [f"{RESULTS}/features/{fs}/encoder.json" for fs in sets],
+        "models": [
+            os.path.join(
+                MODELS.format(fs=fs, setting=PREDICT_SETTING, seed=seed), "model.npz"
+            )
+            for fs in sets
+            for seed in config["grid"]["seeds"]
+        ],
+    }
+
+
+# (a folder of its own: predictions/<name> are the predict rule's)
+UNLABELED_PREDICTIONS = f"{RESULTS}/predictions/unlabeled/test"
+
+
+def unlabeled_targets():
+    """What a run without test labels ends with (nothing with labels)."""
+    if TEST_LABELED:
+        return []
+    return [
+        f"{UNLABELED_PREDICTIONS}.parquet",
+        f"{UNLABELED_PREDICTIONS}.csv",
+        f"{RESULTS}/diagnosis/answer.json",
+    ]

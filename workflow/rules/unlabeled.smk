@@ -4,26 +4,6 @@
 # all features and every suspect's remedy, the answer, and the label-free report.
 
 
-def label_free_params():
-    """The config keys the label-free audit reads (shortcut.unlabeled.LabelFreeSettings)."""
-    return {
-        "shift": {
-            "seed": config["shift"]["seed"],
-            "domain": {
-                k: config["shift"]["domain"][k]
-                for k in ("l2", "folds", "min_auc", "min_train_rows")
-            },
-            "thresholds": {"label_tv": config["shift"]["thresholds"]["label_tv"]},
-            "evidence": {
-                k: config["shift"]["evidence"][k]
-                for k in ("n_boot", "alpha", "min_harm_share", "margin_break_share")
-            },
-        },
-        "diagnose": {"min_feature_auc": config["diagnose"]["min_feature_auc"]},
-        "unlabeled": config["unlabeled"],
-    }
-
-
 checkpoint label_free:
     # Every test row, its labels (if any) never read: the class mix from predictions, each
     # relied-on unit's input shift beyond it, support, expected accuracy, labels needed.
@@ -64,37 +44,6 @@ checkpoint label_free:
         class_names=dataset_setting("class_names"),
     script:
         "../scripts/label_free.py"
-
-
-def unlabeled_predict_inputs(wildcards):
-    """The encoder and grid models (the predict setting, every seed) of all features and of
-    every label-free suspect's remedy."""
-    sets = ["all", *remedy_feature_sets()]
-    return {
-        "encoders": [f"{RESULTS}/features/{fs}/encoder.json" for fs in sets],
-        "models": [
-            os.path.join(
-                MODELS.format(fs=fs, setting=PREDICT_SETTING, seed=seed), "model.npz"
-            )
-            for fs in sets
-            for seed in config["grid"]["seeds"]
-        ],
-    }
-
-
-# (a folder of its own: predictions/<name> are the predict rule's)
-UNLABELED_PREDICTIONS = f"{RESULTS}/predictions/unlabeled/test"
-
-
-def unlabeled_targets():
-    """What a run without test labels ends with (nothing with labels)."""
-    if TEST_LABELED:
-        return []
-    return [
-        f"{UNLABELED_PREDICTIONS}.parquet",
-        f"{UNLABELED_PREDICTIONS}.csv",
-        f"{RESULTS}/diagnosis/answer.json",
-    ]
 
 
 if not TEST_LABELED:
