@@ -107,7 +107,7 @@ def _unit(name, **flags):
     base = {"unit": name, "kind": "feature", "members": name, "relied": True, "importance": 0.3, "share": 0.5,
             "auc_plain": 0.7, "auc_plain_ci_low": 0.68, "auc_plain_ci_high": 0.72, "auc_mix": 0.7,
             "auc_mix_ci_low": 0.68, "auc_mix_ci_high": 0.72, "mix_estimable": True, "rest_auc": 0.6,
-            "rest_auc_ci_high": 0.61, "rest_auc_plain": 0.5, "moved": False, "selection": False, "suspect": False,
+            "rest_auc_ci_high": 0.61, "rest_auc_plain": 0.5, "rest_auc_plain_ci_low": 0.49, "moved": False, "selection": False, "suspect": False,
             "margin": 0.05, "loss_sd": 0.5, "labels_needed": 619.0}
     return {**base, **flags}
 

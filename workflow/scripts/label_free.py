@@ -10,7 +10,7 @@ def main(snakemake):
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     resolved = files.read_yaml(inp.roles)  # the roles job's target, classes and features
     encoder = files.read_json(inp.encoder)
-    X_train, y_train, _ = files.read_encoded(inp.train, np.float64)
+    X_train, y_train, _ = files.read_encoded(inp.train)  # float32, as stored: sampled, never copied whole
     X_val, y_val, _ = files.read_encoded(inp.val, np.float64)
     # encoded as the splits are (float32, then widened): a value equal to a training value stays
     # equal to it, so it falls into the same training-decile bin of the domain classifier

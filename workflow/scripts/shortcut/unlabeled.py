@@ -43,11 +43,13 @@ out. What can be seen:
   room type, one city) moves the selecting unit, but keeps the other inputs' distribution given
   it: P(rest | u) holds. For every unit that moved, the training rows are re-weighted by the
   unit's own density ratio (a domain classifier on its columns alone) and a second domain
-  classifier on the other units is fitted; when the upper bound of its AUC is below
-  ``min_auc``, the move is a **selection on u**, reported under the inputs, not a suspect. A leak
-  whose values turned to noise fails this (its relation to the other inputs broke with its
-  relation to the label). The check can only clear, never accuse: with too few rows to bound the
-  AUC it stays a suspect.
+  classifier on the other units is fitted; when the upper bound of its AUC is below ``min_auc``
+  and below the lower bound of the other units' AUC without the re-weighting (the re-weighting
+  explains their move), the move is a **selection on u**, reported under the inputs, not a
+  suspect. A leak whose values turned to noise fails this (its relation to the other inputs
+  broke with its relation to the label: the re-weighting moves them instead). The check can only
+  clear, never accuse: where the rows cannot tell, the unit stays a suspect (and a unit the
+  other inputs do not go with cannot be cleared this way).
 * **Support**: the share of test rows outside the training support (``shortcut.domain``'s rule:
   a numeric value outside the training range, or fewer than ``min_train_rows`` training rows'
   worth of density), with a Wilson interval.
@@ -242,10 +244,10 @@ def domain_matrix(X, sources: Sequence[str], numeric: Sequence[str], edges: Mapp
     return np.hstack(blocks), origin
 
 
-def _standardise(Z: np.ndarray, ref: np.ndarray) -> np.ndarray:
+def _scale(ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean, sd = ref.mean(axis=0), ref.std(axis=0)
     sd[sd == 0] = 1.0
-    return (Z - mean) / sd
+    return mean, sd
 
 
 def domain_fit(Z_source: np.ndarray, Z_test: np.ndarray, origin: Sequence[str], units: Mapping[str, Sequence[str]],
@@ -257,11 +259,12 @@ def domain_fit(Z_source: np.ndarray, Z_test: np.ndarray, origin: Sequence[str], 
     n_s, n_t = len(Z_source), len(Z_test)
     is_test = np.concatenate([np.zeros(n_s, bool), np.ones(n_t, bool)])
     Z = np.vstack([Z_source, Z_test])
-    Z = _standardise(Z, Z_source) if n_s else Z
+    mean, sd = _scale(Z_source) if n_s else (np.zeros(Z.shape[1]), np.ones(Z.shape[1]))
+    Z = (Z - mean) / sd
     nan = {"auc": float("nan"), "se": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
     if min(n_s, n_t) < 2 * settings.folds or Z.shape[1] == 0:
         return {"auc": nan, "units": {u: dict(nan) for u in units}, "logit": np.zeros(n_s + n_t),
-                "is_test": is_test}
+                "is_test": is_test, "score": lambda Z_new: np.zeros(len(Z_new))}
     w = np.where(is_test, 0.5 * len(Z) / n_t, 0.5 * len(Z) / n_s)
     logit, folds, models = logreg.cross_fit(Z, is_test, w, l2=settings.l2, n_folds=settings.folds,
                                             seed=settings.seed + seed_offset)
@@ -274,7 +277,15 @@ def domain_fit(Z_source: np.ndarray, Z_test: np.ndarray, origin: Sequence[str], 
             hold = folds == k
             part[hold] = Z[hold][:, cols] @ model.coef[cols]
         out_units[u] = stats.auc_delong(part, is_test)
-    return {"auc": stats.auc_delong(logit, is_test), "units": out_units, "logit": logit, "is_test": is_test}
+    coef = np.mean([m.coef for m in models], axis=0)
+    intercept = float(np.mean([m.intercept for m in models]))
+
+    def score(Z_new):
+        """Rows no fold model saw: the mean of the fold models (linear: one model)."""
+        return ((np.asarray(Z_new, dtype=np.float64) - mean) / sd) @ coef + intercept
+
+    return {"auc": stats.auc_delong(logit, is_test), "units": out_units, "logit": logit, "is_test": is_test,
+            "score": score}
 
 
 def resample_rows(weights: np.ndarray, seed: int) -> np.ndarray:
@@ -365,11 +376,14 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
     test rows (no labels); ``sources``/``columns``: each encoded column's source feature and name;
     ``models``: per grid model a function X -> class probabilities; ``reliance``:
     ``shortcut.reliance.reliance_table`` of the grid on validation. The domain classifiers are
-    fitted on ``settings.max_rows`` training-file rows (a stratified sample) and every test row."""
+    fitted on at most ``settings.max_rows`` training-file rows (a stratified sample) and as many
+    test rows (a seeded sample; the rows outside it are scored by the mean of the fold models for
+    their support). The training partition is read a sample at a time, never copied whole."""
     s = settings
     K = n_classes
     src = list(sources)
-    X_train, X_val, X_test = (np.asarray(a, dtype=np.float64) for a in (X_train, X_val, X_test))
+    X_val, X_test = (np.asarray(a, dtype=np.float64) for a in (X_val, X_test))
+    n_tr = len(X_train)
     y_train, y_val = np.asarray(y_train, dtype=np.int64), np.asarray(y_val, dtype=np.int64)
 
     def predict(X):
@@ -393,12 +407,16 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
     keep_cols = [j for j, c in enumerate(columns) if not str(c).endswith("=(missing)")]
     src_kept = [src[j] for j in keep_cols]
     numeric_kept = [f for f in numeric if f in src_kept]
-    X_source = np.vstack([X_train, X_val])
     y_source = np.concatenate([y_train, y_val])
+    n_source = len(y_source)
     sample = stats.stratified_sample(y_source, s.max_rows, s.seed)
+    X_sample = np.vstack([np.asarray(X_train[sample[sample < n_tr]], dtype=np.float64),
+                          X_val[sample[sample >= n_tr] - n_tr]])
+    test_fit = (np.arange(len(X_test)) if len(X_test) <= s.max_rows
+                else np.sort(np.random.default_rng(s.seed).choice(len(X_test), s.max_rows, replace=False)))
     edges = decile_edges(X_train, src, numeric_kept)
-    Zs, origin = domain_matrix(X_source[sample][:, keep_cols], src_kept, numeric_kept, edges)
-    Zt, _ = domain_matrix(X_test[:, keep_cols], src_kept, numeric_kept, edges)
+    Zs, origin = domain_matrix(X_sample[:, keep_cols], src_kept, numeric_kept, edges)
+    Zt, _ = domain_matrix(X_test[test_fit][:, keep_cols], src_kept, numeric_kept, edges)
     y_s = y_source[sample]
     rel = reliance.to_dict("records") if len(reliance) else []
     units = {str(r["unit"]): str(r["members"]).split(";") for r in rel}
@@ -406,18 +424,23 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
     w_full = _mix_weights(mix)
     weighted = (domain_fit(Zs[resample_rows(w_full[y_s], s.seed)], Zt, origin, units, s, 1)
                 if w_full is not None else plain)
-    in_val = sample >= len(X_train)
+    in_val = sample >= n_tr
     log_ratio_val = plain["logit"][:len(Zs)][in_val]
-    val_rows = sample[in_val] - len(X_train)
+    val_rows = sample[in_val] - n_tr
 
     # support: numeric values outside the training range, or too little training density
     from .domain import unsupported_reasons
 
     reasons = unsupported_reasons(X_train, X_test, src, categorical)
     reasons.pop("unseen_level")
-    logit_test = plain["logit"][len(Zs):]
+    logit_test = np.empty(len(X_test))
+    logit_test[test_fit] = plain["logit"][len(Zs):]
+    rest = np.setdiff1d(np.arange(len(X_test)), test_fit)
+    for start in range(0, len(rest), 1 << 16):
+        rows = rest[start:start + (1 << 16)]
+        logit_test[rows] = plain["score"](domain_matrix(X_test[rows][:, keep_cols], src_kept, numeric_kept, edges)[0])
     # the classifier's logit is log p_test / p_source with the files at equal mass
-    reasons["low_train_density"] = np.log(max(len(X_source), 1)) - logit_test < np.log(s.min_train_rows)
+    reasons["low_train_density"] = np.log(max(n_source, 1)) - logit_test < np.log(s.min_train_rows)
     unsupported = np.zeros(len(X_test), dtype=bool)
     for mask in reasons.values():
         unsupported |= mask
@@ -443,7 +466,7 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
         row.update(auc_plain=p["auc"], auc_plain_ci_low=p["ci_low"], auc_plain_ci_high=p["ci_high"])
         nan = float("nan")
         row.update(auc_mix=nan, auc_mix_ci_low=nan, auc_mix_ci_high=nan, mix_estimable=False, rest_auc=nan,
-                   rest_auc_ci_high=nan, rest_auc_plain=nan, moved=False, selection=False, suspect=False, margin=nan, loss_sd=nan,
+                   rest_auc_ci_high=nan, rest_auc_plain=nan, rest_auc_plain_ci_low=nan, moved=False, selection=False, suspect=False, margin=nan, loss_sd=nan,
                    labels_needed=nan)
         if row["relied"]:
             cols = [j for j, f in enumerate(src) if f in members]
@@ -466,13 +489,14 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
                 other = domain_fit(Zs[kept][:, rest], Zt[:, rest], [origin[j] for j in rest], {}, s, 40 + k)
                 before = domain_fit(Zs[:, rest], Zt[:, rest], [origin[j] for j in rest], {}, s, 50 + k)
                 row.update(rest_auc=other["auc"]["auc"], rest_auc_ci_high=other["auc"]["ci_high"],
-                           rest_auc_plain=before["auc"]["auc"])
+                           rest_auc_plain=before["auc"]["auc"], rest_auc_plain_ci_low=before["auc"]["ci_low"])
                 # a selection on u: re-weighted to u's distribution, the other inputs are those of the
-                # training rows, and the re-weighting brought them closer (it explains their move);
-                # a broken leak's re-weighting moves them instead (u carried them in training only)
-                row["selection"] = bool(bool(rest) and np.isfinite(other["auc"]["ci_high"])
-                                        and other["auc"]["ci_high"] < s.min_auc
-                                        and other["auc"]["auc"] <= before["auc"]["auc"])
+                # training rows, and the re-weighting explains their move (their AUC fell, the two
+                # intervals apart); a broken leak's re-weighting moves them instead (u carried them in
+                # training only), and where the rows cannot tell, u stays a suspect
+                after_hi, before_lo = other["auc"]["ci_high"], before["auc"]["ci_low"]
+                row["selection"] = bool(bool(rest) and np.isfinite(after_hi) and np.isfinite(before_lo)
+                                        and after_hi < s.min_auc and after_hi < before_lo)
                 row["suspect"] = not row["selection"]
             # labels needed: the harm test at the unit's material margin
             Xp = np.array(X_val, copy=True)
@@ -494,7 +518,7 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
             "expected": {"mix": {k: mix[k] for k in ("acc_expected", "acc_expected_ci_low", "acc_expected_ci_high")}
                          | {"quoted": mix["estimable"]},
                          "importance": iw, "acc_val": float(correct_val.mean()) if correct_val.size else float("nan")},
-            "n_test": int(len(X_test)), "n_source_rows": int(len(sample))}
+            "n_test": int(len(X_test)), "n_source_rows": int(len(sample)), "n_test_rows_fitted": int(len(test_fit))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,7 +599,7 @@ def answer(result: Mapping, features: Sequence[str], class_names: Sequence[str],
                     f"{part(r)} against the training rows as they are; {ref}. The other inputs given it moved too "
                     f"when the training rows are re-weighted to its distribution (AUC {prose(r['rest_auc'])}, upper bound "
                     f"{prose(r['rest_auc_ci_high'])}, against {prose(r['rest_auc_plain'])} without re-weighting), so "
-                    f"the move is not a selection on it: its relation to the other inputs broke.")
+                    f"the move is not shown to be a selection on it: its relation to the other inputs may have broken.")
             sentences.append(text)
             if np.isfinite(r["labels_needed"]):
                 sentences.append(
@@ -642,7 +666,7 @@ UNIT_COLUMNS = Schema("label-free units", {
     **dict.fromkeys(["importance", "share", "auc_plain", "auc_plain_ci_low", "auc_plain_ci_high", "auc_mix",
                      "auc_mix_ci_low", "auc_mix_ci_high"], "float64"),
     "mix_estimable": "bool",
-    **dict.fromkeys(["rest_auc", "rest_auc_ci_high", "rest_auc_plain"], "float64"),
+    **dict.fromkeys(["rest_auc", "rest_auc_ci_high", "rest_auc_plain", "rest_auc_plain_ci_low"], "float64"),
     "moved": "bool", "selection": "bool", "suspect": "bool",
     **dict.fromkeys(["margin", "loss_sd", "labels_needed"], "float64"),
 })
@@ -681,8 +705,9 @@ def rules_text(settings: LabelFreeSettings) -> dict:
                   f"numeric features) exceeds {s.min_auc:g}, against the training rows as they are and against "
                   f"them re-weighted to the class mix estimated with the unit blinded"),
         "selection": (f"a moved unit is a selection, not a suspect, when with the training rows re-weighted to its "
-                      f"own distribution the other inputs' domain AUC has an upper bound below {s.min_auc:g} and is "
-                      f"no higher than without the re-weighting"),
+                      f"own distribution the other inputs' domain AUC has an upper bound below {s.min_auc:g} and "
+                      f"below the lower bound of their AUC without the re-weighting (95 % DeLong intervals): the "
+                      f"re-weighting explains their move"),
         "suspect": "suspect, unconfirmed without labels: relied on, moved beyond the class mix, and not a selection",
         "labels_needed": (f"n = ceil(((z(1 - {s.alpha:g}) + z({s.power:g})) s / m)^2): labelled rows for a one-sided "
                           f"level-{s.alpha:g} test of the harm to detect a break of the material margin m = "
@@ -702,6 +727,7 @@ def summary(result: Mapping, verdict: Mapping, settings: LabelFreeSettings) -> d
     """``label_free/summary.json``: the statistics, the answer, the suspects and their remedies
     (``remedies``: the feature sets to train, named as the labelled verdict names them)."""
     return {"labels_read": False, "n_test": result["n_test"], "n_source_rows": result["n_source_rows"],
+            "n_test_rows_fitted": result.get("n_test_rows_fitted", result["n_test"]),
             "class_mix": dict(result["mix"]), "inputs": dict(result["inputs"]), "support": dict(result["support"]),
             "expected": dict(result["expected"]), "units": list(result["units"]),
             "answer": {k: verdict[k] for k in ("kind", "headline", "sentences")},

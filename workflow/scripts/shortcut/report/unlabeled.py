@@ -36,7 +36,8 @@ def unit_table(units: pd.DataFrame) -> Table:
                      f"{num(r['auc_plain'])} ({_ci(r['auc_plain_ci_low'], r['auc_plain_ci_high'])})",
                      f"{num(r['auc_mix'])} ({_ci(r['auc_mix_ci_low'], r['auc_mix_ci_high'])})" if finite(r["auc_mix"])
                      else "–",
-                     f"{num(r['rest_auc'])} (upper {num(r['rest_auc_ci_high'])}; {num(r['rest_auc_plain'])} before)"
+                     f"{num(r['rest_auc'])} (upper {num(r['rest_auc_ci_high'])}; before {num(r['rest_auc_plain'])}, "
+                     f"lower {num(r['rest_auc_plain_ci_low'])})"
                      if finite(r["rest_auc"]) else "–",
                      yes(r["moved"]), yes(r["selection"]), yes(r["suspect"]),
                      count(r["labels_needed"]) if finite(r["labels_needed"]) else "–"])
