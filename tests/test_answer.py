@@ -44,10 +44,35 @@ def outcome_answers() -> dict[str, dict]:
                            ("no shortcut", "The model meets inputs unlike its training rows; no shortcut.")]:
         out[kind] = remedy.final_answer(verdict(kind, headline), table(helped[0], {}), has_test_file=False,
                                         version=__version__)
+    out.update(label_free_answers())
+    return out
+
+
+def label_free_answers() -> dict[str, dict]:
+    """A final answer of each label-free kind, as the predict_unlabeled rule writes it."""
+    from shortcut import unlabeled
+
+    out = {}
+    for kind, headline, suspects in [
+            ("suspect unconfirmed", "Suspect, unconfirmed without labels: `score` — the models rely on it and its "
+                                    "distribution moved (…).", ["score"]),
+            ("inputs moved", "Inputs unlike the training rows: the test rows are a selection on `region` (…).", []),
+            ("class mix moved", "The class mix moved (…); no relied-on input moved beyond it.", []),
+            ("no sign of trouble", "No sign of trouble in the inputs.", [])]:
+        remedies = {f"drop-{s}": [s] for s in suspects}
+        summary = {"answer": {"kind": kind, "headline": headline, "sentences": ["A.", "B.", unlabeled.LIMIT]},
+                   "suspects": suspects, "selections": [], "remedies": list(remedies), "remedy_members": remedies,
+                   "class_mix": {"moved": kind == "class mix moved", "estimable": True, "acc_expected": 0.8},
+                   "inputs": {"moved": kind == "inputs moved"}, "expected": {"importance": {"acc": 0.81}},
+                   "units": [{"unit": s, "suspect": True, "labels_needed": 49.0} for s in suspects],
+                   "rules": {"suspect": "relied on and moved beyond the class mix, not a selection"}}
+        out[kind] = unlabeled.final_answer(summary, {fs: {"rows": 100, "differ": 7} for fs in remedies},
+                                           version=__version__)
     return out
 
 
 ANSWERS = outcome_answers()
+LABEL_FREE = {"labeled", "label_free"}  # the fields only an answer without test labels has
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema():
@@ -65,7 +90,8 @@ def test_every_kind_of_answer_matches_the_schema(kind):
     a = ANSWERS[kind]
     answer.check(a, SCHEMA)
     assert a["version"] == __version__
-    assert set(a) == set(SCHEMA["required"])
+    assert set(a) == set(SCHEMA["required"]) | (LABEL_FREE if a.get("labeled") is False else set())
+    assert a.get("labeled") is not False or "no shortcut" not in a["text"].lower()
 
 
 def test_the_plain_fields_are_the_markdown_ones_without_markup():
@@ -102,6 +128,10 @@ def test_an_answer_off_its_schema_fails_with_one_line(broken, where):
     ("suspect inconclusive", ["suspect not confirmed"]),
     ("insufficient evidence", ["insufficient evidence"]),
     ("no shortcut", []),
+    ("suspect unconfirmed", ["suspect unconfirmed"]),
+    ("inputs moved", []),
+    ("class mix moved", []),
+    ("no sign of trouble", []),
 ])
 def test_the_gate_fails_on_the_listed_kinds_only(kind, fails_on):
     a = ANSWERS[kind]

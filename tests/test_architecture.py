@@ -195,7 +195,7 @@ def test_the_csv_check_catches_a_csv_hand_off(tmp_path):
 
 # The modules whose numbers decide what the user is told.
 DECISION_MODULES = ("diagnose.py", "conditional.py", "remedy.py", "decompose.py", "shift.py", "reliance.py",
-                    "domain.py", "stats.py")
+                    "domain.py", "stats.py", "unlabeled.py")
 # Literals a comparison may use without an entry: emptiness, one, a pair (structure, not a decision).
 STRUCTURAL = {0, 1, 2}
 # (module, function, literal) -> why the number is not a decision value the config should hold.

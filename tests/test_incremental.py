@@ -88,8 +88,9 @@ class Scratch:
 
     def after_evaluate(self):
         """collect of every feature set, the decomposition (reads the grid's predictions), the
-        diagnosis (reads collect of fs=all), the confirmation and the report."""
-        return (jobs("collect", fs=self.fs) | {job("decompose"), job("diagnose"), job("confirm")}
+        diagnosis and the label-free audit (both read collect of fs=all), the confirmation and the
+        report."""
+        return (jobs("collect", fs=self.fs) | {job("decompose"), job("diagnose"), job("confirm"), job("label_free")}
                 | self.report())
 
     def after_verdict(self):
@@ -235,7 +236,8 @@ CONFIG_SCENARIOS = {
     ),
     "conditional-shift threshold: the evidence and what reads it, no training": (
         {"shift": {"evidence": {"min_harm_share": 0.03}}},
-        lambda s: {job("shift_evidence"), job("decompose")} | s.after_verdict(),
+        # the label-free audit reads it too (the material margin behind "labels needed")
+        lambda s: {job("shift_evidence"), job("decompose"), job("label_free")} | s.after_verdict(),
     ),
     "reliance repeats: every evaluation, no training": (
         {"reliance": {"repeats": 3}},
@@ -259,9 +261,9 @@ CONFIG_SCENARIOS = {
         lambda s: ({job("roles"), job("clean", source="train"), job("clean", source="test"), job("split_test"),
                     job("shift"), job(EDA)} | s.after_features()),
     ),
-    "class names (labels only): the EDA plots and the report": (
+    "class names (labels only): the EDA plots, the label-free answer's sentences and the report": (
         {"class_names": ["Cheap", "Mid", "High", "Top"]},
-        lambda s: {job(EDA)} | s.report(),
+        lambda s: {job(EDA), job("label_free")} | s.report(),
     ),
     "holdout fraction with a test CSV given: nothing reads it": (
         {"split": {"test_fraction": 0.3}},
@@ -305,7 +307,8 @@ def test_test_csv_change_reruns_only_test_side_jobs(scratch):
     checkpoint), after which there is nothing to do (the edited CSV is the new state)."""
     s = scratch
     expected = (
-        {job("clean", source="test"), job("split_test"), job("shift"), job("shift_evidence"), job(EDA)}
+        {job("clean", source="test"), job("split_test"), job("shift"), job("shift_evidence"), job(EDA),
+         job("label_free")}
         | jobs("apply_encoder", fs=s.fs) | s.evaluate() | s.after_evaluate()
     )
     path = s.wf / TEST_CSV

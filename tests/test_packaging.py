@@ -110,7 +110,8 @@ def test_the_version_the_changelog_and_the_readme_tag_agree(wheel):
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert pyproject["project"]["dynamic"] == ["version"]
     assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "shortcut.version.__version__"}
-    top = re.search(r"^## (.+)$", (ROOT / "CHANGELOG.md").read_text(), re.M)[1]
+    # the top release: the first heading after an "Unreleased" one (changes merged, not released)
+    top = re.search(r"^## (?!Unreleased$)(.+)$", (ROOT / "CHANGELOG.md").read_text(), re.M)[1]
     assert re.fullmatch(rf"{re.escape(current)} \(\d{{4}}-\d{{2}}-\d{{2}}\)", top), top
     readme = (ROOT / "README.md").read_text()
     tags = re.findall(r'tag="(v[^"]+)"', readme) + re.findall(r"--tag (v[\w.-]+)", readme)

@@ -480,7 +480,7 @@ def mean_acc(fs, setting, split):
 def test_sections_in_order_with_the_answer_first(built):
     doc, _ = built
     assert [s.id for s in doc.sections] == ["verdict", "data", "training", "generalization", "attribution", "shift",
-                                            "remedy", "studies", "cost"]
+                                            "label_free", "remedy", "studies", "cost"]
     first = section(doc, "verdict").blocks[0]
     assert isinstance(first, report.Para) and first.kind == "answer alert"
 

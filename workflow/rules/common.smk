@@ -97,9 +97,30 @@ def model_path(template, key):
     )
 
 
+def test_file_labeled():
+    """Whether the test file has labels, read at parse time (the DAG differs without them):
+    ``shortcut.files.has_labels`` (no target column, or every cell of it empty: no labels; a
+    column empty in some rows only is labelled, and the clean job names the first empty row). The
+    demo and a run without a test file (held-out training rows) are always labelled."""
+    path = DATA.get("test")
+    if DEMO or not path:
+        return True
+    from shortcut.files import has_labels
+
+    return has_labels(path, dataset_setting("target"), ENCODING)
+
+
+TEST_LABELED = test_file_labeled()
+if not TEST_LABELED:
+    logger.info(
+        f"test file {DATA['test']}: no '{dataset_setting('target')}' labels, so it is audited "
+        "without labels (label_free); give the labels to run the labelled audit"
+    )
+
 # val: validation split (train distribution); audit: the part of the test file every decision
-# sees; confirm: the part held back to judge the remedy.
-EVAL_SPLITS = ("val", "audit", "confirm")
+# sees; confirm: the part held back to judge the remedy. Without test labels only validation:
+# every test row is label-free audit material (the label_free rule).
+EVAL_SPLITS = ("val", "audit", "confirm") if TEST_LABELED else ("val",)
 for _name in (
     config["grid"]["models"]
     + config["gradient_flow"]["models"]
@@ -246,9 +267,15 @@ def diagnose_params():
 
 
 def remedy_feature_sets():
-    """Feature sets of the remedy, from the diagnosis checkpoint: one drop-<unit> per suspect unit
-    and, with two or more, one without all of them."""
-    verdict = checkpoints.diagnose.get().output.verdict
+    """Feature sets of the remedy, from the diagnosis checkpoint (without test labels: the
+    label_free checkpoint, whose remedies are named alike, so the labelled run reuses their
+    models): one drop-<unit> per suspect unit and, with two or more, one without all of them.
+    """
+    verdict = (
+        checkpoints.diagnose.get().output.verdict
+        if TEST_LABELED
+        else checkpoints.label_free.get().output.summary
+    )
     with open(verdict) as fh:
         return json.load(fh)["remedies"]
 
@@ -321,3 +348,55 @@ def train_targets():
         seed=FIRST_SEED,
     )
     return sorted(set(models + studies))
+
+
+# The audit without test labels (rules/unlabeled.smk).
+def label_free_params():
+    """The config keys the label-free audit reads (shortcut.unlabeled.LabelFreeSettings)."""
+    return {
+        "shift": {
+            "seed": config["shift"]["seed"],
+            "domain": {
+                k: config["shift"]["domain"][k]
+                for k in ("l2", "folds", "min_auc", "min_train_rows")
+            },
+            "thresholds": {"label_tv": config["shift"]["thresholds"]["label_tv"]},
+            "evidence": {
+                k: config["shift"]["evidence"][k]
+                for k in ("n_boot", "alpha", "min_harm_share", "margin_break_share")
+            },
+        },
+        "diagnose": {"min_feature_auc": config["diagnose"]["min_feature_auc"]},
+        "unlabeled": config["unlabeled"],
+    }
+
+
+def unlabeled_predict_inputs(wildcards):
+    """The encoder and grid models (the predict setting, every seed) of all features and of
+    every label-free suspect's remedy."""
+    sets = ["all", *remedy_feature_sets()]
+    return {
+        "encoders": [f"{RESULTS}/features/{fs}/encoder.json" for fs in sets],
+        "models": [
+            os.path.join(
+                MODELS.format(fs=fs, setting=PREDICT_SETTING, seed=seed), "model.npz"
+            )
+            for fs in sets
+            for seed in config["grid"]["seeds"]
+        ],
+    }
+
+
+# (a folder of its own: predictions/<name> are the predict rule's)
+UNLABELED_PREDICTIONS = f"{RESULTS}/predictions/unlabeled/test"
+
+
+def unlabeled_targets():
+    """What a run without test labels ends with (nothing with labels)."""
+    if TEST_LABELED:
+        return []
+    return [
+        f"{UNLABELED_PREDICTIONS}.parquet",
+        f"{UNLABELED_PREDICTIONS}.csv",
+        f"{RESULTS}/diagnosis/answer.json",
+    ]

@@ -70,6 +70,8 @@ rule clean:
     params:
         dataset=dataset_params("clean"),
         holdout=lambda w: holdout_params(),
+        # False: the test file has no labels (read without its target column)
+        labeled=lambda w: w.source == "train" or TEST_LABELED,
     script:
         "../scripts/clean.py"
 

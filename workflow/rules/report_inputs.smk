@@ -43,7 +43,7 @@ def report_benchmarks():
     ]
     found += [benchmark("split_test"), benchmark("eda"), *grid_benchmarks("all")]
     found += [benchmark(rule) for rule in ("shift", "shift_evidence", "decompose")]
-    found += [benchmark("diagnose"), benchmark("confirm")]
+    found += [benchmark("diagnose"), benchmark("confirm"), benchmark("label_free")]
     if config["gradient_flow"]["models"]:
         found.append(benchmark("gradient_flow"))
         found += [
@@ -98,6 +98,8 @@ def report_inputs(wildcards):
         "verdict": f"{RESULTS}/diagnosis/verdict.parquet",
         "confirmation": f"{RESULTS}/diagnosis/confirmation.parquet",
         "answer": f"{RESULTS}/diagnosis/answer.json",
+        # what the label-free audit expected, set beside what the labels measured
+        "label_free": f"{RESULTS}/label_free/summary.json",
         **report_studies(),
         "benchmarks": report_benchmarks(),
     }

@@ -7,7 +7,9 @@ from shortcut import spec as specs
 
 def main(snakemake):
     spec = specs.from_roles(files.read_yaml(snakemake.input.roles), snakemake.params.dataset)
-    batches = files.read_raw_csv_batches(snakemake.input.csv, [spec.target, *spec.features], spec.encoding)
+    # a test file without labels (params.labeled false) is read without its target column
+    required = [spec.target, *spec.features] if snakemake.params.labeled else list(spec.features)
+    batches = files.read_raw_csv_batches(snakemake.input.csv, required, spec.encoding)
     frame, cells = data.clean_source(batches, spec, files.csv_origin(snakemake.input.csv),
                                      snakemake.wildcards.source, snakemake.params.holdout)
     files.write_parquet(frame, snakemake.output.parquet)

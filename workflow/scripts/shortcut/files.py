@@ -411,6 +411,33 @@ def read_csv_header(path: str | os.PathLike, encoding: str) -> list[str]:
     return [h.strip() for h in header]
 
 
+def has_labels(path: str | os.PathLike, target: str, encoding: str) -> bool:
+    """Whether a test CSV has labels (the workflow's DAG differs without them, so this runs when
+    it is parsed): False when the header lacks ``target``, or when every cell of that column is
+    empty or a null spelling (:data:`NULL_VALUES`). Only the header and the first data row are
+    read unless that row's label is empty; then the column is read to the end, to tell a file
+    without labels from a file with a gap (a labelled file whose clean job names the row). A file
+    that cannot be read counts as labelled: the clean job reports why in one line."""
+    try:
+        header = read_csv_header(path, encoding)
+        if target not in header:
+            return False
+        k = header.index(target)
+        with open(path, newline="", encoding=_python_encoding(encoding), errors="replace") as fh:
+            rows = csv.reader(fh)
+            next(rows, None)
+
+            def empty(row: list[str]) -> bool:
+                return k >= len(row) or row[k].strip() in NULL_VALUES
+
+            first = next(rows, None)
+            if first is None or not empty(first):
+                return True
+            return any(not empty(row) for row in rows)
+    except (DataError, OSError, csv.Error, LookupError):
+        return True
+
+
 def _check_header(path: Path, header: list[str], required: Sequence[str]) -> None:
     seen = set()
     for i, name in enumerate(header, start=1):

@@ -7,10 +7,10 @@ from .fmt import count, join_words, plural
 from .load import Inputs
 from .names import method_name
 from .render import Document
-from .sections import attribution, cost, data, generalization, remedy, shift, studies, training, verdict
+from .sections import attribution, cost, data, generalization, label_free, remedy, shift, studies, training, verdict
 from ..version import __version__
 
-SECTIONS = [verdict, data, training, generalization, attribution, shift, remedy, studies, cost]
+SECTIONS = [verdict, data, training, generalization, attribution, shift, label_free, remedy, studies, cost]
 
 
 def build_report(inp: Inputs) -> Document:

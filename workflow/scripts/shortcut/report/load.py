@@ -48,6 +48,7 @@ class Inputs:
     gradcheck: pd.DataFrame | None = None
     benchmarks: pd.DataFrame | None = None  # rule, job, s, max_rss
     saliency_meta: list = field(default_factory=list)  # meta.json of every grid model (all features, val and audit)
+    label_free: dict | None = None  # label_free/summary.json: the audit of the same test rows without their labels
 
 
 def _listed(value) -> list:
@@ -133,4 +134,5 @@ def make_inputs(tables: Mapping[str, object], settings: Mapping,
         gradcheck=tables.get("gradcheck"),
         benchmarks=benchmarks,
         saliency_meta=_listed(tables.get("saliency_meta")),
+        label_free=tables.get("label_free"),
     )
