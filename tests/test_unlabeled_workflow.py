@@ -177,15 +177,15 @@ def test_without_the_leak_one_room_type_is_the_inputs_answer(without_leak):
 def test_adding_the_labels_reruns_only_the_label_dependent_jobs_and_trains_nothing(with_leak):
     """The same test file with its labels: the test side, every grid evaluation (now on the test
     rows too), the labelled evidence and verdict, the label-free audit (its input, the cleaned test
-    rows, was rewritten), the report, and the labelled report's two side studies (they never ran
-    without labels). No encoder fit and no training: the remedy's models, trained for the
+    rows, was rewritten) and the report; not the side studies, which read the training file only
+    and ran without labels. No encoder fit and no training: the remedy's models, trained for the
     label-free suspect, are the labelled verdict's remedy (its evaluation runs after the checkpoint)."""
     dry, ran = set(with_leak["dry"]), set(with_leak["labeled"]["ran"])
     label_dependent = {
         job("clean", source="test"), job("split_test"), job("apply_encoder", fs="all"),
         job("evaluate", fs="all", setting="relu", seed=0), job("collect", fs="all"), job("shift"),
         job("shift_evidence"), job("decompose"), job("diagnose"), job("confirm"), job("eda"), job("label_free"),
-        job("report"), job("shared_bias"), job("gradcheck"),
+        job("report"),
     }
     assert dry == label_dependent, sorted(dry ^ label_dependent)
     remedy = {job("apply_encoder", fs="drop-amenity_score"), job("collect", fs="drop-amenity_score"),

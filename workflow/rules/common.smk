@@ -392,11 +392,15 @@ UNLABELED_PREDICTIONS = f"{RESULTS}/predictions/unlabeled/test"
 
 
 def unlabeled_targets():
-    """What a run without test labels ends with (nothing with labels)."""
+    """What a run without test labels ends with (nothing with labels): the predictions, the
+    answer, and the side studies of the labelled report (report_studies, report_inputs.smk).
+    Those read the training file only; run now, adding the labels later trains no model (the
+    gradient-flow study trains its own settings' models)."""
     if TEST_LABELED:
         return []
     return [
         f"{UNLABELED_PREDICTIONS}.parquet",
         f"{UNLABELED_PREDICTIONS}.csv",
         f"{RESULTS}/diagnosis/answer.json",
+        *report_studies().values(),
     ]
