@@ -48,7 +48,7 @@ import pandas as pd
 
 from . import stats
 from .table import Schema
-from .text import direction, prose
+from .text import direction, names, prose
 
 
 def remedy_name(members: Sequence[str], features: Sequence[str]) -> str:
@@ -302,11 +302,6 @@ def _decomposition_summary(decomposition: pd.DataFrame | None) -> dict:
     return {c: float(decomposition[c].mean()) for c in cols} | {"n_models": int(len(decomposition))}
 
 
-def _names(items: Sequence[str]) -> str:
-    items = [f"`{x}`" for x in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 NO_SHIFT = "no material shift between the files"
 
 
@@ -318,7 +313,7 @@ def _shift_phrase(changes: list[str], missing: list[dict]) -> str:
     if "covariate shift" in changes:
         parts.append("the model meets inputs unlike its training rows")
     if "missing-value shift" in changes:
-        parts.append("missing values changed in " + _names([m["feature"] for m in missing]))
+        parts.append("missing values changed in " + names([m["feature"] for m in missing]))
     if not parts:
         return NO_SHIFT
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
@@ -416,7 +411,7 @@ def _answer(table, kept_units, suspects, covariate, class_mix, ls, missing, reli
             f"{prose(100 * m['ci_high'], 1)} points); the rows it is missing in are left out of its own "
             f"relation's test, so the fill value cannot make it a suspect.")
     if open_units and not too_few:
-        t_names = _names(reliance_shares["features"] or open_units)
+        t_names = names(reliance_shares["features"] or open_units)
         bounds = "; ".join(f"`{u}` {prose(table[u]['harm_upper'])} against {prose(table[u]['margin'])}"
                            for u in open_units[:4]) + ("; …" if len(open_units) > 4 else "")
         sentences.append(

@@ -45,3 +45,9 @@ def direction(before, after, tol: float = 0.0005) -> str:
     if after < before - tol:
         return "falls"
     return "stays"
+
+
+def names(items) -> str:
+    """Names in backticks, joined in prose: `a`, `b` and `c`."""
+    items = [f"`{x}`" for x in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -80,9 +80,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import logreg, stats
+from . import conditional, logreg, metrics, stats
 from .table import Schema
-from .text import prose
+from .text import names, prose
 
 
 @dataclass(frozen=True)
@@ -345,18 +345,6 @@ def labels_needed(sd: float, margin: float, alpha: float, power: float) -> int |
     return int(math.ceil((z * sd / margin) ** 2))
 
 
-def entropy(shares) -> float:
-    p = np.asarray(shares, dtype=np.float64)
-    p = p[p > 0]
-    return float(-(p * np.log(p)).sum())
-
-
-
-def _loss_rows(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-row log loss of probabilities ``proba`` at labels ``y``."""
-    return -np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, 1.0))
-
-
 def _mix_weights(mix: Mapping) -> np.ndarray | None:
     """w(y) = q(y) / p_train(y) of an estimable mix, else None (the training mix is the reference)."""
     if not mix.get("estimable"):
@@ -455,8 +443,8 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
     iw = importance_weighted_accuracy(correct_val[val_rows], log_ratio_val, n_boot=s.n_boot, seed=s.seed + 2)
 
     # per relied-on unit: moved (plain and beyond its own blinded class mix), selection, labels
-    h = entropy(mix["train_share"])
-    base_loss = _loss_rows(np.mean(per_model_val, axis=0), y_val)
+    h = conditional.label_entropy(y_train, K)  # the labelled verdict's H(Y): the training partition
+    base_loss = metrics.log_loss_rows(y_val, np.mean(per_model_val, axis=0))
     table = []
     for k, r in enumerate(rel):
         u, members = str(r["unit"]), units[str(r["unit"])]
@@ -502,7 +490,7 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
             Xp = np.array(X_val, copy=True)
             perm = np.random.default_rng(s.seed + 60 + k).permutation(len(Xp))
             Xp[:, cols] = Xp[perm][:, cols]
-            diff = _loss_rows(predict(Xp), y_val) - base_loss
+            diff = metrics.log_loss_rows(y_val, predict(Xp)) - base_loss
             margin = max(s.min_harm_share * h, s.margin_break_share * max(float(diff.mean()), 0.0))
             sd = float(diff.std(ddof=1)) if len(diff) > 1 else float("nan")
             n = labels_needed(sd, margin, s.alpha, s.power)
@@ -529,11 +517,6 @@ LIMIT = ("Without labels no relation to the label can be checked: a leak whose d
          "values permuted among the test rows, or drawn as in training) cannot be seen, so this answer never "
          "rules a shortcut out.")
 ASSUMPTION = "both assume P(Y | X) holds, which is exactly what a shortcut breaks"
-
-
-def _names(items: Sequence[str]) -> str:
-    items = [f"`{x}`" for x in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _ci(lo, hi, digits: int = 3) -> str:
@@ -612,7 +595,7 @@ def answer(result: Mapping, features: Sequence[str], class_names: Sequence[str],
         kind = "inputs moved"
         if selections:
             headline = ("Inputs unlike the training rows: the test rows are a selection on "
-                        + _names([r["unit"] for r in selections]) + " ("
+                        + names([r["unit"] for r in selections]) + " ("
                         + "; ".join(part(r) for r in selections)
                         + "); the other inputs given it are those of the training rows.")
         else:
@@ -746,9 +729,9 @@ def final_answer(label_free: Mapping, differ: Mapping, *, version: str | None = 
     a = label_free["answer"]
     sentences = list(a["sentences"])
     for fs, d in differ.items():
-        names = _names(label_free["remedy_members"].get(fs, [fs]))
+        without = names(label_free["remedy_members"].get(fs, [fs]))
         share = d["differ"] / d["rows"] if d["rows"] else float("nan")
-        sentences.insert(len(sentences) - 2, (f"Without {names} the model predicts another class for {d['differ']:,} "
+        sentences.insert(len(sentences) - 2, (f"Without {without} the model predicts another class for {d['differ']:,} "
                                               f"of {d['rows']:,} test rows ({prose(100 * share, 1)} %); both "
                                               f"predictions are in predictions/unlabeled/test.csv."))
     changes = []
