@@ -169,13 +169,6 @@ class EvidenceSettings:
                    **{f: cfg[f] for f in fields})
 
 
-def label_entropy(y, n_classes: int) -> float:
-    """Entropy (nats) of the class mix of ``y``."""
-    p = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes) / max(len(y), 1)
-    p = p[p > 0]
-    return float(-np.sum(p * np.log(p)))
-
-
 def rounds(s: EvidenceSettings) -> int:
     """Most rounds of tests the stepwise procedure can make: ``max_steps`` + 1 removal rounds and
     the add-back round."""
@@ -866,7 +859,7 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
         keep = stratified_split(y_val, s.max_val_rows / len(y_val), s.seed + 1)
         X_val, y_val = X_val[keep], y_val[keep]
     design = build_design(X_train, sources, categorical, s.min_level_rows, y_train, n_classes, s.seed)
-    entropy = label_entropy(y_train, n_classes)
+    entropy = stats.label_entropy(y_train, n_classes)
     data = _Data(design, design.apply(X_train, out_of_fold=True), np.asarray(y_train, dtype=np.int64),
                  design.apply(X_val), np.asarray(y_val, dtype=np.int64),
                  design.apply(X_test), np.asarray(y_test, dtype=np.int64), n_classes, s,

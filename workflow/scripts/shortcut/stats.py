@@ -47,6 +47,13 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
+def label_entropy(y, n_classes: int) -> float:
+    """Entropy (nats) of the class mix of ``y``."""
+    p = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes) / max(len(y), 1)
+    p = p[p > 0]
+    return float(-np.sum(p * np.log(p)))
+
+
 def weighted_holm(pvalues: Sequence[float], weights: Sequence[float]) -> np.ndarray:
     """Holm's weighted step-down adjustment (Holm 1979): the family-wise error rate stays at most
     alpha for any weights fixed before the p-values are seen, and a unit's share of alpha is its

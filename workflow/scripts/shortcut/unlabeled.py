@@ -80,7 +80,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import conditional, logreg, metrics, stats
+from . import logreg, metrics, stats
 from .table import Schema
 from .text import names, prose
 
@@ -443,7 +443,7 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
     iw = importance_weighted_accuracy(correct_val[val_rows], log_ratio_val, n_boot=s.n_boot, seed=s.seed + 2)
 
     # per relied-on unit: moved (plain and beyond its own blinded class mix), selection, labels
-    h = conditional.label_entropy(y_train, K)  # the labelled verdict's H(Y): the training partition
+    h = stats.label_entropy(y_train, K)  # the labelled verdict's H(Y): the training partition
     base_loss = metrics.log_loss_rows(y_val, np.mean(per_model_val, axis=0))
     table = []
     for k, r in enumerate(rel):
