@@ -144,9 +144,10 @@ def test_a_large_split_is_measured_on_a_stratified_sample():
     assert len(keep) == 300 and abs(y[keep].sum() - 300 * y.mean()) < 1
 
 
-def test_the_rows_standard_error_is_what_each_repeat_measured():
-    """importance_se_rows is the standard error over the rows of that repeat's per-row loss rises,
-    and the importance their mean (the same number as before: log loss permuted minus base)."""
+def test_the_standard_error_is_that_of_the_rows_averaged_over_the_repeats():
+    """importance is log loss permuted minus base per repeat; importance_se, on every repeat of the
+    unit, is the standard error of the mean over rows of each row's rise averaged over the
+    repeats (rows and permutations together)."""
     from shortcut.metrics import log_loss_rows
 
     rng = np.random.default_rng(5)
@@ -156,12 +157,16 @@ def test_the_rows_standard_error_is_what_each_repeat_measured():
     imp = reliance.permutation_importance(model, X, y, ["a", "b", "c"], [], repeats=2, seed=1, max_rows=MAX_ROWS).to_frame()
     base = log_loss_rows(y, model.predict_proba(X))
     rng_a = np.random.default_rng([1, 0])
-    work = X.copy()
-    work[:, 0] = X[rng_a.permutation(600), 0]
-    d = log_loss_rows(y, model.predict_proba(work)) - base
-    first = imp[(imp["unit"] == "a") & (imp["repeat"] == 0)].iloc[0]
-    assert first["importance"] == pytest.approx(d.mean(), rel=1e-9)
-    assert first["importance_se_rows"] == pytest.approx(d.std(ddof=1) / np.sqrt(600), rel=1e-9)
+    rises = []
+    for _ in range(2):
+        work = X.copy()
+        work[:, 0] = X[rng_a.permutation(600), 0]
+        rises.append(log_loss_rows(y, model.predict_proba(work)) - base)
+    a = imp[imp["unit"] == "a"].sort_values("repeat")
+    assert a["importance"].tolist() == pytest.approx([r.mean() for r in rises], rel=1e-9)
+    mean_rise = np.mean(rises, axis=0)
+    assert (a["importance_se"] == a["importance_se"].iloc[0]).all()
+    assert a["importance_se"].iloc[0] == pytest.approx(mean_rise.std(ddof=1) / np.sqrt(600), rel=1e-9)
 
 
 def test_a_noise_feature_pinned_down_by_repeats_is_not_relied_on_once_the_rows_count():
@@ -170,15 +175,35 @@ def test_a_noise_feature_pinned_down_by_repeats_is_not_relied_on_once_the_rows_c
     not relied on; the repeats alone would call it relied on."""
     rows = []
     for seed in range(3):
-        for unit, v, se_rows in [("signal", 0.30, 0.01), ("noise", 0.12, 0.07)]:
+        for unit, v, se in [("signal", 0.30, 0.01), ("noise", 0.12, 0.07)]:
             for repeat, jitter in enumerate([-0.0005, 0.0, 0.0005]):
                 rows.append({"unit": unit, "kind": "feature", "members": unit, "repeat": repeat,
-                             "importance": v + jitter, "importance_se_rows": se_rows, "base_log_loss": 1.0,
+                             "importance": v + jitter, "importance_se": se, "base_log_loss": 1.0, "n_rows": 400,
                              "setting": "relu", "seed": seed})
     frame = pd.DataFrame(rows)
     with_rows = reliance.reliance_table(frame, min_share_factor=MIN_SHARE).set_index("unit")
-    repeats_only = reliance.reliance_table(frame.drop(columns="importance_se_rows"),
+    repeats_only = reliance.reliance_table(frame.drop(columns="importance_se"),
                                            min_share_factor=MIN_SHARE).set_index("unit")
     assert with_rows.loc["signal", "relied"] and repeats_only.loc["signal", "relied"]
     assert repeats_only.loc["noise", "relied"] and not with_rows.loc["noise", "relied"]
     assert "validation rows" in with_rows["rule"].iloc[0]
+
+
+def test_a_clear_reliance_is_not_lost_to_the_few_degrees_of_freedom_of_the_repeats():
+    """The numbers of a planted leak in the calibration study (Titanic, 131 validation rows, three
+    repeats of 0.30, 0.10 and 0.13 nats, the rows' standard error of their mean 0.043): the rows'
+    interval (130 degrees of freedom) is above 0, so the leak is relied on. The interval this
+    replaced added the repeats' spread to one repeat's rows' error (counting the permutation noise
+    twice) with Welch degrees of freedom dominated by the three repeats: its bound fell below 0 and
+    a leak that broke on test was "not relied on"."""
+    values, se, n = [0.30, 0.10, 0.13], 0.043, 131
+    rows = [{"unit": u, "kind": "feature", "members": u, "repeat": r, "importance": v,
+             "importance_se": e, "base_log_loss": 0.38, "n_rows": n, "setting": "relu", "seed": 0}
+            for u, vs, e in [("leak", values, se), ("sex", [0.33, 0.335, 0.34], 0.05)]
+            for r, v in enumerate(vs)]
+    table = reliance.reliance_table(pd.DataFrame(rows), min_share_factor=MIN_SHARE).set_index("unit")
+    assert table.loc["leak", "relied"] and table.loc["sex", "relied"]
+    from shortcut import stats
+    a, b = np.var(values, ddof=1) / 3, 3 * se ** 2  # the repeats' part, one repeat's rows' part
+    df = (a + b) ** 2 / (a ** 2 / 2 + b ** 2 / (n - 1))
+    assert np.mean(values) - stats.t_quantile(df) * np.sqrt(a + b) < 0
