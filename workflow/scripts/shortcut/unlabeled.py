@@ -355,6 +355,120 @@ def _mix_weights(mix: Mapping) -> np.ndarray | None:
     return np.nan_to_num(w)
 
 
+@dataclass
+class _DomainRows:
+    """The rows the domain classifiers compare, in their encoding (:func:`domain_matrix`): a
+    stratified sample of the training file (training partition and validation) against the test
+    rows (all of them, or a seeded sample of ``max_rows``). The missing-value indicators are left
+    out: a change of missingness is not a move of the unit's values (the labelled verdict reports
+    it as its own shift), and a test file without empty cells would otherwise always look moved."""
+    Zs: np.ndarray  # the training-file sample
+    Zt: np.ndarray  # the fitted test rows
+    origin: list  # each domain column's source feature
+    y_s: np.ndarray  # the sample's labels
+    sample: np.ndarray  # the sample's rows: training partition first, then validation (offset by n_train)
+    test_fit: np.ndarray  # the fitted test rows' indices
+    keep_cols: list
+    src_kept: list
+    numeric_kept: list
+    edges: dict
+
+    def encode(self, X) -> np.ndarray:
+        return domain_matrix(X[:, self.keep_cols], self.src_kept, self.numeric_kept, self.edges)[0]
+
+    def fit_parts(self, cols: Sequence[int], rows: np.ndarray | None, settings: LabelFreeSettings,
+                  seed_offset: int) -> dict:
+        """A domain classifier on the domain columns ``cols`` only (of the sample's ``rows``; all
+        when None)."""
+        Zs = self.Zs if rows is None else self.Zs[rows]
+        return domain_fit(Zs[:, cols], self.Zt[:, cols], [self.origin[j] for j in cols], {}, settings, seed_offset)
+
+
+def _domain_rows(X_train, y_train, X_val, y_val, X_test, src, columns, numeric, s: LabelFreeSettings) -> _DomainRows:
+    n_tr = len(X_train)
+    keep_cols = [j for j, c in enumerate(columns) if not str(c).endswith("=(missing)")]
+    src_kept = [src[j] for j in keep_cols]
+    numeric_kept = [f for f in numeric if f in src_kept]
+    y_source = np.concatenate([y_train, y_val])
+    sample = stats.stratified_sample(y_source, s.max_rows, s.seed)
+    X_sample = np.vstack([np.asarray(X_train[sample[sample < n_tr]], dtype=np.float64),
+                          X_val[sample[sample >= n_tr] - n_tr]])
+    test_fit = (np.arange(len(X_test)) if len(X_test) <= s.max_rows
+                else np.sort(np.random.default_rng(s.seed).choice(len(X_test), s.max_rows, replace=False)))
+    edges = decile_edges(X_train, src, numeric_kept)
+    Zs, origin = domain_matrix(X_sample[:, keep_cols], src_kept, numeric_kept, edges)
+    Zt, _ = domain_matrix(X_test[test_fit][:, keep_cols], src_kept, numeric_kept, edges)
+    return _DomainRows(Zs, Zt, origin, y_source[sample], sample, test_fit, keep_cols, src_kept, numeric_kept, edges)
+
+
+def _support(X_train, X_test, src, categorical, rows: _DomainRows, plain: dict, n_source: int,
+             s: LabelFreeSettings) -> dict:
+    """The test rows outside the training support: numeric values outside the training range, or
+    too little training density (the domain classifier's logit is log p_test / p_source with the
+    files at equal mass; the test rows it was not fitted on are scored by the mean fold model)."""
+    from .domain import unsupported_reasons
+
+    reasons = unsupported_reasons(X_train, X_test, src, categorical)
+    reasons.pop("unseen_level")
+    logit_test = np.empty(len(X_test))
+    logit_test[rows.test_fit] = plain["logit"][len(rows.Zs):]
+    rest = np.setdiff1d(np.arange(len(X_test)), rows.test_fit)
+    for start in range(0, len(rest), 1 << 16):
+        chunk = rest[start:start + (1 << 16)]
+        logit_test[chunk] = plain["score"](rows.encode(X_test[chunk]))
+    reasons["low_train_density"] = np.log(max(n_source, 1)) - logit_test < np.log(s.min_train_rows)
+    unsupported = np.zeros(len(X_test), dtype=bool)
+    for mask in reasons.values():
+        unsupported |= mask
+    lo, hi = stats.wilson(int(unsupported.sum()), len(X_test)) if len(X_test) else (np.nan, np.nan)
+    return {"n_unsupported": int(unsupported.sum()), "n_test": int(len(X_test)),
+            "share": float(unsupported.mean()) if len(X_test) else float("nan"),
+            "ci_low": float(lo), "ci_high": float(hi),
+            "by_reason": {k: int(v.sum()) for k, v in reasons.items()}}
+
+
+def _selection(rows: _DomainRows, members: Sequence[str], s: LabelFreeSettings, k: int) -> dict:
+    """Is a moved unit's move a selection on it? The other inputs' domain AUC before and after
+    re-weighting the training sample to the unit's own distribution. A selection on u: re-weighted
+    to u's distribution, the other inputs are those of the training rows, and the re-weighting
+    explains their move (their AUC fell, the two intervals apart); a broken leak's re-weighting
+    moves them instead (u carried them in training only), and where the rows cannot tell, u stays
+    a suspect."""
+    own = [j for j, o in enumerate(rows.origin) if o in members]
+    rest = [j for j, o in enumerate(rows.origin) if o not in members]
+    lr = rows.fit_parts(own, None, s, 20 + k)["logit"][:len(rows.Zs)]
+    kept = resample_rows(np.exp(lr - lr.max()), s.seed + 20 + k)
+    other = rows.fit_parts(rest, kept, s, 40 + k)
+    before = rows.fit_parts(rest, None, s, 50 + k)
+    after_hi, before_lo = other["auc"]["ci_high"], before["auc"]["ci_low"]
+    return {"rest_auc": other["auc"]["auc"], "rest_auc_ci_high": after_hi, "rest_auc_plain": before["auc"]["auc"],
+            "rest_auc_plain_ci_low": before_lo,
+            "selection": bool(bool(rest) and np.isfinite(after_hi) and np.isfinite(before_lo)
+                              and after_hi < s.min_auc and after_hi < before_lo)}
+
+
+def _labels_for(predict: Callable, X_val, y_val, base_loss: np.ndarray, cols: Sequence[int], entropy: float,
+                s: LabelFreeSettings, k: int) -> dict:
+    """How many labelled rows the harm test needs to see a break of the unit's material margin:
+    the margin as the labelled verdict sets it (the larger of ``min_harm_share`` x H(Y) and
+    ``margin_break_share`` x the grid's validation loss rise when the unit is permuted), and the
+    spread of that rise over the rows."""
+    Xp = np.array(X_val, copy=True)
+    perm = np.random.default_rng(s.seed + 60 + k).permutation(len(Xp))
+    Xp[:, cols] = Xp[perm][:, cols]
+    diff = metrics.log_loss_rows(y_val, predict(Xp)) - base_loss
+    margin = max(s.min_harm_share * entropy, s.margin_break_share * max(float(diff.mean()), 0.0))
+    sd = float(diff.std(ddof=1)) if len(diff) > 1 else float("nan")
+    n = labels_needed(sd, margin, s.alpha, s.power)
+    return {"margin": margin, "loss_sd": sd, "labels_needed": float(n) if n is not None else float("nan")}
+
+
+_UNIT_UNSET = dict.fromkeys(["auc_mix", "auc_mix_ci_low", "auc_mix_ci_high", "rest_auc", "rest_auc_ci_high",
+                             "rest_auc_plain", "rest_auc_plain_ci_low", "margin", "loss_sd", "labels_needed"],
+                            float("nan")) | {"mix_estimable": False, "moved": False, "selection": False,
+                                             "suspect": False}
+
+
 def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], columns: Sequence[str],
           numeric: Sequence[str], categorical: Sequence[str], models: Sequence[Callable], reliance,
           n_classes: int, settings: LabelFreeSettings) -> dict:
@@ -385,62 +499,23 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
         return m
 
     per_model_val = [np.asarray(m(X_val), dtype=np.float64) for m in models]
-    proba_test = predict(X_test)
-    mix = estimate(per_model_val, proba_test, s.n_boot, s.seed)
+    mix = estimate(per_model_val, predict(X_test), s.n_boot, s.seed)
 
-    # the domain classifiers: training-file rows (a stratified sample) against every test row.
-    # The missing-value indicators are left out: a change of missingness is not a move of the
-    # unit's values (the labelled verdict reports it as its own shift), and a test file without
-    # empty cells would otherwise always look moved.
-    keep_cols = [j for j, c in enumerate(columns) if not str(c).endswith("=(missing)")]
-    src_kept = [src[j] for j in keep_cols]
-    numeric_kept = [f for f in numeric if f in src_kept]
-    y_source = np.concatenate([y_train, y_val])
-    n_source = len(y_source)
-    sample = stats.stratified_sample(y_source, s.max_rows, s.seed)
-    X_sample = np.vstack([np.asarray(X_train[sample[sample < n_tr]], dtype=np.float64),
-                          X_val[sample[sample >= n_tr] - n_tr]])
-    test_fit = (np.arange(len(X_test)) if len(X_test) <= s.max_rows
-                else np.sort(np.random.default_rng(s.seed).choice(len(X_test), s.max_rows, replace=False)))
-    edges = decile_edges(X_train, src, numeric_kept)
-    Zs, origin = domain_matrix(X_sample[:, keep_cols], src_kept, numeric_kept, edges)
-    Zt, _ = domain_matrix(X_test[test_fit][:, keep_cols], src_kept, numeric_kept, edges)
-    y_s = y_source[sample]
+    # the domain classifiers, plain and with the training rows re-weighted to the estimated mix
+    rows = _domain_rows(X_train, y_train, X_val, y_val, X_test, src, columns, numeric, s)
     rel = reliance.to_dict("records") if len(reliance) else []
     units = {str(r["unit"]): str(r["members"]).split(";") for r in rel}
-    plain = domain_fit(Zs, Zt, origin, units, s)
+    plain = domain_fit(rows.Zs, rows.Zt, rows.origin, units, s)
     w_full = _mix_weights(mix)
-    weighted = (domain_fit(Zs[resample_rows(w_full[y_s], s.seed)], Zt, origin, units, s, 1)
+    weighted = (domain_fit(rows.Zs[resample_rows(w_full[rows.y_s], s.seed)], rows.Zt, rows.origin, units, s, 1)
                 if w_full is not None else plain)
-    in_val = sample >= n_tr
-    log_ratio_val = plain["logit"][:len(Zs)][in_val]
-    val_rows = sample[in_val] - n_tr
-
-    # support: numeric values outside the training range, or too little training density
-    from .domain import unsupported_reasons
-
-    reasons = unsupported_reasons(X_train, X_test, src, categorical)
-    reasons.pop("unseen_level")
-    logit_test = np.empty(len(X_test))
-    logit_test[test_fit] = plain["logit"][len(Zs):]
-    rest = np.setdiff1d(np.arange(len(X_test)), test_fit)
-    for start in range(0, len(rest), 1 << 16):
-        rows = rest[start:start + (1 << 16)]
-        logit_test[rows] = plain["score"](domain_matrix(X_test[rows][:, keep_cols], src_kept, numeric_kept, edges)[0])
-    # the classifier's logit is log p_test / p_source with the files at equal mass
-    reasons["low_train_density"] = np.log(max(n_source, 1)) - logit_test < np.log(s.min_train_rows)
-    unsupported = np.zeros(len(X_test), dtype=bool)
-    for mask in reasons.values():
-        unsupported |= mask
-    lo, hi = stats.wilson(int(unsupported.sum()), len(X_test)) if len(X_test) else (np.nan, np.nan)
-    support = {"n_unsupported": int(unsupported.sum()), "n_test": int(len(X_test)),
-               "share": float(unsupported.mean()) if len(X_test) else float("nan"),
-               "ci_low": float(lo), "ci_high": float(hi),
-               "by_reason": {k: int(v.sum()) for k, v in reasons.items()}}
+    support = _support(X_train, X_test, src, categorical, rows, plain, len(y_train) + len(y_val), s)
 
     # expected accuracy by importance weighting of the validation rows (those in the sample)
+    in_val = rows.sample >= n_tr
     correct_val = np.mean([p.argmax(axis=1) == y_val for p in per_model_val], axis=0)
-    iw = importance_weighted_accuracy(correct_val[val_rows], log_ratio_val, n_boot=s.n_boot, seed=s.seed + 2)
+    iw = importance_weighted_accuracy(correct_val[rows.sample[in_val] - n_tr], plain["logit"][:len(rows.Zs)][in_val],
+                                      n_boot=s.n_boot, seed=s.seed + 2)
 
     # per relied-on unit: moved (plain and beyond its own blinded class mix), selection, labels
     h = stats.label_entropy(y_train, K)  # the labelled verdict's H(Y): the training partition
@@ -448,53 +523,26 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
     table = []
     for k, r in enumerate(rel):
         u, members = str(r["unit"]), units[str(r["unit"])]
-        row = {"unit": u, "kind": str(r["kind"]), "members": ";".join(members), "relied": bool(r["relied"]),
-               "importance": float(r["importance"]), "share": float(r["share"])}
         p = plain["units"][u]
-        row.update(auc_plain=p["auc"], auc_plain_ci_low=p["ci_low"], auc_plain_ci_high=p["ci_high"])
-        nan = float("nan")
-        row.update(auc_mix=nan, auc_mix_ci_low=nan, auc_mix_ci_high=nan, mix_estimable=False, rest_auc=nan,
-                   rest_auc_ci_high=nan, rest_auc_plain=nan, rest_auc_plain_ci_low=nan, moved=False, selection=False, suspect=False, margin=nan, loss_sd=nan,
-                   labels_needed=nan)
+        row = {"unit": u, "kind": str(r["kind"]), "members": ";".join(members), "relied": bool(r["relied"]),
+               "importance": float(r["importance"]), "share": float(r["share"]),
+               "auc_plain": p["auc"], "auc_plain_ci_low": p["ci_low"], "auc_plain_ci_high": p["ci_high"],
+               **_UNIT_UNSET}
         if row["relied"]:
             cols = [j for j, f in enumerate(src) if f in members]
             bv, bt = blinded_proba(predict, X_val, X_test, X_train, cols, s.seed + 10 + k)
-            bmix = estimate([bv], bt, 1, s.seed + 10 + k)
-            w = _mix_weights(bmix)
-            fit = domain_fit(Zs[resample_rows(w[y_s], s.seed + k)], Zt, origin, {u: members}, s, 2 + k) \
-                if w is not None else plain
+            w = _mix_weights(estimate([bv], bt, 1, s.seed + 10 + k))
+            fit = (domain_fit(rows.Zs[resample_rows(w[rows.y_s], s.seed + k)], rows.Zt, rows.origin, {u: members},
+                              s, 2 + k) if w is not None else plain)
             a = fit["units"][u]
             row.update(auc_mix=a["auc"], auc_mix_ci_low=a["ci_low"], auc_mix_ci_high=a["ci_high"],
                        mix_estimable=w is not None)
             row["moved"] = bool(np.isfinite(p["ci_low"]) and p["ci_low"] > s.min_auc
                                 and np.isfinite(a["ci_low"]) and a["ci_low"] > s.min_auc)
             if row["moved"]:
-                own = [j for j, o in enumerate(origin) if o in members]
-                rest = [j for j, o in enumerate(origin) if o not in members]
-                alone = domain_fit(Zs[:, own], Zt[:, own], [origin[j] for j in own], {}, s, 20 + k)
-                lr = alone["logit"][:len(Zs)]
-                kept = resample_rows(np.exp(lr - lr.max()), s.seed + 20 + k)
-                other = domain_fit(Zs[kept][:, rest], Zt[:, rest], [origin[j] for j in rest], {}, s, 40 + k)
-                before = domain_fit(Zs[:, rest], Zt[:, rest], [origin[j] for j in rest], {}, s, 50 + k)
-                row.update(rest_auc=other["auc"]["auc"], rest_auc_ci_high=other["auc"]["ci_high"],
-                           rest_auc_plain=before["auc"]["auc"], rest_auc_plain_ci_low=before["auc"]["ci_low"])
-                # a selection on u: re-weighted to u's distribution, the other inputs are those of the
-                # training rows, and the re-weighting explains their move (their AUC fell, the two
-                # intervals apart); a broken leak's re-weighting moves them instead (u carried them in
-                # training only), and where the rows cannot tell, u stays a suspect
-                after_hi, before_lo = other["auc"]["ci_high"], before["auc"]["ci_low"]
-                row["selection"] = bool(bool(rest) and np.isfinite(after_hi) and np.isfinite(before_lo)
-                                        and after_hi < s.min_auc and after_hi < before_lo)
+                row.update(_selection(rows, members, s, k))
                 row["suspect"] = not row["selection"]
-            # labels needed: the harm test at the unit's material margin
-            Xp = np.array(X_val, copy=True)
-            perm = np.random.default_rng(s.seed + 60 + k).permutation(len(Xp))
-            Xp[:, cols] = Xp[perm][:, cols]
-            diff = metrics.log_loss_rows(y_val, predict(Xp)) - base_loss
-            margin = max(s.min_harm_share * h, s.margin_break_share * max(float(diff.mean()), 0.0))
-            sd = float(diff.std(ddof=1)) if len(diff) > 1 else float("nan")
-            n = labels_needed(sd, margin, s.alpha, s.power)
-            row.update(margin=margin, loss_sd=sd, labels_needed=float(n) if n is not None else nan)
+            row.update(_labels_for(predict, X_val, y_val, base_loss, cols, h, s, k))
         table.append(row)
 
     # the inputs as a whole, beyond the class mix: the features whose own part moved
@@ -506,7 +554,8 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
             "expected": {"mix": {k: mix[k] for k in ("acc_expected", "acc_expected_ci_low", "acc_expected_ci_high")}
                          | {"quoted": mix["estimable"]},
                          "importance": iw, "acc_val": float(correct_val.mean()) if correct_val.size else float("nan")},
-            "n_test": int(len(X_test)), "n_source_rows": int(len(sample)), "n_test_rows_fitted": int(len(test_fit))}
+            "n_test": int(len(X_test)), "n_source_rows": int(len(rows.sample)),
+            "n_test_rows_fitted": int(len(rows.test_fit))}
 
 
 # ---------------------------------------------------------------------------------------------
