@@ -18,7 +18,17 @@ both files, so a test file drawn class by class is a pure change of the class mi
 
 Printed: the share of (seed, class) intervals covering the drawn rows' class share, with its
 Wilson interval; the share of seeds whose every class is covered; the mean and the largest
-interval width; the share of seeds where the mix is estimable (``unlabeled.min_singular``).
+interval width; the share of seeds where the mix is estimable (``unlabeled.min_singular``); and
+the narrowest 95 % interval these predictions allow at the same mixes and row counts
+(:func:`information_bound`), with the measured width's ratio to it.
+
+The information bound: under label shift a test row's likelihood is proportional to
+``sum_y q(y) r_y(x)`` with ``r_y(x) = p(y | x) / p_train(y)``. Its Fisher information for the mix
+(the expectation over test rows taken on validation rows weighted by ``sum_y q(y) r_y(x)``)
+bounds the variance of any unbiased estimate from ``n`` test rows (Cramér-Rao), taking the grid's
+probabilities as calibrated and the validation rows as exact. No estimator built on these
+predictions (BBSE, MLLS or another) can give narrower intervals at that coverage; the bound is
+optimistic, since the validation rows are a sample too.
 
 Run: ``python benchmarks/label_free_mix.py [--seeds 50] [--rows 3000] [--concentration C] [--workdir DIR]``.
 """
@@ -77,6 +87,20 @@ def train_grid(workdir: Path) -> Path:
     return results
 
 
+def information_bound(p_val: np.ndarray, y_val: np.ndarray, q: np.ndarray, n: int, z: float = 1.959964) -> np.ndarray:
+    """Per class, the width of the narrowest 95 % interval of the mix ``q`` that ``n`` test rows
+    allow with these predictions (Cramér-Rao; see the module docstring)."""
+    K = p_val.shape[1]
+    prior = np.bincount(y_val, minlength=K) / len(y_val)
+    r = p_val / prior
+    density = r @ q  # p_test(x) / p_train(x) under label shift
+    score = (r[:, :-1] - r[:, [-1]]) / density[:, None]
+    info = np.einsum("i,ij,ik->jk", density, score, score) / len(r)
+    cov = np.linalg.inv(info) / n
+    ones = np.ones(K - 1)
+    return 2 * z * np.sqrt(np.append(np.diag(cov), ones @ cov @ ones))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=50)
@@ -100,7 +124,7 @@ def main(argv=None) -> None:
     K = p_val.shape[1]
     trained = time.time() - start
     rng = np.random.default_rng(0)
-    covered, all_covered, widths, estimable, rows = [], [], [], [], []
+    covered, all_covered, widths, estimable, rows, bounds = [], [], [], [], [], []
     for seed in range(a.seeds):
         p_train = np.bincount(y_val, minlength=K) / len(y_val)
         want = rng.dirichlet(np.full(K, 3.0) if a.concentration is None else a.concentration * p_train)
@@ -117,6 +141,7 @@ def main(argv=None) -> None:
         widths += (hi - lo).tolist()
         estimable.append(m["min_singular"] >= settings.min_singular)
         rows.append(len(idx))
+        bounds += information_bound(p_val, y_val, true, len(idx)).tolist()
     lo, hi = stats.wilson(int(np.sum(covered)), len(covered))
     jl, jh = stats.wilson(int(np.sum(all_covered)), len(all_covered))
     mixes = "Dirichlet(3, ..., 3)" if a.concentration is None else f"Dirichlet({a.concentration:g} x training mix)"
@@ -128,6 +153,9 @@ def main(argv=None) -> None:
     print(f"all classes covered at once: {np.mean(all_covered):.3f} (Wilson 95 % {float(jl):.3f} to {float(jh):.3f})")
     print(f"interval width: mean {np.mean(widths):.3f}, median {np.median(widths):.3f}, largest {np.max(widths):.3f}; "
           f"per class mean " + ", ".join(f"{np.mean(widths[k::K]):.3f}" for k in range(K)))
+    print(f"narrowest width these predictions allow (Cramér-Rao, same mixes and rows): mean {np.mean(bounds):.3f}; "
+          f"per class mean " + ", ".join(f"{np.mean(bounds[k::K]):.3f}" for k in range(K))
+          + f"; measured / bound {np.mean(widths) / np.mean(bounds):.2f}")
     print(f"seconds: {trained:.0f} to train and encode, {time.time() - start - trained:.0f} for the seeds")
 
 
