@@ -234,12 +234,9 @@ def test_the_rounds_share_alpha_and_one_rule_decides_every_round():
     assert conditional.outcome(False, 0.05, 0.02, full_break=0.03) == "undetermined"
 
 
-@pytest.mark.parametrize("break_costs,break_sds", [
-    (None, None),
-    ({"a": 0.1, "b": 0.6, "c": 0.05, "d": 0.02, "e": 0.3, "f": 0.1}, None),
-    ({"a": 0.1, "b": 0.6, "c": 0.05, "d": 0.02, "e": 0.3, "f": 0.1}, {"a": 0.5, "b": 0.1, "c": 2.0, "d": 0.3, "e": 1.0, "f": 0.05}),
-], ids=["equal-weights", "unequal-weights", "unequal-spreads"])
-def test_the_family_wise_error_over_every_round_stays_below_alpha(monkeypatch, break_costs, break_sds):
+@pytest.mark.parametrize("break_costs", [None, {"a": 0.1, "b": 0.6, "c": 0.05, "d": 0.02, "e": 0.3, "f": 0.1}],
+                         ids=["equal-weights", "unequal-weights"])
+def test_the_family_wise_error_over_every_round_stays_below_alpha(monkeypatch, break_costs):
     """One true leak ("a", a large harm) and five genuine units whose per-row harms are noise with
     mean 0, heavy-tailed and correlated across units. Each test is made against a base chosen
     from the data (after "a" is removed, against the rest), so every round draws the genuine
@@ -247,8 +244,7 @@ def test_the_family_wise_error_over_every_round_stays_below_alpha(monkeypatch, b
     any GENUINE unit ends "broke" stays below alpha (the margin is 0 here, so only the tests
     guard); with every round at alpha (no share of it per round) it is several times that. With
     unequal full-break costs the rounds' weighted Holm gives the units unequal shares of alpha;
-    the family-wise error stays below alpha all the same, also when the spreads of their full
-    breaks differ (the power weights then range from almost nothing to most of alpha)."""
+    the family-wise error stays below alpha all the same."""
     n_rows, units = 150, ["a", "b", "c", "d", "e", "f"]
     state = {"rng": None, "common": None}
 
@@ -264,37 +260,28 @@ def test_the_family_wise_error_over_every_round_stays_below_alpha(monkeypatch, b
             d = d + 1.0
         state[key] = {"d": d, "d_each": d[None, :], "e": d, "e_val": rng.normal(0, 0.1, 50),
                       "value_val": 0.0, "acc_with": 0.5, "acc_without": 0.5,
-                      "break_cost": 0.1 if break_costs is None else break_costs[unit.name],
-                      "full_break_sd": 0.5 if break_sds is None else break_sds[unit.name]}
+                      "break_cost": 0.1 if break_costs is None else break_costs[unit.name]}
         return state[key]
 
     monkeypatch.setattr(conditional, "_compare", noise)
     monkeypatch.setattr(conditional, "class_mix_explained", lambda data, features: {})
     alpha = 0.2
-    # with spreads, a margin of 1 % of the full break (else the power weights, set for a break of
-    # the margin, would be all equal): it barely guards, the tests do
-    s = evidence_settings(alpha=alpha, min_harm_share=0.0, margin_break_share=0.0 if break_sds is None else 0.01,
-                          n_boot=200, max_steps=5)
+    s = evidence_settings(alpha=alpha, min_harm_share=0.0, margin_break_share=0.0, n_boot=200, max_steps=5)
     X = np.zeros((60, len(units)), dtype=np.float32)
     y = np.arange(60) % 2
-    genuine_broke, leak_found, spread = 0, 0, []
+    genuine_broke, leak_found = 0, 0
     reps = 400
     for r in range(reps):
         state.clear()
         state["rng"] = np.random.default_rng(r)
         state["common"] = state["rng"].standard_t(3, n_rows) * 0.1
-        ev, steps, _ = conditional.conditional_shift(X, y, X[:50], y[:50], np.zeros((n_rows, len(units))),
-                                                     np.arange(n_rows) % 2, sources=units, categorical=[], n_classes=2,
-                                                     settings=s)
+        ev, _, _ = conditional.conditional_shift(X, y, X[:50], y[:50], np.zeros((n_rows, len(units))), np.arange(n_rows) % 2,
+                                                 sources=units, categorical=[], n_classes=2, settings=s)
         broke = ev.set_index("unit")["broke"].astype(bool)
-        first = steps[steps["step"] == 1]["alpha_weight"]
-        spread.append(first.max() / first.min())
         genuine_broke += bool(broke.drop("a").any())
         leak_found += bool(broke["a"])
     assert leak_found == reps
     assert genuine_broke / reps <= alpha, genuine_broke / reps
-    if break_sds is not None:  # the first round's shares of alpha were far from equal
-        assert np.median(spread) > 100
     assert sum(conditional.round_alpha(s, k) for k in [conditional.ADD_BACK, *range(1, s.max_steps + 2)]) == pytest.approx(alpha)
 
 
@@ -409,3 +396,34 @@ def test_new_levels_of_one_feature_leave_its_rows_out_of_its_own_harm_only(world
     assert ev.loc["x1", "n_rows_unit"] > 0.95 * len(te)
     assert ev.loc["site", "n_rows_unit"] < 0.4 * len(te) and 0.6 < ev.loc["site", "unseen_share"] < 0.8
     assert not ev["broke"].any()
+
+
+def test_a_lone_leak_is_not_tested_twice_against_the_same_features(monkeypatch):
+    """A leak flagged in the first round with nothing else removed would face, in the add-back,
+    the very test it passed: the same feature set, the same rows. Its one-sided p of about 0.018
+    is below the first round's 0.025 (the other units' full breaks cost nothing, so the leak has
+    the round's whole share) but above the add-back's 0.0125: tested twice it was lost. It keeps
+    its round's decision, and the add-back makes no test."""
+    n_rows, units = 400, ["a", "b", "c"]
+    rng = np.random.default_rng(0)
+    noise = {u: rng.standard_t(5, n_rows) * 0.2 for u in units}
+
+    def compare(data, base, unit):
+        d = noise[unit.name] - noise[unit.name].mean()
+        if unit.name == "a":  # mean at z = 2.1 of the rows' standard error
+            d = d + 2.1 * d.std(ddof=1) / np.sqrt(n_rows)
+        return {"d": d, "d_each": d[None, :], "e": d, "e_val": np.zeros(50), "value_val": 0.0,
+                "acc_with": 0.5, "acc_without": 0.5, "break_cost": 0.3 if unit.name == "a" else 0.0}
+
+    monkeypatch.setattr(conditional, "_compare", compare)
+    monkeypatch.setattr(conditional, "class_mix_explained", lambda data, features: {})
+    s = evidence_settings(alpha=0.05, min_harm_share=0.0, margin_break_share=0.0, n_boot=2000, max_steps=3)
+    X = np.zeros((60, 3), dtype=np.float32)
+    y = np.arange(60) % 2
+    ev, steps, _ = conditional.conditional_shift(X, y, X[:50], y[:50], np.zeros((n_rows, 3)), np.arange(n_rows) % 2,
+                                                 sources=units, categorical=[], n_classes=2, settings=s)
+    a = steps[steps["unit"] == "a"]
+    assert a["step"].tolist() == [1]  # no add-back test
+    assert conditional.round_alpha(s, conditional.ADD_BACK) < a["p_holm"].iloc[0] < conditional.round_alpha(s, 1)
+    assert ev.set_index("unit").loc["a", "outcome"] == "broke"
+    assert not ev.set_index("unit").loc[["b", "c"], "broke"].any()

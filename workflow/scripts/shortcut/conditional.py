@@ -101,12 +101,9 @@ the final feature set. A unit flagged against that very set (a lone leak, flagge
 round with nothing else removed) already passed that test on the same rows, at its round's share
 of alpha, so it is not tested twice: a false "broke" then needs a false rejection in the round
 that made it, whose share of alpha already counts it, and the sum over rounds stays alpha. The weights
-(:func:`holm_weights`) are fixed before the audit rows' labels are read: those that maximise the
-expected number of units found when each breaks by exactly its material margin, from the spread
-of a full break's per-row harm on validation rows and the number of audit rows (Rubin, Dudoit &
-van der Laan 2006). Alpha goes where it buys power, not to strong features whose break would be
-found at any level, and a unit whose full break could not reach its margin (it holds whatever the
-rows say) does not dilute it.
+(:func:`holm_weights`) are what a full break of each unit would cost on validation rows, fixed
+before the audit rows are looked at: alpha goes where a break would matter, and a unit whose full
+break could not reach its margin (it holds whatever the rows say) does not dilute it.
 
 Decision rule (written beside the statistic in the output), with the unit's material margin m
 (:func:`margin`): the relation **broke** when the round's weighted-Holm-adjusted p is below the round's
@@ -229,9 +226,8 @@ def margin_text(s: EvidenceSettings, min_harm: float | None = None) -> str:
 
 
 def decision_rule(s: EvidenceSettings, min_harm: float | None = None) -> str:
-    return (f"relation broke if the round's weighted-Holm-adjusted p (H0: harm <= 0; the weights maximise "
-            f"the expected number of units found if each broke by its margin, from the spread of a full "
-            f"break on validation rows; 0 if a full break would cost less than the margin) < its "
+    return (f"relation broke if the round's weighted-Holm-adjusted p (H0: harm <= 0; each unit weighted by "
+            f"the harm a full break of it would cause on validation, 0 if that is below its margin) < its "
             f"share of alpha {s.alpha:g} "
             f"(first round {round_alpha(s, 1):.4g}, add-back {round_alpha(s, ADD_BACK):.4g}, each later "
             f"round {round_alpha(s, 2):.4g}: Bonferroni over at most {rounds(s)} rounds), harm >= "
@@ -615,31 +611,31 @@ class _Data:
                 self.cache[features]["test_unadjusted"] = lp_te
         return self.cache[features]
 
-    def break_losses(self, features: frozenset, unit: "Unit") -> np.ndarray | None:
-        """What a full break of ``unit``'s relation would do to the model on ``features``: its
-        per-row validation log loss with the unit's columns permuted across rows (the relation
-        replaced by noise, the marginal kept), one row of the result per each of
-        ``BREAK_PERMUTATIONS`` seeded permutations; None when it cannot be measured. Unlike the
-        drop-and-refit value, a correlated twin cannot stand in for the permuted unit, so this is
-        the loss a broken relation causes."""
+    def break_cost(self, features: frozenset, unit: "Unit") -> float:
+        """What a full break of ``unit``'s relation would cost the model on ``features``: its
+        validation log loss with the unit's columns permuted across rows (the relation replaced
+        by noise, the marginal kept) minus its loss as fitted, in nats per row, averaged over
+        ``BREAK_PERMUTATIONS`` seeded permutations. Unlike the drop-and-refit value, a correlated
+        twin cannot stand in for the permuted unit, so this is the loss a broken relation causes."""
         entry = self.scores(features)
         n = len(self.yva)
         own = [c for f in unit.members for c in self.design.feature_columns.get(f, [])]
         if n < 2 or not own:
-            return None
+            return float("nan")
         cols = entry["columns"]
         where = np.flatnonzero(np.isin(cols, own))
         X = self.Xva[:, cols]
         rows = np.arange(n)
+        base = -float(np.mean(entry["val"][rows, self.yva]))
         rng = np.random.default_rng(self.settings.seed + 17)
-        losses = []
+        costs = []
         for _ in range(BREAK_PERMUTATIONS):
             Xp = X.copy()
             Xp[:, where] = X[rng.permutation(n)][:, where]
             lp = adjusted_log_proba(entry["model"].log_proba(Xp) / entry["temperature"],
                                     np.zeros(self.n_classes))
-            losses.append(-lp[rows, self.yva])
-        return np.stack(losses)
+            costs.append(-float(np.mean(lp[rows, self.yva])) - base)
+        return float(np.mean(costs))
 
 
 def _mixture(logs: list) -> np.ndarray:
@@ -652,7 +648,7 @@ def _mixture(logs: list) -> np.ndarray:
 
 
 BREAK_PERMUTATIONS = 3
-"""Permutations averaged in :meth:`_Data.break_losses`."""
+"""Permutations averaged in :meth:`_Data.break_cost`."""
 
 
 def _compare(data: _Data, base: frozenset, unit: Unit) -> dict:
@@ -677,16 +673,8 @@ def _compare(data: _Data, base: frozenset, unit: Unit) -> dict:
         d_each = np.stack([r[rows, data.yte] - f[rows, data.yte] for f, r in zip(each_f, each_r)])
     else:
         d_each = d[None, :]
-    # a full break on validation: the model with the unit permuted against the model without it,
-    # per row (its mean is the full-break harm, its spread sets the unit's share of alpha)
-    broken = data.break_losses(base, unit)
-    if broken is None:
-        break_cost = break_sd = float("nan")
-    else:
-        break_cost = float(broken.mean() + np.mean(vf[vrows, data.yva]))
-        break_sd = float(np.sqrt(np.mean(np.var(broken + vr[vrows, data.yva], axis=1, ddof=1))))
     return {"d": d, "e": d + kl, "e_val": e_val, "value_val": value_val, "acc_with": acc_full,
-            "acc_without": acc_red, "break_cost": break_cost, "full_break_sd": break_sd, "d_each": d_each}
+            "acc_without": acc_red, "break_cost": data.break_cost(base, unit), "d_each": d_each}
 
 
 def class_mix_explained(data: "_Data", features: frozenset) -> dict:
@@ -771,7 +759,7 @@ def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> l
             "n_rows_unit": n_kept,
             "change": float(np.mean(c["e"][kept])) - e_ref if n_kept else nan,
             "change_ci_low": float(e_lo), "change_ci_high": float(e_hi),
-            "value_val": c["value_val"], "break_cost": c["break_cost"], "full_break_sd": c["full_break_sd"],
+            "value_val": c["value_val"], "break_cost": c["break_cost"],
             "acc_with": c["acc_with"], "acc_without": c["acc_without"],
         })
     _decide(rows, data, step)
@@ -787,7 +775,7 @@ def _decide(rows: list[dict], data: _Data, step: int) -> None:
     for r in rows:
         r["full_break_harm"] = full_break_harm(r["break_cost"], r["value_val"])
         r["margin"] = margin(s, data.min_harm, r["full_break_harm"])
-    weights = holm_weights(rows, level, len(data.yte))
+    weights = holm_weights(rows)
     adjusted = stats.weighted_holm([r["p_value"] for r in rows], weights)
     total = float(np.sum(weights))
     for r, pa, w in zip(rows, adjusted, weights):
@@ -798,36 +786,20 @@ def _decide(rows: list[dict], data: _Data, step: int) -> None:
         r["outcome"] = outcome(r["broke"], r["harm_upper"], r["margin"], r["full_break_harm"])
 
 
-def holm_weights(rows: list[dict], level: float, n_rows: int) -> np.ndarray:
-    """Each unit's weight in its round's weighted Holm (:func:`shortcut.stats.weighted_holm`),
-    fixed before any audit row's label is read: the weights that maximise the expected number of
-    units found when each breaks by exactly its material margin (:func:`shortcut.stats.power_weights`,
-    Rubin, Dudoit & van der Laan 2006), the smallest break that matters. Unit u's z statistic for
-    such a break is expected at ``mu = margin x sqrt(n_rows) / sd``, where sd is the spread of the
-    per-row harm of a full break of u on validation rows (``full_break_sd``) and ``n_rows`` the
-    round's audit rows. A unit whose break at the margin would stand out at any share of alpha
-    gets little, one that these rows cannot find gets almost none, and alpha goes where it buys
-    power; a larger break has a larger z than the one the weights were set for. A unit whose full
-    break would cost less than its margin cannot break materially (it "holds" whatever the rows
-    say) and is left out. Before these weights, a plain Holm gave every unit alpha / F, and
-    weights proportional to the full-break harm gave most of alpha to strong genuine features,
-    whose break would be found at any level: a moderate leak among them got 1 % to 20 % of it.
-    If a full break cannot be measured (a NaN), every unit weighs the same."""
+def holm_weights(rows: list[dict]) -> np.ndarray:
+    """Each unit's weight in its round's weighted Holm (:func:`shortcut.stats.weighted_holm`): the
+    harm a full break of it would cause (``full_break_harm``, measured on validation rows by
+    models fitted on training rows, so fixed before any audit row is seen), and 0 for a unit whose
+    full break would cost less than its margin: such a unit cannot break materially (it "holds"
+    whatever the audit rows say), so it is left out of the family instead of diluting alpha. A
+    plain Holm over every unit spent alpha / F on each; with twenty features and one leak of
+    moderate strength the leak then needed a p below 0.001. The weights give alpha where a break
+    would matter. If a full break cannot be measured (a NaN), every unit weighs the same."""
     full = np.array([r["full_break_harm"] for r in rows], dtype=np.float64)
     if not np.all(np.isfinite(full)):
         return np.ones(len(rows))
     margins = np.array([r["margin"] for r in rows], dtype=np.float64)
-    sd = np.array([r.get("full_break_sd", np.nan) for r in rows], dtype=np.float64)
-    eligible = full >= margins
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = margins * np.sqrt(max(n_rows, 0)) / sd
-    if not eligible.any():
-        return np.zeros(len(rows))
-    if not np.all(np.isfinite(mu[eligible]) & (mu[eligible] > 0)):
-        return eligible.astype(np.float64)
-    w = np.zeros(len(rows))
-    w[eligible] = stats.power_weights(mu[eligible], level)
-    return w
+    return np.where(full >= margins, full, 0.0)
 
 
 # shift/conditional.parquet and conditional_steps.parquet (the shift_evidence rule), read by
@@ -836,7 +808,7 @@ EVIDENCE_COLUMNS = Schema("conditional evidence", {
     "unit": "string", "kind": "string", "members": "string", "step": "int64", "base": "string",
     "n_rows": "int64", "n_rows_unit": "int64",
     **dict.fromkeys(["harm", "harm_ci_low", "harm_ci_high", "harm_se", "harm_se_fit", "harm_upper", "p_value",
-                     "p_holm", "alpha_weight", "full_break_sd", "mde", "change", "change_ci_low", "change_ci_high", "value_val", "break_cost",
+                     "p_holm", "alpha_weight", "mde", "change", "change_ci_low", "change_ci_high", "value_val", "break_cost",
                      "full_break_harm", "margin", "acc_with", "acc_without"], "float64"),
     "broke": "bool", "outcome": "string", "min_harm": "float64", "label_entropy": "float64",
     "unseen_share": "float64", "rule": "string", "holds_rule": "string",

@@ -74,38 +74,6 @@ def weighted_holm(pvalues: Sequence[float], weights: Sequence[float]) -> np.ndar
     return out
 
 
-def power_weights(mu: Sequence[float], alpha: float) -> np.ndarray:
-    """Weights for a weighted Bonferroni or Holm at level ``alpha`` that maximise the expected
-    number of rejections when hypothesis i's z statistic is N(``mu[i]``, 1) under the alternative
-    one wants to find (Rubin, Dudoit & van der Laan 2006; Roeder & Wasserman 2009): with
-    ``alpha w_i = P(Z > mu_i / 2 + c / mu_i)`` and c set so that the weights sum to 1. A hypothesis
-    that would be found with almost any share of alpha (large mu) gets a small one, a hopeless one
-    (mu near 0) almost none, and the rest goes where it buys power. A NaN or non-positive mu gets 0;
-    no positive mu gets less than 1e-12 (its threshold is then a z of about 7 instead of one that
-    underflows to 0, which would leave it out of the family). Sums to 1 (all 0 if no mu is
-    positive)."""
-    from scipy import optimize
-
-    mu = np.asarray(mu, dtype=np.float64)
-    w = np.zeros(len(mu))
-    ok = np.isfinite(mu) & (mu > 0)
-    if not ok.any():
-        return w
-    m = mu[ok]
-
-    def excess(c):
-        return float(np.sum(normal_sf(m / 2 + c / m))) - alpha
-
-    lo, hi = -1.0, 1.0
-    while excess(lo) < 0:
-        lo *= 2
-    while excess(hi) > 0:
-        hi *= 2
-    c = optimize.brentq(excess, lo, hi, xtol=1e-12, rtol=1e-12)
-    w[ok] = np.maximum(normal_sf(m / 2 + c / m), 1e-12)
-    return w / w.sum()
-
-
 def wilson(successes, n, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval of binomial proportions (vectorised; n = 0 gives NaN)."""
     k = np.asarray(successes, dtype=np.float64)
