@@ -30,8 +30,9 @@ and the permutations at once (each row's average carries its own permutation noi
 feature whose value on this sample happens to be above 0 is not relied on, and the repeats only
 shrink the permutation noise. (An earlier interval added the repeats' spread to one repeat's
 rows' error, counting the permutation noise twice, with the few degrees of freedom of the
-repeats: with 3 repeats its bound lay 4.3 standard errors below the mean, and a leak the model
-used for a quarter of its importance was "not relied on".) The grid relies on a
+repeats: with 3 repeats the Welch degrees of freedom fall towards 2, where the bound lies up to
+4.3 standard errors below the mean, and a leak the model used for a quarter of its importance
+was "not relied on".) The grid relies on a
 unit when at least half of its models do (settings can differ tenfold in how much they use a
 feature: that is not uncertainty about whether each uses it).
 """
