@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from shortcut import data, files, nn, reliance, roles, summary, unlabeled
+from shortcut import data, files, nn, reliance, roles, stats, summary, unlabeled
 from shortcut.job import run
 
 
@@ -19,12 +19,17 @@ def main(snakemake):
     importance = files.read_table(inp.importance, summary.GRID_IMPORTANCE_COLUMNS)
     importance = importance[(importance["split"] == "val") & importance["setting"].isin(p.models)]
     settings = unlabeled.LabelFreeSettings.from_config(**p.settings)
+    n_classes = roles.n_classes(resolved)
+    # relied on as the labelled verdict decides it: by share, or by a loss material in nats
+    # (min_harm_share x H(Y) of the training partition, the harm's floor)
+    material = settings.min_harm_share * stats.label_entropy(y_train, n_classes)
     result = unlabeled.audit(
         X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val, X_test=X_test, sources=encoder["sources"],
         columns=encoder["columns"], numeric=list(encoder["numeric"]), categorical=list(encoder["categorical"]),
         models=[lambda X, m=m: m.predict_proba(X.astype(m.dtype)) for m in models],
-        reliance=reliance.reliance_table(importance, min_share_factor=p.reliance["min_share_factor"]),
-        n_classes=roles.n_classes(resolved), settings=settings)
+        reliance=reliance.reliance_table(importance, min_share_factor=p.reliance["min_share_factor"],
+                                         material=material),
+        n_classes=n_classes, settings=settings)
     class_names = p.class_names or [str(c) for c in resolved["classes"]]
     verdict = unlabeled.answer(result, roles.features(resolved), class_names, settings, resolved["target"])
     for name, frame, schema in (("units", unlabeled.unit_frame(result), unlabeled.UNIT_COLUMNS),
