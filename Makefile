@@ -22,6 +22,11 @@ slurm-venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/snakemake --workflow-profile workflow/profiles/local --cores $(CORES)
 
+# One test file per process (pytest-xdist), as many processes as cores, at most 4: a file's
+# module fixtures (each a whole scratch run of the workflow) then run once. `make test
+# PYTEST_ARGS=` runs it in one process.
+PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist loadfile
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
