@@ -72,9 +72,17 @@ passes. Two independent leaks are then both found, and a duplicated leak is foun
 Each evidence model is temperature-scaled on the validation split before any of this (one
 parameter; fitted networks are a little overconfident on new rows).
 
-Rows a unit cannot be judged on: where a member's cell is empty in test but never in training
-(the networks see the fill value there) the row is left out of that unit's harm
-(``missing_test``); the mean over the kept rows is a ratio of means in the same bootstrap.
+Rows a feature cannot be judged on: where its cell is empty in test but never in training, or
+holds a level never seen in training (``missing_test``), the networks would see a fill value that
+meant something else in training. Such a row is left out of that feature's own harm (the mean
+over the kept rows is a ratio of means in the same bootstrap). Every other unit is judged on it
+with models that do not have the feature at all (pattern submodels, Mercaldo & Blume 2020): on a
+row where ``f`` is empty, the harm of ``g`` compares the model on S - {f} with the one on
+S - {f} - g. Judged with the fill value instead, a genuine ``g`` that the networks read together
+with ``f`` (a difference of the two, say) can look broken, because with ``f`` at its fill value
+``g`` says something it never said in training; the test suite plants that case. Rows are grouped
+by which features they cannot be judged on; beyond ``MAX_PATTERNS`` groups the rarer rows use the
+models without every such feature (fewer features, never a fill value).
 
 Uncertainty, and why the test's null is calibrated. The harm's interval resamples the audit rows
 (percentile bootstrap of mean(d), the fitted models held fixed) AND carries the fit-to-fit
@@ -575,17 +583,39 @@ class _Data:
     settings: EvidenceSettings
     min_harm: float = 0.0
     skip: dict = field(default_factory=dict)  # feature -> test rows where its cell was empty (none in training)
-    cache: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # feature set -> its evidence model's scores
+    row_groups: dict = field(default_factory=dict)  # base -> :meth:`patterns`
 
     def kept_rows(self, unit: "Unit") -> np.ndarray:
         """1.0 for the test rows that count towards ``unit``'s harm, 0.0 for the rows where a
-        member's cell was empty while it never is in training: there the evidence models see the
-        fill value, and the harm would measure the imputation, not the relation."""
+        member cannot be judged (its cell empty while it never is in training, or a level never
+        seen in training): the harm there would measure the fill value, not the relation."""
         keep = np.ones(len(self.yte))
         for m in unit.members:
             if m in self.skip:
                 keep[self.skip[m]] = 0.0
         return keep
+
+    def patterns(self, base: frozenset) -> list[tuple[frozenset, np.ndarray]]:
+        """The test rows on which some feature of ``base`` cannot be judged, grouped by which:
+        ``[(features, rows)]``, the most frequent group first. Beyond ``MAX_PATTERNS`` groups the
+        rows of the rarer ones form one group with every such feature of ``base``."""
+        if base not in self.row_groups:
+            names = [f for f in self.design.features if f in base and f in self.skip]
+            groups: dict[frozenset, list] = {}
+            if names:
+                masks = np.column_stack([self.skip[f] for f in names])
+                found, inverse = np.unique(masks, axis=0, return_inverse=True)
+                inverse = np.ravel(inverse)
+                ranked = sorted(((int(np.sum(inverse == j)), j) for j in range(len(found)) if found[j].any()),
+                                key=lambda t: (-t[0], t[1]))
+                everything = frozenset(names)
+                for i, (_, j) in enumerate(ranked):
+                    features = (frozenset(f for f, on in zip(names, found[j]) if on)
+                                if i < MAX_PATTERNS - 1 or len(ranked) <= MAX_PATTERNS else everything)
+                    groups.setdefault(features, []).append(np.flatnonzero(inverse == j))
+            self.row_groups[base] = [(f, np.sort(np.concatenate(r))) for f, r in groups.items()]
+        return self.row_groups[base]
 
     def scores(self, features: frozenset, unadjusted: bool = False) -> dict:
         """Adjusted test log-probabilities, validation log-probabilities of the model on
@@ -651,13 +681,49 @@ BREAK_PERMUTATIONS = 3
 """Permutations averaged in :meth:`_Data.break_cost`."""
 
 
+MAX_PATTERNS = 4
+"""Groups of rows by the features they cannot be judged on, each with its own models
+(:meth:`_Data.patterns`)."""
+
+
+def _test_scores(data: _Data, base: frozenset, unit: Unit) -> tuple:
+    """Test log-probabilities with and without ``unit`` (against ``base``), and per network of
+    the ensemble (lists, empty for a single network). Each row is scored by the models without
+    the features it cannot be judged on (:meth:`_Data.patterns`), so no row's harm reads a
+    fill value; the rows where the unit itself cannot be judged are left out later
+    (:meth:`_Data.kept_rows`) and keep the base models' scores."""
+    members = set(unit.members)
+    full, reduced = data.scores(base), data.scores(base - members)
+    n_each = len(full["test_each"])
+
+    def each(entry):
+        return [x.copy() for x in entry["test_each"]] or [entry["test"].copy() for _ in range(n_each)]
+
+    lf, lr = full["test"].copy(), reduced["test"].copy()
+    ef, er = (each(full), each(reduced)) if n_each else ([], [])
+    kept = data.kept_rows(unit) > 0
+    for features, rows in data.patterns(base):
+        rows = rows[kept[rows]]
+        if not len(rows):
+            continue
+        drop = features - members
+        pf, pr = data.scores(base - drop), data.scores(base - drop - members)
+        lf[rows], lr[rows] = pf["test"][rows], pr["test"][rows]
+        if n_each:
+            for a, b in zip(ef, each(pf)):
+                a[rows] = b[rows]
+            for a, b in zip(er, each(pr)):
+                a[rows] = b[rows]
+    return lf, lr, ef, er
+
+
 def _compare(data: _Data, base: frozenset, unit: Unit) -> dict:
     """Per-row harm d and change e of ``unit`` against the base feature set (on test), the unit's
     value on validation (drop and refit) and what a full break of it would cost (permutation)."""
     full = data.scores(base)
     reduced = data.scores(base - set(unit.members))
     rows = np.arange(len(data.yte))
-    lf, lr = full["test"], reduced["test"]
+    lf, lr, each_f, each_r = _test_scores(data, base, unit)
     d = lr[rows, data.yte] - lf[rows, data.yte]  # loss with the unit minus loss without it
     kl = np.sum(np.exp(lf) * (lf - lr), axis=1)
     vrows = np.arange(len(data.yva))
@@ -667,9 +733,7 @@ def _compare(data: _Data, base: frozenset, unit: Unit) -> dict:
     value_val = float(-np.mean(d_val)) if len(vrows) else float("nan")
     acc_full = float(np.mean(np.argmax(lf, axis=1) == data.yte)) if len(rows) else float("nan")
     acc_red = float(np.mean(np.argmax(lr, axis=1) == data.yte)) if len(rows) else float("nan")
-    each_f, each_r = full.get("test_each") or [], reduced.get("test_each") or []
     if each_f:  # network k with the unit against network k without it (the same seed); a prior has one
-        each_r = each_r or [lr] * len(each_f)
         d_each = np.stack([r[rows, data.yte] - f[rows, data.yte] for f, r in zip(each_f, each_r)])
     else:
         d_each = d[None, :]
@@ -904,7 +968,9 @@ def conditional_shift(X_train, y_train, X_val, y_val, X_test, y_test, *, sources
         # only the bases are compared again (the next step's, the add-back's): drop the models
         # without one unit of this step (a test-sized matrix each; a dropped one that were
         # needed again would be refitted identically)
-        data.cache = {k: v for k, v in data.cache.items() if k in bases}
+        # (and the models without the features some rows cannot be judged on, per base)
+        needed = set(bases) | {b - f for b in bases for f, _ in data.patterns(b)}
+        data.cache = {k: v for k, v in data.cache.items() if k in needed}
     # add-back round: every flagged unit alone against the final feature set (without all the
     # flagged units), under the same rule; no unit keeps "broke" without it. A unit flagged
     # against that very set (a lone leak: flagged in the first round, nothing else removed) has
