@@ -20,7 +20,9 @@ with x1, c1 a 4-level categorical), 800 training rows each:
   and the evidence networks have 2 hidden units; the audit rows are a selection x2 > 0.5;
 * ``label``: one class three times as likely in the audit rows (small files: 300 rows).
 
-Run: ``python benchmarks/harm_level.py [--reps 125] [--alpha 0.05]`` (4 nulls x reps audits).
+Run: ``python benchmarks/harm_level.py [--reps 125] [--alpha 0.05] [--kl-credit 0]`` (4 nulls x
+reps audits; ``--kl-credit`` measures the level of a harm test that credits a share of the
+evidence model's own KL, ``shortcut.conditional.KL_CREDIT``; write it with ``--out`` elsewhere).
 Prints per null the unit tests, rejections at alpha with the Wilson interval (target: upper
 bound <= 1.5 alpha), and the audits with any unit broke (margin 0, and the shipped margin).
 """
@@ -103,12 +105,17 @@ def main(argv=None) -> None:
     ap.add_argument("--reps", type=int, default=125)
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "harm_level_cases.csv"))
+    ap.add_argument("--kl-credit", type=float, default=0.0,
+                    help="the harm test credits this share of the evidence model's own KL "
+                         "(shortcut.conditional.KL_CREDIT; 0 ships)")
     a = ap.parse_args(argv)
+    conditional.KL_CREDIT = a.kl_credit
     started = time.perf_counter()
     rows = [run_null(kind, 1000 * k + r, a.alpha) for k, kind in enumerate(NULLS) for r in range(a.reps)]
     frame = pd.DataFrame(rows)
     frame.to_csv(a.out, index=False)
-    print(f"harm test level: {len(frame)} null audits, alpha {a.alpha:g}, {time.perf_counter() - started:.0f} s")
+    print(f"harm test level: {len(frame)} null audits, alpha {a.alpha:g}, KL credit {a.kl_credit:g}, "
+          f"{time.perf_counter() - started:.0f} s")
     print("| null | audits | unit tests | p < alpha | rate [95 % CI] | audits with a unit broke (margin 0) | (shipped margin) |")
     print("|---|---|---|---|---|---|---|")
     for kind in [*NULLS, "all"]:

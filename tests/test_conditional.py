@@ -254,6 +254,21 @@ def test_a_feature_gone_missing_does_not_make_its_partner_look_broken():
     assert abs(ev.loc["c1", "harm"]) < 2 * ev.loc["c1", "harm_se"], ev.loc["c1"]
 
 
+def test_the_kl_credit_of_the_benchmarks_sharpens_the_test_and_ships_off(world, monkeypatch):
+    """``KL_CREDIT`` (benchmarks only) tests mean(d + c KL) instead of mean(d): for a broken leak
+    its p-value is smaller; the harm, its interval and the margin do not move; 0 ships."""
+    assert conditional.KL_CREDIT == 0.0
+    train, pool = world
+    tr, te = syn.add_leak(train, pool.iloc[:400].reset_index(drop=True), "numeric", seed=8, strength=0.3)
+    shipped, _ = evidence(tr, te, numeric=("x1", "x2", "leak"))
+    monkeypatch.setattr(conditional, "KL_CREDIT", 1.0)
+    credited, _ = evidence(tr, te, numeric=("x1", "x2", "leak"))
+    first = lambda ev: ev.loc["leak"]  # noqa: E731
+    assert first(credited)["p_value"] < first(shipped)["p_value"] < 0.5
+    for column in ("harm", "harm_ci_low", "harm_upper", "margin"):
+        assert first(credited)[column] == first(shipped)[column], column
+
+
 def test_the_rounds_share_alpha_and_one_rule_decides_every_round():
     s = evidence_settings(alpha=0.05, max_steps=5)
     assert conditional.rounds(s) == 7

@@ -680,6 +680,15 @@ def _mixture(logs: list) -> np.ndarray:
 BREAK_PERMUTATIONS = 3
 """Permutations averaged in :meth:`_Data.break_cost`."""
 
+KL_CREDIT = 0.0
+"""Not a setting; 0 ships. The share c of the evidence model's own expected gain that the harm's
+null credits: the one-sided test is then of mean(d + c KL(p_S || p_S-u)) <= 0, which holds for
+c <= 1 when the model on S is right about P(Y | X), and has up to twice the z of the harm for a
+broken relation (c = 1 is the likelihood ratio of the two fitted models, the most powerful test
+if they were exact). Fitted networks are not exact: ``benchmarks/harm_level.py --kl-credit 0.5``
+measures the level it costs and ``benchmarks/power_ceiling.py --kl-credit`` the power it buys
+(README, "Calibration"); the decision rule's other parts (the margin, "holds") are unchanged."""
+
 
 MAX_PATTERNS = 4
 """Groups of rows by the features they cannot be judged on, each with its own models
@@ -798,10 +807,15 @@ def _test_units(data: _Data, base: frozenset, units: list[Unit], step: int) -> l
         per_fit = c["d_each"][:, kept].mean(axis=1) if n_kept else np.array([nan])
         var_fit = float(np.var(per_fit, ddof=1) / len(per_fit)) if len(per_fit) > 1 else 0.0
         se = float(np.sqrt(se_rows ** 2 + var_fit)) if n_kept >= 2 else nan
-        if n_kept >= 2 and se > 0:
-            p = float(stats.normal_sf(harm / se))
+        stat, se_stat = harm, se
+        if KL_CREDIT and n_kept >= 2:  # benchmarks only (see KL_CREDIT): d + credit x KL per row
+            stat = harm + KL_CREDIT * float(np.mean(c["e"][kept] - d_kept))
+            credited = (1 - KL_CREDIT) * dd + KL_CREDIT * draws[:, 3 * k + 1]
+            se_stat = float(np.sqrt(np.nanstd(credited, ddof=1) ** 2 + var_fit))
+        if n_kept >= 2 and se_stat > 0:
+            p = float(stats.normal_sf(stat / se_stat))
         elif n_kept >= 2:
-            p = 0.0 if harm > 0 else 1.0
+            p = 0.0 if stat > 0 else 1.0
         else:
             p = nan
         h_lo, h_hi = stats.percentile_ci(dd) if n_kept >= 2 else (nan, nan)
