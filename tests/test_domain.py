@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import synthetic as syn
-from configs import domain_settings
+from configs import defaults, domain_settings
 from shortcut import domain
 
 
@@ -30,6 +30,31 @@ def test_no_shift_gives_auc_one_half(world):
     assert r["auc_ci_low"] < 0.5 < r["auc_ci_high"] + 0.01
     # a continuous value just beyond the training range is rare but possible
     assert not r["shifted"] and r["share_unsupported"] < 0.005
+
+
+@pytest.mark.parametrize("max_rows", [50_000, 1_500])
+def test_a_feature_gone_missing_in_test_is_no_covariate_shift_by_its_fill_value(world, max_rows):
+    """x1 empty in half of a random split's test rows (never in training): the encoder fills the
+    median, a spike no training row has. Told which cells were empty, the domain classifiers give
+    them an average training row's inputs: no covariate shift, x1 does not separate the files.
+    (With max_rows below the rows, the rows outside the fitted sample are scored the same way.)"""
+    train, pool = world
+    test = pool.iloc[:3000].reset_index(drop=True)
+    gone = np.random.default_rng(4).random(len(test)) < 0.5
+    test.loc[gone, "x1"] = np.nan
+    settings = domain_settings(max_rows=max_rows)
+    blind = shift_of(train, test, settings)
+    assert blind["shifted"] and blind["feature_auc"]["x1"] > 0.6  # the fill value alone separates them
+    (tr, va, te), enc = syn.encoded(train, test)
+    told = domain.shift_model(np.vstack([tr[0], va[0]]), np.r_[tr[1], va[1]], te[0], te[1],
+                              sources=enc["sources"], categorical=list(enc["categorical"]), n_classes=3,
+                              X_train_partition=tr[0], settings=settings, missing_test={"x1": gone})
+    assert not told["shifted"] and told["auc_ci_low"] < 0.5 < told["auc_ci_high"] + 0.01
+    # where x1 was observed its values are the training rows' own: it does not separate the files
+    # (no separating feature is named), and its AUC there is 0.5 up to the sample's noise
+    assert told["feature_auc"]["x1"] < defaults("diagnose")["min_feature_auc"] <= blind["feature_auc"]["x1"]
+    assert abs(told["feature_auc"]["x1"] - 0.5) < 0.06
+    assert told["share_unsupported"] < 0.005
 
 
 def test_label_shift_moves_the_inputs_but_is_not_called_covariate_shift(world):

@@ -1043,7 +1043,8 @@ def audit_evidence(train, val, audit, encoder: dict, n_classes: int, *, domain_s
     layout = {"sources": encoder["sources"],
               "categorical": list(encoder["categorical"])}
     shift = domain.shift_model([Xtr, Xva], np.concatenate([ytr, yva]), Xte, yte, **layout,
-                               n_classes=n_classes, X_train_partition=Xtr, settings=domain_settings)
+                               n_classes=n_classes, X_train_partition=Xtr, settings=domain_settings,
+                               missing_test=missing_audit)
     keep = shift["supported"]
     unseen = unseen_rows(Xte, encoder["sources"], encoder["categorical"])
     # rows a unit cannot be judged on: its feature's cell empty only in test, or a level of it

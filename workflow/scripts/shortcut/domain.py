@@ -127,6 +127,30 @@ def _input_blocks(blocks, rows: np.ndarray, numeric, block: int = SCORE_BLOCK_RO
         yield idx, domain_inputs(_float_rows(blocks, idx), numeric)
 
 
+def _missing_rows(rows: np.ndarray, n_source: int, mask) -> np.ndarray:
+    """Which of ``rows`` (numbered over all rows, the test rows after the ``n_source`` train-file
+    rows) are test rows whose ``mask`` (over the test rows) is set."""
+    hit = np.zeros(len(rows), dtype=bool)
+    test = rows >= n_source
+    hit[test] = np.asarray(mask, dtype=bool)[rows[test] - n_source]
+    return hit
+
+
+def _neutralise(X: np.ndarray, rows: np.ndarray, n_source: int, missing: dict, origin: Sequence[str],
+                means: np.ndarray) -> None:
+    """In place: the domain inputs ``X`` of ``rows`` (numbered over all rows, the test rows after
+    the ``n_source`` train-file rows) whose feature's cell was empty only in test get, in each of
+    that feature's input columns, the column's mean over train-file rows. The cell then adds to the
+    linear logit what an average training row's cell adds. Its fill value would instead be a spike
+    no training row has, and the empty cells would read as covariate shift; they are the
+    missing-value shift, reported on its own with both shares."""
+    for f, mask in missing.items():
+        cols = [c for c, o in enumerate(origin) if o == f]
+        hit = _missing_rows(rows, n_source, mask)
+        if cols and hit.any():
+            X[np.ix_(np.flatnonzero(hit), cols)] = means[cols]
+
+
 def _spread(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """A length-``n`` vector holding ``values`` at ``rows`` (the rest to be filled)."""
     out = np.empty(n)
@@ -141,7 +165,7 @@ def _auc(scores, is_test) -> dict:
 
 def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
                 categorical: Sequence[str], n_classes: int, X_train_partition=None,
-                settings: DomainSettings) -> dict:
+                settings: DomainSettings, missing_test: dict | None = None) -> dict:
     """Both domain classifiers between the train file (``X_source``: training partition and
     validation rows; an array, or a list of arrays taken one after the other without stacking
     them) and the test rows, and the support flags.
@@ -155,6 +179,10 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
 
     Per-row outputs: ``log_ratio_test`` (inputs only), ``log_a_source``, ``log_b_source``,
     ``log_a_test``, ``supported`` (test rows).
+
+    ``missing_test``: per feature with no empty cell in training, which test rows had one; those
+    cells enter both classifiers as an average training row's (:func:`_neutralise`), so a feature
+    gone missing is not covariate shift by its fill value.
     """
     s = settings
     blocks = [np.asarray(b) for b in (X_source if isinstance(X_source, (list, tuple)) else [X_source])]
@@ -173,6 +201,10 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
     fit = stats.stratified_sample(is_test.astype(np.int64) * n_classes + y, s.max_rows, s.seed)
     X = domain_inputs(_float_rows(blocks, fit), numeric)
     y_fit, test_fit = y[fit], is_test[fit]
+    missing = {f: m for f, m in (missing_test or {}).items() if np.any(m)}
+    means = X[~test_fit].mean(axis=0) if missing and (~test_fit).any() else None
+    if means is not None:
+        _neutralise(X, fit, n_source, missing, origin, means)
     Y = np.zeros((len(y_fit), n_classes))
     Y[np.arange(len(y_fit)), y_fit] = 1.0
     w = balanced_weights(test_fit)
@@ -200,7 +232,11 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
         del X, Y
         inputs_auc = _auc(logit_x, test_fit)
         given_label = _auc(log_a, test_fit)
-        feature_auc = {f: stats.auc(parts[:, j], test_fit) for j, f in enumerate(features)}
+        # each feature's separation where it was observed: a test row whose cell was empty only
+        # in test holds no value of it (its inputs there are an average training row's)
+        seen = {f: ~_missing_rows(fit, n_source, m) for f, m in missing.items()}
+        feature_auc = {f: stats.auc(parts[seen[f], j], test_fit[seen[f]]) if f in seen
+                       else stats.auc(parts[:, j], test_fit) for j, f in enumerate(features)}
         del parts
         if fit.size < len(y):
             # rows no fold model saw: the average of the fold models, a block at a time
@@ -212,6 +248,8 @@ def shift_model(X_source, y_source, X_test, y_test, *, sources: Sequence[str],
             rest = np.ones(len(y), dtype=bool)
             rest[fit] = False
             for idx, Xb in _input_blocks(blocks, np.flatnonzero(rest), numeric):
+                if means is not None:
+                    _neutralise(Xb, idx, n_source, missing, origin, means)
                 logit_x[idx] = Xb @ coef_x + icpt_x
                 log_a[idx] = Xb @ coef[:d] + icpt
                 log_b[idx] = coef[d:][y[idx]]
