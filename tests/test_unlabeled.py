@@ -166,3 +166,26 @@ def test_a_test_file_has_labels_unless_its_target_column_is_absent_or_empty_in_e
         path.write_text(text, encoding="utf-8")
         assert files.has_labels(path, "y", "utf-8") is expected, name
     assert files.has_labels(tmp_path / "missing.csv", "y", "utf-8") is True  # the clean job says why
+
+
+def test_a_cell_empty_only_in_test_is_no_move_of_its_feature():
+    """Feature a is empty in half of the test rows (never in training) and filled with its median:
+    a spike no training row has, which the domain classifier reads as a move of a (the label-free
+    answer then named a genuine feature a suspect). Told which cells were empty, the classifiers
+    give them an average training row's columns and measure a's move where it was observed."""
+    rng = np.random.default_rng(5)
+    Xtr, Xva, Xte = (rng.normal(size=(n, 2)) for n in (3000, 800, 1500))
+    ytr, yva = rng.integers(0, 2, 3000), rng.integers(0, 2, 800)
+    gone = rng.random(len(Xte)) < 0.5
+    Xte[gone, 0] = np.median(Xtr[:, 0])
+    s, units = settings(), {"a": ["a"], "b": ["b"]}
+    layout = (["a", "b"], ["a", "b"], ["a", "b"])
+    blind = unlabeled._domain_rows(Xtr, ytr, Xva, yva, Xte, *layout, s)
+    told = unlabeled._domain_rows(Xtr, ytr, Xva, yva, Xte, *layout, s, missing={"a": gone})
+    fb = unlabeled.domain_fit(blind.Zs, blind.Zt, blind.origin, units, s)
+    ft = unlabeled.domain_fit(told.Zs, told.Zt, told.origin, units, s, observed=told.observed(units))
+    assert fb["units"]["a"]["ci_low"] > s.min_auc and fb["auc"]["ci_low"] > s.min_auc  # the spike moves a
+    assert ft["units"]["a"]["ci_low"] <= s.min_auc and ft["auc"]["ci_low"] <= s.min_auc
+    assert told.observed(units).keys() == {"a"} and told.observed(units)["a"].sum() == (~gone).sum()
+    # the rows outside the fitted sample are scored the same way
+    assert np.allclose(told.encode(Xte[:50], np.arange(50)), told.Zt[:50])

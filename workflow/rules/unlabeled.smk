@@ -13,6 +13,7 @@ checkpoint label_free:
         val=f"{RESULTS}/features/all/val.parquet",
         encoder=f"{RESULTS}/features/all/encoder.json",
         test=f"{RESULTS}/clean/test.parquet",
+        train_cells=f"{RESULTS}/clean/train_cells.json",
         importance=f"{RESULTS}/evaluation/all/importance.parquet",
         models=[
             os.path.join(model_path(MODELS, key), "model.npz")

@@ -14,7 +14,11 @@ def main(snakemake):
     X_val, y_val, _ = files.read_encoded(inp.val, np.float64)
     # encoded as the splits are (float32, then widened): a value equal to a training value stays
     # equal to it, so it falls into the same training-decile bin of the domain classifier
-    X_test = data.transform(files.read_parquet(inp.test), encoder, dtype=np.float32)[0].astype(np.float64)
+    test = files.read_parquet(inp.test)
+    X_test = data.transform(test, encoder, dtype=np.float32)[0].astype(np.float64)
+    # cells empty only in test: their fill value is no move of the feature's values
+    missing = files.read_missing(inp.test, files.never_missing(inp.train_cells, encoder["sources"]),
+                                 test["row"].to_numpy())
     models = [nn.load(files.load_npz(path)) for path in inp.models]
     importance = files.read_table(inp.importance, summary.GRID_IMPORTANCE_COLUMNS)
     importance = importance[(importance["split"] == "val") & importance["setting"].isin(p.models)]
@@ -29,7 +33,7 @@ def main(snakemake):
         models=[lambda X, m=m: m.predict_proba(X.astype(m.dtype)) for m in models],
         reliance=reliance.reliance_table(importance, min_share_factor=p.reliance["min_share_factor"],
                                          material=material),
-        n_classes=n_classes, settings=settings)
+        n_classes=n_classes, settings=settings, missing_test=missing)
     class_names = p.class_names or [str(c) for c in resolved["classes"]]
     verdict = unlabeled.answer(result, roles.features(resolved), class_names, settings, resolved["target"])
     for name, frame, schema in (("units", unlabeled.unit_frame(result), unlabeled.UNIT_COLUMNS),

@@ -10,9 +10,7 @@ def main(snakemake):
     n_classes = roles.n_classes(files.read_yaml(snakemake.input.roles))  # the roles job's classes
     splits = [files.read_encoded(path) for path in (inp.train, inp.val, inp.audit)]
     encoder = files.read_json(inp.encoder)
-    cells = files.read_json(inp.train_cells)["columns"]
-    never_missing = [f for f in dict.fromkeys(encoder["sources"])
-                     if cells[f]["missing"] + cells[f]["coerced_to_missing"] == 0]
+    never_missing = files.never_missing(inp.train_cells, encoder["sources"])
     result = conditional.audit_evidence(
         *splits, encoder, n_classes,
         domain_settings=domain.DomainSettings.from_config(p.domain, p.seed),

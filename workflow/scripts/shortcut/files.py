@@ -559,6 +559,13 @@ def _column_into(out: np.ndarray, column) -> None:
         start += n
 
 
+def never_missing(cells_path: str | os.PathLike, features: Sequence[str]) -> list[str]:
+    """The features with no empty (or coerced-to-empty) cell in the training file, from the clean
+    job's ``train_cells.json``: a test cell empty in one of them holds no value the models know."""
+    cells = read_json(cells_path)["columns"]
+    return [f for f in dict.fromkeys(features) if cells[f]["missing"] + cells[f]["coerced_to_missing"] == 0]
+
+
 def read_missing(path: str | os.PathLike, columns: Sequence[str], rows: np.ndarray) -> dict:
     """Which of ``rows`` (source row numbers) have an empty cell, per column of ``columns``, in a
     cleaned parquet file (no pandas: the columns' validity bitmaps)."""

@@ -251,11 +251,12 @@ def _scale(ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def domain_fit(Z_source: np.ndarray, Z_test: np.ndarray, origin: Sequence[str], units: Mapping[str, Sequence[str]],
-               settings: LabelFreeSettings, seed_offset: int = 0) -> dict:
+               settings: LabelFreeSettings, seed_offset: int = 0, observed: Mapping[str, np.ndarray] | None = None) -> dict:
     """Cross-fitted domain classifier of ``Z_source`` (training-file rows) against ``Z_test``,
     the two files weighted to equal mass (its logit estimates log p_test(x) / p_source(x)); the
     AUC of the whole logit and of each unit's part (``units``: name -> member features), each with
-    DeLong's interval, and the out-of-fold logits."""
+    DeLong's interval, and the out-of-fold logits. ``observed``: per unit, which test rows hold
+    its members' values (its AUC is measured on those; the others had a cell empty only in test)."""
     n_s, n_t = len(Z_source), len(Z_test)
     is_test = np.concatenate([np.zeros(n_s, bool), np.ones(n_t, bool)])
     Z = np.vstack([Z_source, Z_test])
@@ -276,7 +277,9 @@ def domain_fit(Z_source: np.ndarray, Z_test: np.ndarray, origin: Sequence[str], 
         for k, model in enumerate(models):
             hold = folds == k
             part[hold] = Z[hold][:, cols] @ model.coef[cols]
-        out_units[u] = stats.auc_delong(part, is_test)
+        seen = (np.concatenate([np.ones(n_s, bool), observed[u]]) if observed and u in observed
+                else np.ones(len(Z), bool))
+        out_units[u] = stats.auc_delong(part[seen], is_test[seen])
     coef = np.mean([m.coef for m in models], axis=0)
     intercept = float(np.mean([m.intercept for m in models]))
 
@@ -372,9 +375,31 @@ class _DomainRows:
     src_kept: list
     numeric_kept: list
     edges: dict
+    missing: dict  # feature -> which test rows had its cell empty (none in training)
+    means: np.ndarray  # each domain column's mean over the training-file sample
 
-    def encode(self, X) -> np.ndarray:
-        return domain_matrix(X[:, self.keep_cols], self.src_kept, self.numeric_kept, self.edges)[0]
+    def encode(self, X, rows: np.ndarray | None = None) -> np.ndarray:
+        """Domain columns of ``X``; with ``rows`` (their test row numbers), a cell empty only in
+        test gets each of its feature's columns at the training sample's mean: an average
+        training row's, so its fill value (a spike no training row has) is no move of the
+        feature (the labelled verdict reports the missing-value shift on its own)."""
+        Z = domain_matrix(X[:, self.keep_cols], self.src_kept, self.numeric_kept, self.edges)[0]
+        if rows is not None:
+            for f, mask in self.missing.items():
+                cols = [j for j, o in enumerate(self.origin) if o == f]
+                hit = np.flatnonzero(mask[rows])
+                if cols and hit.size:
+                    Z[np.ix_(hit, cols)] = self.means[cols]
+        return Z
+
+    def observed(self, units: Mapping[str, Sequence[str]]) -> dict:
+        """Per unit with a member in ``missing``: which fitted test rows hold all its members."""
+        out = {}
+        for u, members in units.items():
+            gone = [self.missing[m][self.test_fit] for m in members if m in self.missing]
+            if gone:
+                out[u] = ~np.logical_or.reduce(gone)
+        return out
 
     def fit_parts(self, cols: Sequence[int], rows: np.ndarray | None, settings: LabelFreeSettings,
                   seed_offset: int) -> dict:
@@ -384,7 +409,8 @@ class _DomainRows:
         return domain_fit(Zs[:, cols], self.Zt[:, cols], [self.origin[j] for j in cols], {}, settings, seed_offset)
 
 
-def _domain_rows(X_train, y_train, X_val, y_val, X_test, src, columns, numeric, s: LabelFreeSettings) -> _DomainRows:
+def _domain_rows(X_train, y_train, X_val, y_val, X_test, src, columns, numeric, s: LabelFreeSettings,
+                 missing: dict | None = None) -> _DomainRows:
     n_tr = len(X_train)
     keep_cols = [j for j, c in enumerate(columns) if not str(c).endswith("=(missing)")]
     src_kept = [src[j] for j in keep_cols]
@@ -397,8 +423,11 @@ def _domain_rows(X_train, y_train, X_val, y_val, X_test, src, columns, numeric, 
                 else np.sort(np.random.default_rng(s.seed).choice(len(X_test), s.max_rows, replace=False)))
     edges = decile_edges(X_train, src, numeric_kept)
     Zs, origin = domain_matrix(X_sample[:, keep_cols], src_kept, numeric_kept, edges)
-    Zt, _ = domain_matrix(X_test[test_fit][:, keep_cols], src_kept, numeric_kept, edges)
-    return _DomainRows(Zs, Zt, origin, y_source[sample], sample, test_fit, keep_cols, src_kept, numeric_kept, edges)
+    gone = {f: np.asarray(m, dtype=bool) for f, m in (missing or {}).items() if f in src_kept and np.any(m)}
+    rows = _DomainRows(Zs, np.empty((0, Zs.shape[1])), origin, y_source[sample], sample, test_fit, keep_cols,
+                       src_kept, numeric_kept, edges, gone, Zs.mean(axis=0) if len(Zs) else np.zeros(Zs.shape[1]))
+    rows.Zt = rows.encode(X_test[test_fit], test_fit)
+    return rows
 
 
 def _support(X_train, X_test, src, categorical, rows: _DomainRows, plain: dict, n_source: int,
@@ -415,7 +444,7 @@ def _support(X_train, X_test, src, categorical, rows: _DomainRows, plain: dict, 
     rest = np.setdiff1d(np.arange(len(X_test)), rows.test_fit)
     for start in range(0, len(rest), 1 << 16):
         chunk = rest[start:start + (1 << 16)]
-        logit_test[chunk] = plain["score"](rows.encode(X_test[chunk]))
+        logit_test[chunk] = plain["score"](rows.encode(X_test[chunk], chunk))
     reasons["low_train_density"] = np.log(max(n_source, 1)) - logit_test < np.log(s.min_train_rows)
     unsupported = np.zeros(len(X_test), dtype=bool)
     for mask in reasons.values():
@@ -471,7 +500,7 @@ _UNIT_UNSET = dict.fromkeys(["auc_mix", "auc_mix_ci_low", "auc_mix_ci_high", "re
 
 def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], columns: Sequence[str],
           numeric: Sequence[str], categorical: Sequence[str], models: Sequence[Callable], reliance,
-          n_classes: int, settings: LabelFreeSettings) -> dict:
+          n_classes: int, settings: LabelFreeSettings, missing_test: dict | None = None) -> dict:
     """Every label-free statistic of the test rows (see the module docstring).
 
     ``X_*``/``y_*``: encoded rows and labels of the training partition and validation, encoded
@@ -480,7 +509,9 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
     ``shortcut.reliance.reliance_table`` of the grid on validation. The domain classifiers are
     fitted on at most ``settings.max_rows`` training-file rows (a stratified sample) and as many
     test rows (a seeded sample; the rows outside it are scored by the mean of the fold models for
-    their support). The training partition is read a sample at a time, never copied whole."""
+    their support). The training partition is read a sample at a time, never copied whole.
+    ``missing_test``: per feature with no empty cell in training, which test rows had one
+    (:meth:`_DomainRows.encode`)."""
     s = settings
     K = n_classes
     src = list(sources)
@@ -502,12 +533,14 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
     mix = estimate(per_model_val, predict(X_test), s.n_boot, s.seed)
 
     # the domain classifiers, plain and with the training rows re-weighted to the estimated mix
-    rows = _domain_rows(X_train, y_train, X_val, y_val, X_test, src, columns, numeric, s)
+    rows = _domain_rows(X_train, y_train, X_val, y_val, X_test, src, columns, numeric, s, missing_test)
     rel = reliance.to_dict("records") if len(reliance) else []
     units = {str(r["unit"]): str(r["members"]).split(";") for r in rel}
-    plain = domain_fit(rows.Zs, rows.Zt, rows.origin, units, s)
+    observed = rows.observed(units)
+    plain = domain_fit(rows.Zs, rows.Zt, rows.origin, units, s, observed=observed)
     w_full = _mix_weights(mix)
-    weighted = (domain_fit(rows.Zs[resample_rows(w_full[rows.y_s], s.seed)], rows.Zt, rows.origin, units, s, 1)
+    weighted = (domain_fit(rows.Zs[resample_rows(w_full[rows.y_s], s.seed)], rows.Zt, rows.origin, units, s, 1,
+                           observed=observed)
                 if w_full is not None else plain)
     support = _support(X_train, X_test, src, categorical, rows, plain, len(y_train) + len(y_val), s)
 
@@ -533,7 +566,7 @@ def audit(*, X_train, y_train, X_val, y_val, X_test, sources: Sequence[str], col
             bv, bt = blinded_proba(predict, X_val, X_test, X_train, cols, s.seed + 10 + k)
             w = _mix_weights(estimate([bv], bt, 1, s.seed + 10 + k))
             fit = (domain_fit(rows.Zs[resample_rows(w[rows.y_s], s.seed + k)], rows.Zt, rows.origin, {u: members},
-                              s, 2 + k) if w is not None else plain)
+                              s, 2 + k, observed=observed) if w is not None else plain)
             a = fit["units"][u]
             row.update(auc_mix=a["auc"], auc_mix_ci_low=a["ci_low"], auc_mix_ci_high=a["ci_high"],
                        mix_estimable=w is not None)
