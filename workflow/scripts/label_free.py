@@ -16,9 +16,8 @@ def main(snakemake):
     # equal to it, so it falls into the same training-decile bin of the domain classifier
     test = files.read_parquet(inp.test)
     X_test = data.transform(test, encoder, dtype=np.float32)[0].astype(np.float64)
-    # cells empty only in test: their fill value is no move of the feature's values
-    missing = files.read_missing(inp.test, files.never_missing(inp.train_cells, encoder["sources"]),
-                                 test["row"].to_numpy())
+    # cells empty only in test (from the frame already read): their fill value is no move of the feature's values
+    missing = {f: test[f].isna().to_numpy() for f in files.never_missing(inp.train_cells, encoder["sources"])}
     models = [nn.load(files.load_npz(path)) for path in inp.models]
     importance = files.read_table(inp.importance, summary.GRID_IMPORTANCE_COLUMNS)
     importance = importance[(importance["split"] == "val") & importance["setting"].isin(p.models)]

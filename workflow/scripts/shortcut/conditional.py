@@ -705,24 +705,21 @@ def _test_scores(data: _Data, base: frozenset, unit: Unit) -> tuple:
     full, reduced = data.scores(base), data.scores(base - members)
     n_each = len(full["test_each"])
 
-    def each(entry):
-        return [x.copy() for x in entry["test_each"]] or [entry["test"].copy() for _ in range(n_each)]
+    def nets(entry):  # per network; a prior (one "network") stands for each
+        return entry["test_each"] or [entry["test"]] * n_each
 
-    lf, lr = full["test"].copy(), reduced["test"].copy()
-    ef, er = (each(full), each(reduced)) if n_each else ([], [])
+    lf, lr, ef, er = full["test"], reduced["test"], nets(full), nets(reduced)
     kept = data.kept_rows(unit) > 0
-    for features, rows in data.patterns(base):
-        rows = rows[kept[rows]]
-        if not len(rows):
-            continue
+    groups = [(features, rows[kept[rows]]) for features, rows in data.patterns(base)]
+    groups = [(features, rows) for features, rows in groups if len(rows)]
+    if groups:  # copies only when some rows take other models' scores
+        lf, lr = lf.copy(), lr.copy()
+        ef, er = [a.copy() for a in ef], [a.copy() for a in er]
+    for features, rows in groups:
         drop = features - members
         pf, pr = data.scores(base - drop), data.scores(base - drop - members)
-        lf[rows], lr[rows] = pf["test"][rows], pr["test"][rows]
-        if n_each:
-            for a, b in zip(ef, each(pf)):
-                a[rows] = b[rows]
-            for a, b in zip(er, each(pr)):
-                a[rows] = b[rows]
+        for out, src in zip([lf, lr, *ef, *er], [pf["test"], pr["test"], *nets(pf), *nets(pr)]):
+            out[rows] = src[rows]
     return lf, lr, ef, er
 
 

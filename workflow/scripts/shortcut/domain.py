@@ -136,19 +136,25 @@ def _missing_rows(rows: np.ndarray, n_source: int, mask) -> np.ndarray:
     return hit
 
 
+def as_training_rows(Z: np.ndarray, hit: dict, origin: Sequence[str], means: np.ndarray) -> None:
+    """In place: per feature ``f`` of ``hit`` (a boolean over the rows of ``Z``), the rows hit get
+    each of ``f``'s domain columns (``origin``: each column's feature) at ``means``, the column's
+    mean over train-file rows. Used for test cells empty only in test: the cell then adds to a
+    linear logit what an average training row's cell adds. Its fill value would instead be a
+    spike no training row has, and the empty cells would read as a move of the inputs; they are
+    the missing-value shift, reported on its own with both shares. Shared by these classifiers
+    and the label-free ones (``shortcut.unlabeled``)."""
+    for f, rows in hit.items():
+        cols = [c for c, o in enumerate(origin) if o == f]
+        if cols and rows.any():
+            Z[np.ix_(np.flatnonzero(rows), cols)] = means[cols]
+
+
 def _neutralise(X: np.ndarray, rows: np.ndarray, n_source: int, missing: dict, origin: Sequence[str],
                 means: np.ndarray) -> None:
-    """In place: the domain inputs ``X`` of ``rows`` (numbered over all rows, the test rows after
-    the ``n_source`` train-file rows) whose feature's cell was empty only in test get, in each of
-    that feature's input columns, the column's mean over train-file rows. The cell then adds to the
-    linear logit what an average training row's cell adds. Its fill value would instead be a spike
-    no training row has, and the empty cells would read as covariate shift; they are the
-    missing-value shift, reported on its own with both shares."""
-    for f, mask in missing.items():
-        cols = [c for c, o in enumerate(origin) if o == f]
-        hit = _missing_rows(rows, n_source, mask)
-        if cols and hit.any():
-            X[np.ix_(np.flatnonzero(hit), cols)] = means[cols]
+    """:func:`as_training_rows` for the domain inputs ``X`` of ``rows``, numbered over all rows
+    (the test rows after the ``n_source`` train-file rows); ``missing`` is over the test rows."""
+    as_training_rows(X, {f: _missing_rows(rows, n_source, m) for f, m in missing.items()}, origin, means)
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:

@@ -383,13 +383,11 @@ class _DomainRows:
         test gets each of its feature's columns at the training sample's mean: an average
         training row's, so its fill value (a spike no training row has) is no move of the
         feature (the labelled verdict reports the missing-value shift on its own)."""
+        from .domain import as_training_rows
+
         Z = domain_matrix(X[:, self.keep_cols], self.src_kept, self.numeric_kept, self.edges)[0]
         if rows is not None:
-            for f, mask in self.missing.items():
-                cols = [j for j, o in enumerate(self.origin) if o == f]
-                hit = np.flatnonzero(mask[rows])
-                if cols and hit.size:
-                    Z[np.ix_(hit, cols)] = self.means[cols]
+            as_training_rows(Z, {f: m[rows] for f, m in self.missing.items()}, self.origin, self.means)
         return Z
 
     def observed(self, units: Mapping[str, Sequence[str]]) -> dict:
